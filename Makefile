@@ -1,0 +1,49 @@
+# Tipline: `make run` serves the demo on http://127.0.0.1:5000, `make test` runs the tests.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+FLASK  := $(VENV)/bin/flask
+PYTHON ?= python3
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+export FLASK_APP := wsgi.py
+
+.PHONY: run serve install install-dev test lint format demo clean
+
+$(VENV)/.installed: requirements.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.dev-installed
+
+## run: install, migrate, load the demo when the database is empty, serve
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) tipline demo --if-empty
+	@echo "Tipline: http://$(HOST):$(PORT)/  (staff: http://$(HOST):$(PORT)/staff/)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+demo: install
+	$(FLASK) db upgrade
+	$(FLASK) tipline demo
+
+## test: install the dev requirements and run the suite
+test: install-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,81 @@
+"""Configuration from environment variables.
+
+`create_app` picks `ProductionConfig` when TIPLINE_ENV=production, else `Config`;
+`instance/config.py` (if any) is loaded after it and test settings last.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("TIPLINE_INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    # Key for the follow-up codes' HMAC; derived from SECRET_KEY when unset.
+    # Changing it invalidates every receipt code already handed out.
+    TIPLINE_RECEIPT_KEY = os.environ.get("TIPLINE_RECEIPT_KEY")
+
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'tipline.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    # Code of the deployment's root unit in the units table ("38" is Thanh Hóa).
+    TIPLINE_ROOT_UNIT = os.environ.get("TIPLINE_ROOT_UNIT", "38")
+
+    TIPLINE_MAX_PHOTO_BYTES = _int("TIPLINE_MAX_PHOTO_BYTES", 10 * 1024 * 1024)
+    TIPLINE_MAX_PHOTO_PIXELS = _int("TIPLINE_MAX_PHOTO_PIXELS", 40_000_000)
+    # The whole request may carry a photo plus the form fields.
+    MAX_CONTENT_LENGTH = TIPLINE_MAX_PHOTO_BYTES + 256 * 1024
+    MAX_FORM_MEMORY_SIZE = 64 * 1024
+
+    BABEL_DEFAULT_LOCALE = "vi"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+    TIPLINE_LOCALES = ("vi", "en")
+
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_HEADERS_ENABLED = False
+    TIPLINE_SUBMIT_LIMIT = os.environ.get("TIPLINE_SUBMIT_LIMIT", "20 per hour")
+    TIPLINE_FOLLOWUP_LIMIT = os.environ.get("TIPLINE_FOLLOWUP_LIMIT", "30 per hour")
+    TIPLINE_LOGIN_LIMIT = os.environ.get("TIPLINE_LOGIN_LIMIT", "10 per 15 minutes")
+
+    TIPLINE_INBOX_PAGE_SIZE = 25
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+    @staticmethod
+    def check(config: dict) -> None:
+        """Refuse to start without a real secret key or with the embedded database."""
+        key = config.get("SECRET_KEY") or ""
+        if len(key) < 32 or key.lower() in {"dev", "change-me", "secret"}:
+            raise RuntimeError(
+                "SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production (python -c 'import secrets; print(secrets.token_hex(32))')."
+            )

@@ -1,0 +1,248 @@
+"""Fixtures: one app and one migrated database per run; every test starts from empty tables.
+
+SQLite in a temporary folder by default. With TIPLINE_TEST_DATABASE_URL set (a
+PostgreSQL server URL), the run creates its own uniquely named database there and
+drops it at the end, because the server keeps whatever earlier runs left.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from hypothesis import HealthCheck, settings
+from sqlalchemy import delete
+from sqlalchemy.engine import make_url
+
+from tipline import create_app
+from tipline.accounts import models as account_models
+from tipline.accounts.models import Role, User
+from tipline.accounts.services import create_user, grant
+from tipline.extensions import db
+from tipline.places.models import Unit, UnitLevel
+from tipline.places.services import add_unit
+from tipline.tips.models import Category, IdentityTier, Tip
+from tipline.tips.services import TipDraft, new_submission_key, submit_tip
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_PHOTOS = ROOT.parent / "shared" / "testdata" / "photos"
+PASSWORD = "correct horse battery"
+
+settings.register_profile(
+    "ci", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None, max_examples=25)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+# Argon2 at its production cost would dominate the suite; the algorithm stays the same.
+account_models._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("TIPLINE_TEST_DATABASE_URL"):
+        skip = pytest.mark.skip(reason="slow tests run in the SQLite pass only")
+        for item in items:
+            if "slow" in item.keywords:
+                item.add_marker(skip)
+
+
+def _postgres_database() -> tuple[str, str] | None:
+    url = os.environ.get("TIPLINE_TEST_DATABASE_URL")
+    if not url:
+        return None
+    name = f"tipline_test_{uuid.uuid4().hex[:12]}"
+    return url, name
+
+
+def _admin_execute(server_url: str, sql: str) -> None:
+    import psycopg
+
+    admin = make_url(server_url).set(drivername="postgresql")
+    conninfo = admin.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    postgres = _postgres_database()
+    if postgres is None:
+        path = tmp_path_factory.mktemp("db") / "tipline.db"
+        yield f"sqlite:///{path}"
+        return
+    server_url, name = postgres
+    _admin_execute(server_url, f'CREATE DATABASE "{name}"')
+    url = make_url(server_url).set(drivername="postgresql+psycopg", database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        # The app fixture has disposed of its engine by now; FORCE ends any straggler.
+        _admin_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    upload_dir = tmp_path_factory.mktemp("uploads")
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key-" + "x" * 32,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "UPLOAD_DIR": str(upload_dir),
+            "TIPLINE_ROOT_UNIT": "T",
+            "RATELIMIT_ENABLED": False,
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    shutil.rmtree(upload_dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request):
+    """Empty every table after each test that touched the app."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.rollback()
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(delete(table))
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --- factories -----------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """A small province: communes A and B; villages A1, A2 (in A) and B1 (in B)."""
+
+    province: Unit
+    commune_a: Unit
+    commune_b: Unit
+    a1: Unit
+    a2: Unit
+    b1: Unit
+    theft: Category
+    fight: Category
+    users: dict[str, User]
+
+    def user(self, name: str) -> User:
+        return db.session.get(User, self.users[name].id)
+
+
+ACCOUNTS = {
+    # name: (role, unit attribute)
+    "member_a1": (Role.TEAM_MEMBER, "a1"),
+    "leader_a1": (Role.VILLAGE_LEADER, "a1"),
+    "leader_a2": (Role.VILLAGE_LEADER, "a2"),
+    "police_a": (Role.COMMUNE_POLICE, "commune_a"),
+    "committee_a": (Role.COMMUNE_COMMITTEE, "commune_a"),
+    "officer": (Role.OFFICER, "province"),
+    "admin": (Role.ADMIN, "province"),
+    "leader_b1": (Role.VILLAGE_LEADER, "b1"),
+    "police_b": (Role.COMMUNE_POLICE, "commune_b"),
+}
+
+
+@pytest.fixture
+def world(ctx) -> World:
+    province = add_unit(code="T", name="Tỉnh Thử", level=UnitLevel.PROVINCE, kind="tỉnh")
+    commune_a = add_unit(
+        code="A", name="Xã An Bình", level=UnitLevel.COMMUNE, kind="xã", parent=province
+    )
+    commune_b = add_unit(
+        code="B", name="Phường Bắc Sơn", level=UnitLevel.COMMUNE, kind="phường", parent=province
+    )
+    a1 = add_unit(
+        code="A1", name="Thôn Đông", level=UnitLevel.VILLAGE, kind="thôn", parent=commune_a
+    )
+    a2 = add_unit(
+        code="A2", name="Thôn Tây", level=UnitLevel.VILLAGE, kind="thôn", parent=commune_a
+    )
+    b1 = add_unit(
+        code="B1", name="Tổ dân phố 1", level=UnitLevel.VILLAGE, kind="tổ dân phố", parent=commune_b
+    )
+    theft = Category(code="theft", name="Trộm cắp tài sản", sort_order=0)
+    fight = Category(code="disturbance", name="Đánh nhau, gây rối trật tự", sort_order=1)
+    db.session.add_all([theft, fight])
+    db.session.flush()
+    world = World(province, commune_a, commune_b, a1, a2, b1, theft, fight, {})
+    for name, (role, where) in ACCOUNTS.items():
+        user = create_user(name, name.replace("_", " ").title(), PASSWORD)
+        grant(user, role, getattr(world, where))
+        world.users[name] = user
+    db.session.commit()
+    return world
+
+
+@pytest.fixture
+def make_tip(world):
+    """Submit a tip through the real service; keyword arguments override the draft."""
+
+    def make(
+        unit: Unit | None = None,
+        *,
+        now: datetime | None = None,
+        category: Category | None = None,
+        **overrides,
+    ) -> Tip:
+        draft = TipDraft(
+            submission_key=new_submission_key(),
+            category=category or world.theft,
+            unit=unit or world.a1,
+            description="Mất trộm xe máy trước cửa nhà văn hóa.",
+            **overrides,
+        )
+        receipt = submit_tip(draft, now=now)
+        db.session.commit()
+        return receipt.tip
+
+    return make
+
+
+@pytest.fixture
+def login(client, world):
+    def do(name: str):
+        response = client.post(
+            "/staff/login", data={"username": name, "password": PASSWORD}, follow_redirects=False
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return do
+
+
+__all__ = ["IdentityTier", "SHARED_PHOTOS", "World"]

@@ -1,0 +1,165 @@
+"""Tipline: residents' tips for the safe residential area programme (Khu dân cư an toàn về ANTT)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, request
+from flask_babel import get_locale
+
+import config as config_module
+from tipline.extensions import babel, csrf, db, limiter, login_manager, migrate, talisman
+
+CSP = {
+    "default-src": "'self'",
+    "img-src": "'self' data:",
+    "style-src": "'self'",
+    "script-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+PERMISSIONS = {"camera": "()", "microphone": "()", "geolocation": "(self)", "interest-cohort": "()"}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR))
+    production = os.environ.get("TIPLINE_ENV") == "production"
+    app.config.from_object(config_module.ProductionConfig if production else config_module.Config)
+    app.config.from_pyfile("config.py", silent=True)
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    app.config["TIPLINE_PRODUCTION"] = production
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if production:
+        config_module.ProductionConfig.check(app.config)
+    elif not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
+    _tune_engine(app)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+
+    from tipline.core.privacy import install_log_filters
+
+    install_log_filters()
+    return app
+
+
+def _instance_secret(instance: Path) -> str:
+    """A development secret generated once and kept in instance/ (never committed)."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _tune_engine(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if uri.startswith("sqlite"):
+        options.setdefault("connect_args", {"timeout": 15})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True
+    )
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    limiter.init_app(app)
+    talisman.init_app(
+        app,
+        force_https=app.config["TIPLINE_PRODUCTION"],
+        strict_transport_security=app.config["TIPLINE_PRODUCTION"],
+        session_cookie_secure=app.config["TIPLINE_PRODUCTION"],
+        frame_options="DENY",
+        content_security_policy=CSP,
+        referrer_policy="no-referrer",
+        permissions_policy=PERMISSIONS,
+    )
+
+    login_manager.init_app(app)
+    login_manager.login_view = "staff.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+
+    from tipline.accounts.models import User
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        if not user_id.isdigit():
+            return None
+        return db.session.get(User, int(user_id))
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            _sqlite_pragmas()
+
+
+def _sqlite_pragmas() -> None:
+    from sqlalchemy import event
+
+    # pysqlite opens transactions late and would let a SAVEPOINT commit on release;
+    # take transaction control back, as SQLAlchemy's SQLite notes recommend.
+    @event.listens_for(db.engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+    @event.listens_for(db.engine, "begin")
+    def _on_begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _select_locale() -> str:
+    from flask import current_app, has_request_context
+
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    wanted = request.cookies.get("lang") or request.args.get("lang")
+    if wanted in current_app.config["TIPLINE_LOCALES"]:
+        return wanted
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def register_blueprints(app: Flask) -> None:
+    from tipline.public.views import bp as public_bp
+    from tipline.staff.views import bp as staff_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(staff_bp, url_prefix="/staff")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from tipline.core.http import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from tipline.cli import tipline_cli
+
+    app.cli.add_command(tipline_cli)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from tipline.core import templating
+
+    templating.register(app)
+    app.jinja_env.globals["get_locale"] = get_locale

@@ -1,0 +1,1 @@
+"""Staff accounts, the roles they hold in units, and logging in."""

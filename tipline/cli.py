@@ -1,0 +1,83 @@
+"""`flask tipline ...`: demo data, counters, accounts."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from tipline.extensions import db
+
+
+@click.group("tipline")
+def tipline_cli() -> None:
+    """Tipline administration."""
+
+
+@tipline_cli.command("demo")
+@click.option("--seed", default=2655, show_default=True, help="Random seed of the demo.")
+@click.option("--if-empty", is_flag=True, help="Only build when the database has no tips yet.")
+@with_appcontext
+def demo_command(seed: int, if_empty: bool) -> None:
+    """Build the Thanh Hóa demo (idempotent): units, accounts, a year of tips."""
+    from sqlalchemy import exists, select
+
+    from tipline import demo
+    from tipline.tips.models import Tip
+
+    if if_empty and db.session.scalar(select(exists().where(Tip.id.isnot(None)))):
+        click.echo("The database already has tips: demo not loaded.")
+        result = {"accounts": demo.existing_accounts()}
+    else:
+        click.echo("Loading the demo (Thanh Hóa, a year of tips; about a minute)...")
+        result = demo.build(seed=seed, echo=click.echo)
+        db.session.commit()
+    click.echo(f"\nDemo accounts (password for all: {demo.DEMO_PASSWORD}):")
+    for account, user in result["accounts"]:
+        if user is None:
+            continue
+        where = ", ".join(sorted({a.unit.name for a in user.roles}))
+        click.echo(f"  {account.username:<10} {account.role.label} — {where}")
+
+
+@tipline_cli.command("seed-categories")
+@with_appcontext
+def seed_categories_command() -> None:
+    """Create the standard tip categories (idempotent)."""
+    from tipline.demo import seed_categories
+
+    seed_categories()
+    db.session.commit()
+    click.echo("Categories ready.")
+
+
+@tipline_cli.group("counters")
+def counters_cli() -> None:
+    """Check or rebuild the tip counters."""
+
+
+@counters_cli.command("check")
+@with_appcontext
+def counters_check() -> None:
+    """Recount from the tips and list every difference (exit 1 if any)."""
+    from tipline.tips import counts
+
+    diffs = counts.differences()
+    for (unit_id, category_id, day, metric), (stored, expected) in sorted(diffs.items()):
+        click.echo(
+            f"unit={unit_id} category={category_id} day={day} {metric}: "
+            f"stored {stored}, expected {expected}"
+        )
+    if diffs:
+        raise click.exceptions.Exit(1)
+    click.echo("Counters match the tips.")
+
+
+@counters_cli.command("rebuild")
+@with_appcontext
+def counters_rebuild() -> None:
+    """Replace the counters by a recount from the tips."""
+    from tipline.tips import counts
+
+    cells = counts.rebuild()
+    db.session.commit()
+    click.echo(f"Counters rebuilt: {cells} cells.")

@@ -1,0 +1,1 @@
+"""Shared foundations: the declarative base, labelled enums, errors, time and privacy helpers."""

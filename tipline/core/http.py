@@ -1,0 +1,82 @@
+"""One error handler: JSON for API clients, a page for people; never a bare 500."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from tipline.core.errors import TiplineError
+from tipline.extensions import db
+
+MESSAGES = {
+    400: _l("Yêu cầu không hợp lệ. Hãy kiểm tra lại thông tin đã nhập."),
+    403: _l("Bạn không có quyền xem trang này."),
+    404: _l("Không tìm thấy trang hoặc tin báo này."),
+    405: _l("Thao tác này không được hỗ trợ ở địa chỉ này."),
+    409: _l("Dữ liệu vừa thay đổi. Hãy tải lại trang rồi thử lại."),
+    413: _l("Tệp gửi lên quá lớn (tối đa %(mb)s MB). Hãy quay lại, chọn ảnh nhỏ hơn rồi gửi lại."),
+    429: _l("Bạn thao tác quá nhanh. Hãy đợi một lúc rồi thử lại."),
+    500: _l("Hệ thống đang gặp sự cố. Tin của bạn chưa bị mất: hãy thử lại sau ít phút."),
+}
+
+
+def wants_json() -> bool:
+    if request.path.startswith(("/api/", "/open311/")):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
+
+
+def error_response(status: int, message):
+    from flask import current_app
+
+    if status == 413:
+        mb = current_app.config["TIPLINE_MAX_PHOTO_BYTES"] // (1024 * 1024)
+        message = _l(
+            "Tệp gửi lên quá lớn (tối đa %(mb)s MB). Hãy quay lại, chọn ảnh nhỏ hơn rồi gửi lại.",
+            mb=mb,
+        )
+    text = str(message or MESSAGES.get(status, MESSAGES[400]))
+    if wants_json():
+        return jsonify(error=text, status=status), status
+    return render_template("error.html", status=status, message=text), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(TiplineError)
+    def _domain_error(error: TiplineError):
+        db.session.rollback()
+        return error_response(error.status_code, error.message)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(_error: CSRFError):
+        return error_response(
+            400,
+            _l(
+                "Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ. "
+                "Hãy tải lại trang rồi gửi lại."
+            ),
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        status = error.code or 500
+        return error_response(status, MESSAGES.get(status))
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, MESSAGES[500])
+
+
+def no_store(response):
+    """Pages that show a tip must not be kept by the browser or any proxy."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response

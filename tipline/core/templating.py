@@ -1,0 +1,57 @@
+"""Jinja filters and globals: local times, hidden small numbers, enums for templates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask
+from flask_babel import format_decimal
+
+from tipline.core.timeutil import to_local
+
+SMALL_NUMBER = 3
+
+
+def local_datetime(moment: datetime | None, with_time: bool = True) -> str:
+    if moment is None:
+        return ""
+    local = to_local(moment)
+    return local.strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
+
+
+def local_day(day: date | None) -> str:
+    return day.strftime("%d/%m/%Y") if day else ""
+
+
+def public_number(value: int) -> str:
+    """Public figures never show a number small enough to point at a person."""
+    if 0 < value < SMALL_NUMBER:
+        return f"< {SMALL_NUMBER}"
+    return number(value)
+
+
+def number(value: int | float) -> str:
+    return format_decimal(value)
+
+
+def percent(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{format_decimal(round(value * 100, 1))} %"
+
+
+def register(app: Flask) -> None:
+    from tipline.accounts.models import Role
+    from tipline.tips.models import IdentityTier, Outcome, TipStatus
+    from tipline.tips.workflow import Action
+
+    app.jinja_env.filters.update(
+        local_datetime=local_datetime,
+        local_day=local_day,
+        public_number=public_number,
+        number=number,
+        percent=percent,
+    )
+    app.jinja_env.globals.update(
+        TipStatus=TipStatus, Outcome=Outcome, IdentityTier=IdentityTier, Role=Role, Action=Action
+    )

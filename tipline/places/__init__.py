@@ -1,0 +1,1 @@
+"""The administrative-unit tree and the subtree queries that scope everything else."""

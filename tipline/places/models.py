@@ -1,0 +1,86 @@
+"""Administrative units: one table, one tree; the level of a unit is data."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ForeignKey, String, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tipline.core.db import Base
+from tipline.core.enums import LabelledEnum, enum_column
+
+
+class UnitLevel(LabelledEnum):
+    COUNTRY = "country"
+    PROVINCE = "province"
+    DISTRICT = "district"
+    COMMUNE = "commune"
+    VILLAGE = "village"
+    CLUSTER = "cluster"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.COUNTRY: _l("Quốc gia"),
+            cls.PROVINCE: _l("Tỉnh, thành phố"),
+            cls.DISTRICT: _l("Huyện, thị xã, thành phố thuộc tỉnh"),
+            cls.COMMUNE: _l("Xã, phường, đặc khu"),
+            cls.VILLAGE: _l("Thôn, bản, tổ dân phố"),
+            cls.CLUSTER: _l("Cụm dân cư"),
+        }
+
+
+class Unit(Base):
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # The unit's own word for its kind ("xã", "phường", "thôn", "bản", "khu phố", ...).
+    kind: Mapped[str] = mapped_column(String(40))
+    level: Mapped[UnitLevel] = mapped_column(enum_column(UnitLevel, "unit_level"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    # Materialised path of ids, "/1/17/230/": a subtree is a prefix match.
+    path: Mapped[str] = mapped_column(String(255), index=True, default="")
+    active: Mapped[bool] = mapped_column(default=True)
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Unit]] = relationship(back_populates="parent", order_by="Unit.name")
+
+    def __repr__(self) -> str:
+        return f"<Unit {self.code} {self.name}>"
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        """Ids from the root down to this unit, itself included."""
+        return [int(part) for part in self.path.strip("/").split("/") if part]
+
+    def contains(self, other: Unit) -> bool:
+        """True when `other` is this unit or lies below it."""
+        return other.path.startswith(self.path)
+
+    def subtree_clause(self):
+        return Unit.path.startswith(self.path, autoescape=True)
+
+    @property
+    def display_name(self) -> str:
+        return self.name
+
+    def ancestor_at(self, level: UnitLevel) -> Unit | None:
+        unit: Unit | None = self
+        while unit is not None:
+            if unit.level == level:
+                return unit
+            unit = unit.parent
+        return None
+
+    @property
+    def commune(self) -> Unit | None:
+        return self.ancestor_at(UnitLevel.COMMUNE)
+
+
+def descendants_query(unit: Unit, level: UnitLevel | None = None):
+    query = select(Unit).where(unit.subtree_clause(), Unit.id != unit.id, Unit.active)
+    if level is not None:
+        query = query.where(Unit.level == level)
+    return query.order_by(Unit.name)

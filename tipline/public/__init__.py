@@ -1,0 +1,1 @@
+"""Resident pages: submit a tip, read the receipt, follow it up. No login, no trace."""

@@ -1,0 +1,140 @@
+"""The resident's forms. They validate input only; they never query the database."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    DateField,
+    FloatField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from tipline.core.timeutil import local_today
+from tipline.tips.models import IdentityTier
+
+PHONE = re.compile(r"^(0|\+?84)(3|5|7|8|9|2)\d{8}$")
+
+
+class PublicForm(FlaskForm):
+    """Resident forms carry no CSRF token (no session cookie): views check the origin instead."""
+
+    class Meta:
+        csrf = False
+
+
+class SubmitTipForm(PublicForm):
+    submission_key = HiddenField(
+        validators=[
+            DataRequired(_l("Biểu mẫu không hợp lệ, hãy tải lại trang.")),
+            Regexp(
+                r"^[A-Za-z0-9_-]{16,64}$", message=_l("Biểu mẫu không hợp lệ, hãy tải lại trang.")
+            ),
+        ]
+    )
+    village = SelectField(_l("Thôn, tổ dân phố"), choices=[], validate_choice=True)
+    category = RadioField(
+        _l("Loại vụ việc"),
+        choices=[],
+        validators=[InputRequired(_l("Hãy chọn loại vụ việc."))],
+    )
+    description = TextAreaField(
+        _l("Chuyện gì đã xảy ra?"),
+        validators=[
+            DataRequired(_l("Hãy mô tả sự việc.")),
+            Length(
+                min=10,
+                max=4000,
+                message=_l("Mô tả cần từ %(min)d đến %(max)d ký tự.", min=10, max=4000),
+            ),
+        ],
+    )
+    place = StringField(
+        _l("Ở đâu? (số nhà, đường, địa điểm gần đó)"),
+        validators=[Optional(), Length(max=300, message=_l("Tối đa 300 ký tự."))],
+    )
+    occurred_on = DateField(
+        _l("Ngày xảy ra"),
+        format=["%Y-%m-%d", "%d/%m/%Y"],
+        validators=[Optional()],
+    )
+    occurred_time = TimeField(_l("Giờ (nếu nhớ)"), validators=[Optional()])
+    latitude = FloatField(
+        _l("Vĩ độ"),
+        validators=[Optional(), NumberRange(-90, 90, message=_l("Vĩ độ không hợp lệ."))],
+    )
+    longitude = FloatField(
+        _l("Kinh độ"),
+        validators=[Optional(), NumberRange(-180, 180, message=_l("Kinh độ không hợp lệ."))],
+    )
+    photo = FileField(_l("Ảnh (không bắt buộc)"))
+    photo_token = HiddenField()
+    identity_tier = RadioField(
+        _l("Danh tính của bạn"),
+        choices=[(t.value, t.label) for t in IdentityTier],
+        default=IdentityTier.ANONYMOUS.value,
+        validators=[InputRequired(_l("Hãy chọn cách giữ danh tính."))],
+    )
+    name = StringField(
+        _l("Họ và tên"), validators=[Optional(), Length(max=120, message=_l("Tối đa 120 ký tự."))]
+    )
+    phone = StringField(_l("Số điện thoại"), validators=[Optional()])
+
+    def validate_occurred_on(self, field) -> None:
+        if field.data and field.data > local_today():
+            raise ValidationError(_l("Ngày xảy ra không thể ở tương lai."))
+
+    def validate_longitude(self, field) -> None:
+        if (field.data is None) != (self.latitude.data is None):
+            raise ValidationError(_l("Cần cả vĩ độ và kinh độ, hoặc để trống cả hai."))
+
+    def validate_name(self, field) -> None:
+        if (
+            self.identity_tier.data != IdentityTier.ANONYMOUS.value
+            and not (field.data or "").strip()
+        ):
+            raise ValidationError(_l("Hãy ghi họ tên, hoặc chọn gửi ẩn danh."))
+
+    def validate_phone(self, field) -> None:
+        value = re.sub(r"[\s.-]", "", field.data or "")
+        if self.identity_tier.data == IdentityTier.ANONYMOUS.value:
+            return
+        if not value:
+            raise ValidationError(_l("Hãy ghi số điện thoại, hoặc chọn gửi ẩn danh."))
+        if not PHONE.match(value):
+            raise ValidationError(_l("Số điện thoại không đúng (ví dụ: 0912 345 678)."))
+        field.data = value
+
+
+class FollowUpForm(PublicForm):
+    reference = StringField(
+        _l("Mã số tin báo"),
+        validators=[
+            DataRequired(_l("Hãy nhập mã số tin báo.")),
+            Length(max=40, message=_l("Mã số tin báo không đúng.")),
+        ],
+    )
+    code = StringField(
+        _l("Mã tra cứu"),
+        validators=[
+            DataRequired(_l("Hãy nhập mã tra cứu.")),
+            Length(max=60, message=_l("Mã tra cứu không đúng.")),
+        ],
+    )

@@ -1,0 +1,1 @@
+"""Staff pages: login, the triage inbox, a tip's page and the actions on it."""

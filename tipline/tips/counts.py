@@ -1,0 +1,224 @@
+"""The counters the workflow keeps, and the sums the pages read.
+
+A tip contributes a few (unit, category, day, metric) cells, derived from what it is
+now (`contributions`). The workflow takes the cells before and after a change and
+applies the difference, so a tip later marked duplicate drops out of past figures
+too and a moved tip takes its figures along. Counts live at village x day; readers
+add them up the tree, so no writer ever contends for a province-wide row.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import event, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from tipline.core.timeutil import local_date
+from tipline.extensions import db
+from tipline.places.models import Unit, UnitLevel
+from tipline.tips.models import (
+    SETTLED_STATUSES,
+    UNCOUNTED_STATUSES,
+    Tip,
+    TipCount,
+    TipStatus,
+)
+
+RECEIVED = "received"
+VERIFIED = "verified"
+SETTLED = "settled"
+OUTCOME_PREFIX = "outcome:"
+
+Cell = tuple[int, int, date, str]  # unit_id, category_id, day, metric
+
+
+def contributions(tip: Tip) -> Counter[Cell]:
+    """The counter cells this tip adds one to, as it stands now."""
+    cells: Counter[Cell] = Counter()
+    if tip.status in UNCOUNTED_STATUSES:
+        return cells
+    where = (tip.unit_id, tip.category_id)
+    cells[(*where, local_date(tip.submitted_at), RECEIVED)] += 1
+    if tip.verified_at is not None:
+        cells[(*where, local_date(tip.verified_at), VERIFIED)] += 1
+    if tip.status in SETTLED_STATUSES and tip.closed_at is not None:
+        closed = local_date(tip.closed_at)
+        cells[(*where, closed, SETTLED)] += 1
+        if tip.status == TipStatus.RESOLVED and tip.outcome is not None:
+            cells[(*where, closed, OUTCOME_PREFIX + tip.outcome.value)] += 1
+    return cells
+
+
+def apply_difference(before: Counter[Cell], after: Counter[Cell]) -> None:
+    """Queue `after - before` for the counters; written with the session's next flush."""
+    pending: Counter[Cell] = db.session.info.setdefault(_PENDING, Counter())
+    pending.update(after)
+    pending.subtract(before)
+
+
+_PENDING = "tipline_count_deltas"
+
+
+@event.listens_for(Session, "after_flush")
+def _write_pending(session: Session, _context) -> None:
+    """One batched upsert per flush, in the same transaction as the events it counts."""
+    pending: Counter[Cell] | None = session.info.pop(_PENDING, None)
+    rows = [
+        dict(unit_id=u, category_id=c, day=d, metric=m, count=n)
+        for (u, c, d, m), n in sorted((pending or {}).items())
+        if n
+    ]
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect.name
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
+    if insert is None:
+        raise RuntimeError(f"counters need PostgreSQL or SQLite, not {dialect}")
+    stmt = insert(TipCount)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["unit_id", "category_id", "day", "metric"],
+        set_={"count": TipCount.count + stmt.excluded.count},
+    )
+    connection.execute(stmt, rows)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, _previous) -> None:
+    session.info.pop(_PENDING, None)
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    """What the pages show for one unit and period."""
+
+    received: int = 0
+    verified: int = 0
+    settled: int = 0
+    in_progress: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def settled_share(self) -> float | None:
+        return self.settled / self.received if self.received else None
+
+
+def _sums_by_unit(root: Unit, start: date | None, end: date) -> dict[tuple[int, str], int]:
+    """Sum of each metric per unit in `root`'s subtree, for days in [start, end]."""
+    query = (
+        select(TipCount.unit_id, TipCount.metric, func.sum(TipCount.count))
+        .join(Unit, Unit.id == TipCount.unit_id)
+        .where(root.subtree_clause(), TipCount.day <= end)
+        .group_by(TipCount.unit_id, TipCount.metric)
+    )
+    if start is not None:
+        query = query.where(TipCount.day >= start)
+    return {(unit_id, metric): int(total) for unit_id, metric, total in db.session.execute(query)}
+
+
+def figures_by_commune(root: Unit, start: date, end: date) -> tuple[Figures, dict[int, Figures]]:
+    """Figures for `root` and for each commune below it (keyed by commune id)."""
+    units = db.session.execute(
+        select(Unit.id, Unit.path, Unit.level).where(root.subtree_clause())
+    ).all()
+    commune_paths = {path: uid for uid, path, level in units if level == UnitLevel.COMMUNE}
+
+    def commune_of(path: str) -> int | None:
+        prefix = "/"
+        for part in path.strip("/").split("/"):
+            prefix += part + "/"
+            if prefix in commune_paths:
+                return commune_paths[prefix]
+        return None
+
+    commune_by_unit = {uid: commune_of(path) for uid, path, _ in units}
+    total = Figures()
+    per_commune: dict[int, Figures] = {}
+    period = _sums_by_unit(root, start, end)
+    to_date = _sums_by_unit(root, None, end)
+    for target, sums, cumulative in ((per_commune, period, False), (per_commune, to_date, True)):
+        for (unit_id, metric), value in sums.items():
+            commune_id = commune_by_unit.get(unit_id)
+            buckets = [total]
+            if commune_id is not None:
+                buckets.append(target.setdefault(commune_id, Figures()))
+            for figures in buckets:
+                _accumulate(figures, metric, value, cumulative)
+    return total, per_commune
+
+
+def figures_for(unit: Unit, start: date, end: date) -> Figures:
+    figures = Figures()
+    for (_, metric), value in _sums_by_unit(unit, start, end).items():
+        _accumulate(figures, metric, value, cumulative=False)
+    for (_, metric), value in _sums_by_unit(unit, None, end).items():
+        _accumulate(figures, metric, value, cumulative=True)
+    return figures
+
+
+def _accumulate(figures: Figures, metric: str, value: int, cumulative: bool) -> None:
+    if cumulative:
+        # In progress at the end of the period: received by then and not yet settled.
+        if metric == RECEIVED:
+            figures.in_progress += value
+        elif metric == SETTLED:
+            figures.in_progress -= value
+        return
+    if metric == RECEIVED:
+        figures.received += value
+    elif metric == VERIFIED:
+        figures.verified += value
+    elif metric == SETTLED:
+        figures.settled += value
+    elif metric.startswith(OUTCOME_PREFIX):
+        figures.outcomes[metric.removeprefix(OUTCOME_PREFIX)] += value
+
+
+# --- checking ------------------------------------------------------------------------
+
+
+def expected_counts() -> Counter[Cell]:
+    """Recount every cell from the tips as they stand now."""
+    expected: Counter[Cell] = Counter()
+    for tip in db.session.scalars(select(Tip).execution_options(yield_per=500)):
+        expected.update(contributions(tip))
+    return expected
+
+
+def stored_counts() -> Counter[Cell]:
+    stored: Counter[Cell] = Counter()
+    for row in db.session.scalars(select(TipCount)):
+        if row.count:
+            stored[(row.unit_id, row.category_id, row.day, row.metric)] = row.count
+    return stored
+
+
+def differences() -> dict[Cell, tuple[int, int]]:
+    """Cells where the stored counters differ from a recount: cell -> (stored, expected)."""
+    expected, stored = expected_counts(), stored_counts()
+    return {
+        cell: (stored.get(cell, 0), expected.get(cell, 0))
+        for cell in set(expected) | set(stored)
+        if stored.get(cell, 0) != expected.get(cell, 0)
+    }
+
+
+def rebuild() -> int:
+    """Replace every counter by a recount; returns the number of cells written."""
+    db.session.execute(TipCount.__table__.delete())
+    expected = expected_counts()
+    db.session.add_all(
+        TipCount(unit_id=u, category_id=c, day=d, metric=m, count=n)
+        for (u, c, d, m), n in expected.items()
+        if n
+    )
+    db.session.flush()
+    return len(expected)

@@ -1,0 +1,388 @@
+"""Tips, their photos, their append-only history, and the texts kept apart for the purge."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime, time
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tipline.accounts.models import User
+from tipline.core.db import Base
+from tipline.core.enums import LabelledEnum, enum_column
+from tipline.core.timeutil import utcnow
+from tipline.places.models import Unit
+
+
+class TipStatus(LabelledEnum):
+    RECEIVED = "received"
+    TRIAGED = "triaged"
+    VERIFYING = "verifying"
+    VERIFIED = "verified"
+    RESOLVED = "resolved"
+    UNFOUNDED = "unfounded"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.RECEIVED: _l("Mới tiếp nhận"),
+            cls.TRIAGED: _l("Đã tiếp nhận, đang xử lý"),
+            cls.VERIFYING: _l("Đang xác minh"),
+            cls.VERIFIED: _l("Đã xác minh"),
+            cls.RESOLVED: _l("Đã giải quyết"),
+            cls.UNFOUNDED: _l("Không có cơ sở"),
+            cls.DUPLICATE: _l("Trùng lặp"),
+            cls.REJECTED: _l("Không xử lý"),
+        }
+
+    @property
+    def is_open(self) -> bool:
+        return self in OPEN_STATUSES
+
+
+OPEN_STATUSES = frozenset(
+    {TipStatus.RECEIVED, TipStatus.TRIAGED, TipStatus.VERIFYING, TipStatus.VERIFIED}
+)
+SETTLED_STATUSES = frozenset({TipStatus.RESOLVED, TipStatus.UNFOUNDED})
+# Tips in these states count nowhere: they drop out of past figures too.
+UNCOUNTED_STATUSES = frozenset({TipStatus.DUPLICATE, TipStatus.REJECTED})
+
+
+class Outcome(LabelledEnum):
+    MEDIATED = "mediated"
+    WARNED = "warned"
+    RECORDED = "recorded"
+    SANCTIONED = "sanctioned"
+    CRIMINAL_REFERRAL = "criminal_referral"
+    SURRENDERED = "surrendered"
+    OTHER = "other"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.MEDIATED: _l("Hòa giải thành"),
+            cls.WARNED: _l("Nhắc nhở, giáo dục"),
+            cls.RECORDED: _l("Ghi nhận thông tin"),
+            cls.SANCTIONED: _l("Xử phạt hành chính"),
+            cls.CRIMINAL_REFERRAL: _l("Chuyển cơ quan điều tra"),
+            cls.SURRENDERED: _l("Đối tượng truy nã ra đầu thú"),
+            cls.OTHER: _l("Khác"),
+        }
+
+
+VILLAGE_OUTCOMES = frozenset({Outcome.MEDIATED, Outcome.WARNED, Outcome.RECORDED})
+
+
+class RejectReason(LabelledEnum):
+    SPAM = "spam"
+    ABUSE = "abuse"
+    OUT_OF_SCOPE = "out_of_scope"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.SPAM: _l("Tin rác"),
+            cls.ABUSE: _l("Nội dung xúc phạm, lạm dụng"),
+            cls.OUT_OF_SCOPE: _l("Không thuộc phạm vi ANTT"),
+        }
+
+
+class IdentityTier(LabelledEnum):
+    ANONYMOUS = "anonymous"
+    CONFIDENTIAL = "confidential"
+    NAMED = "named"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.ANONYMOUS: _l("Ẩn danh"),
+            cls.CONFIDENTIAL: _l("Giữ bí mật danh tính"),
+            cls.NAMED: _l("Công khai danh tính với tổ xử lý"),
+        }
+
+
+class Handler(LabelledEnum):
+    """Who handles a tip now: the team of its village, or the commune police."""
+
+    VILLAGE_TEAM = "village_team"
+    COMMUNE_POLICE = "commune_police"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {cls.VILLAGE_TEAM: _l("Tổ bảo vệ ANTT thôn"), cls.COMMUNE_POLICE: _l("Công an xã")}
+
+
+class EventKind(LabelledEnum):
+    SUBMITTED = "submitted"
+    TRIAGED = "triaged"
+    VERIFYING = "verifying"
+    VERIFIED = "verified"
+    RESOLVED = "resolved"
+    UNFOUNDED = "unfounded"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    ESCALATED = "escalated"
+    MOVED = "moved"
+    NOTE = "note"
+    PHOTO_ADDED = "photo_added"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.SUBMITTED: _l("Gửi tin báo"),
+            cls.TRIAGED: _l("Tiếp nhận"),
+            cls.VERIFYING: _l("Bắt đầu xác minh"),
+            cls.VERIFIED: _l("Xác minh xong"),
+            cls.RESOLVED: _l("Giải quyết"),
+            cls.UNFOUNDED: _l("Kết luận không có cơ sở"),
+            cls.DUPLICATE: _l("Gộp vào tin trùng"),
+            cls.REJECTED: _l("Không xử lý"),
+            cls.ESCALATED: _l("Chuyển Công an xã"),
+            cls.MOVED: _l("Chuyển địa bàn"),
+            cls.NOTE: _l("Ghi chú"),
+            cls.PHOTO_ADDED: _l("Thêm ảnh"),
+        }
+
+
+def _public_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    sort_order: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    def __repr__(self) -> str:
+        return f"<Category {self.code}>"
+
+
+class TipsterContact(Base):
+    """A tipster's name and phone, kept apart so the retention purge can blank them."""
+
+    __tablename__ = "tipster_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    purged_at: Mapped[datetime | None]
+
+
+class Tip(Base):
+    __tablename__ = "tips"
+    __table_args__ = (
+        CheckConstraint(
+            "(status = 'resolved') = (outcome IS NOT NULL)", name="outcome_iff_resolved"
+        ),
+        CheckConstraint(
+            "(status = 'rejected') = (reject_reason IS NOT NULL)", name="reason_iff_rejected"
+        ),
+        CheckConstraint(
+            "(status = 'duplicate') = (duplicate_of_id IS NOT NULL)", name="target_iff_duplicate"
+        ),
+        CheckConstraint(
+            "(identity_tier = 'anonymous') = (contact_id IS NULL)", name="contact_iff_identified"
+        ),
+        CheckConstraint("latitude IS NULL OR (latitude BETWEEN -90 AND 90)", name="latitude"),
+        CheckConstraint("longitude IS NULL OR (longitude BETWEEN -180 AND 180)", name="longitude"),
+        CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="coordinates_pair"),
+        CheckConstraint("duplicate_of_id IS NULL OR duplicate_of_id <> id", name="not_own_dup"),
+        Index("ix_tips_unit_status", "unit_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The id in every URL: random, so tips cannot be enumerated.
+    public_id: Mapped[str] = mapped_column(String(24), unique=True, default=_public_id)
+    # What the tipster reads and quotes ("TL-7K3M-9QX2"): random as well.
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    # HMAC of the follow-up code; the code itself is never stored.
+    receipt_hash: Mapped[str] = mapped_column(String(64))
+    # HMAC of the form's submission key: one tip per key, however often it is posted.
+    submission_key: Mapped[str] = mapped_column(String(64), unique=True)
+
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    # A village, or the commune itself when the resident does not know the village.
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    # The unit the resident sent it to; `unit_id` changes when staff move the tip.
+    submitted_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    description: Mapped[str] = mapped_column(Text)
+    place: Mapped[str | None] = mapped_column(String(300))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    occurred_on: Mapped[date | None] = mapped_column(Date)
+    occurred_time: Mapped[time | None] = mapped_column(Time)
+    # To the minute: finer times could match a tipster to a sighting.
+    submitted_at: Mapped[datetime] = mapped_column(index=True)
+
+    status: Mapped[TipStatus] = mapped_column(
+        enum_column(TipStatus, "tip_status"), default=TipStatus.RECEIVED
+    )
+    handler: Mapped[Handler] = mapped_column(
+        enum_column(Handler, "handler"), default=Handler.VILLAGE_TEAM
+    )
+    # Set when a village team member declared a conflict of interest: hidden from that team.
+    hidden_from_village: Mapped[bool] = mapped_column(default=False)
+    outcome: Mapped[Outcome | None] = mapped_column(enum_column(Outcome, "outcome"))
+    reject_reason: Mapped[RejectReason | None] = mapped_column(
+        enum_column(RejectReason, "reject_reason")
+    )
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tips.id"), index=True)
+
+    # Milestones written by the workflow from its events; the counters read them.
+    first_response_at: Mapped[datetime | None]
+    verified_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    identity_tier: Mapped[IdentityTier] = mapped_column(
+        enum_column(IdentityTier, "identity_tier"), default=IdentityTier.ANONYMOUS
+    )
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("tipster_contacts.id"))
+
+    # Optimistic lock: two staff acting at once cannot both win.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+    category: Mapped[Category] = relationship(lazy="joined")
+    unit: Mapped[Unit] = relationship(foreign_keys=[unit_id], lazy="joined")
+    submitted_unit: Mapped[Unit] = relationship(foreign_keys=[submitted_unit_id])
+    contact: Mapped[TipsterContact | None] = relationship()
+    duplicate_of: Mapped[Tip | None] = relationship(remote_side=[id])
+    photos: Mapped[list[TipPhoto]] = relationship(
+        back_populates="tip", order_by="TipPhoto.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[TipEvent]] = relationship(
+        foreign_keys="TipEvent.tip_id", order_by="TipEvent.id", viewonly=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<Tip {self.reference} {self.status.value}>"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class TipPhoto(Base):
+    __tablename__ = "tip_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(24), unique=True, default=_public_id)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    # Server-made names of the cleaned image and its thumbnail under UPLOAD_DIR.
+    filename: Mapped[str] = mapped_column(String(80))
+    thumb_filename: Mapped[str] = mapped_column(String(80))
+    width: Mapped[int]
+    height: Mapped[int]
+    size_bytes: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tip: Mapped[Tip] = relationship(back_populates="photos")
+
+
+class NoteVisibility(LabelledEnum):
+    INTERNAL = "internal"
+    TIPSTER = "tipster"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.INTERNAL: _l("Ghi chú nội bộ"),
+            cls.TIPSTER: _l("Gửi người báo tin"),
+        }
+
+
+class Note(Base):
+    """A text attached to an event; kept apart so the retention purge can blank it."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    visibility: Mapped[NoteVisibility] = mapped_column(
+        enum_column(NoteVisibility, "note_visibility")
+    )
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    purged_at: Mapped[datetime | None]
+
+    tip: Mapped[Tip] = relationship()
+
+
+class TipEvent(Base):
+    """One change in a tip's life. Append-only: never updated, never deleted."""
+
+    __tablename__ = "tip_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[EventKind] = mapped_column(enum_column(EventKind, "event_kind"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # None for the tipster (who has no account) and for the system.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    from_status: Mapped[TipStatus | None] = mapped_column(enum_column(TipStatus, "from_status"))
+    to_status: Mapped[TipStatus | None] = mapped_column(enum_column(TipStatus, "to_status"))
+    outcome: Mapped[Outcome | None] = mapped_column(enum_column(Outcome, "event_outcome"))
+    reject_reason: Mapped[RejectReason | None] = mapped_column(
+        enum_column(RejectReason, "event_reject_reason")
+    )
+    related_tip_id: Mapped[int | None] = mapped_column(ForeignKey("tips.id"))
+    from_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    to_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    note_id: Mapped[int | None] = mapped_column(ForeignKey("notes.id"))
+    # Whether the tipster's timeline shows this event.
+    public: Mapped[bool] = mapped_column(default=False)
+
+    tip: Mapped[Tip] = relationship(foreign_keys=[tip_id])
+    actor: Mapped[User | None] = relationship()
+    note: Mapped[Note | None] = relationship()
+    related_tip: Mapped[Tip | None] = relationship(foreign_keys=[related_tip_id])
+    from_unit: Mapped[Unit | None] = relationship(foreign_keys=[from_unit_id])
+    to_unit: Mapped[Unit | None] = relationship(foreign_keys=[to_unit_id])
+
+
+class IdentityAccess(Base):
+    """Every view of a tipster's identity: who, when, which tip."""
+
+    __tablename__ = "identity_access_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    purpose: Mapped[str] = mapped_column(String(40), default="view")
+
+    user: Mapped[User] = relationship()
+
+
+class TipCount(Base):
+    """Counters at the finest grain (unit x category x local day x metric); readers add up."""
+
+    __tablename__ = "tip_counts"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # "received", "verified", "settled", or "outcome:<value>".
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (Index("ix_tip_counts_day_metric", "day", "metric"),)

@@ -1,0 +1,314 @@
+"""What residents do: submit a tip, and follow it up with the receipt."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from tipline.core.timeutil import to_minute, utcnow
+from tipline.extensions import db
+from tipline.places.models import Unit
+from tipline.tips import workflow
+from tipline.tips.models import (
+    Category,
+    EventKind,
+    IdentityTier,
+    NoteVisibility,
+    Tip,
+    TipEvent,
+    TipPhoto,
+    TipStatus,
+    TipsterContact,
+)
+from tipline.tips.photos import ProcessedPhoto, photo_path, save_photo
+
+# 32 symbols without the look-alikes 0/O and 1/I: five bits a character.
+ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+CODE_LENGTH = 16  # 80 bits
+REFERENCE_LENGTH = 8  # 40 bits: public, but still not guessable in sequence
+
+
+def _encode(data: bytes, length: int) -> str:
+    number = int.from_bytes(data, "big")
+    chars = []
+    for _ in range(length):
+        number, index = divmod(number, 32)
+        chars.append(ALPHABET[index])
+    return "".join(chars)
+
+
+def _receipt_key() -> bytes:
+    configured = current_app.config.get("TIPLINE_RECEIPT_KEY")
+    if configured:
+        return configured.encode()
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, b"tipline-receipt-key", hashlib.sha256).digest()
+
+
+def _mac(purpose: str, value: str) -> bytes:
+    return hmac.new(_receipt_key(), f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+
+
+def normalize_code(text: str) -> str:
+    """What the resident typed, reduced to the alphabet (spaces, dashes and case ignored)."""
+    return "".join(ch for ch in text.upper() if ch.isascii() and ch.isalnum())
+
+
+def format_code(code: str) -> str:
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def code_for(submission_key: str) -> str:
+    """The follow-up code of a submission, derived so that a resubmission shows it again."""
+    return _encode(_mac("code", submission_key)[:10], CODE_LENGTH)
+
+
+def hash_code(code: str) -> str:
+    return _mac("receipt", normalize_code(code)).hex()
+
+
+def hash_submission_key(submission_key: str) -> str:
+    return _mac("submission", submission_key).hex()
+
+
+def new_reference() -> str:
+    raw = _encode(secrets.token_bytes(5), REFERENCE_LENGTH)
+    return f"TL-{raw[:4]}-{raw[4:]}"
+
+
+def normalize_reference(text: str) -> str:
+    raw = normalize_code(text)
+    raw = raw.removeprefix("TL")
+    return f"TL-{raw[:4]}-{raw[4:]}" if len(raw) == REFERENCE_LENGTH else ""
+
+
+def new_submission_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+@dataclass
+class TipDraft:
+    """A validated submission, as the public form or the API hands it over."""
+
+    submission_key: str
+    category: Category
+    unit: Unit
+    description: str
+    place: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    occurred_on: date | None = None
+    occurred_time: time | None = None
+    identity_tier: IdentityTier = IdentityTier.ANONYMOUS
+    name: str | None = None
+    phone: str | None = None
+    photos: list[ProcessedPhoto | StoredPhoto] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    """A photo already cleaned and written, waiting for its tip (e.g. across a form error)."""
+
+    filename: str
+    thumb_filename: str
+    width: int
+    height: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class Receipt:
+    tip: Tip
+    code: str
+    created: bool
+
+    @property
+    def formatted_code(self) -> str:
+        return format_code(self.code)
+
+
+def store_photo(processed: ProcessedPhoto) -> StoredPhoto:
+    name, thumb = save_photo(current_app.config["UPLOAD_DIR"], processed)
+    return StoredPhoto(name, thumb, processed.width, processed.height, len(processed.data))
+
+
+def submit_tip(draft: TipDraft, *, now: datetime | None = None) -> Receipt:
+    """Record a tip once per submission key; a repeat gives back the same receipt."""
+    key_hash = hash_submission_key(draft.submission_key)
+    code = code_for(draft.submission_key)
+    existing = _by_submission_key(key_hash)
+    if existing is not None:
+        return Receipt(existing, code, created=False)
+
+    photos = [p if isinstance(p, StoredPhoto) else store_photo(p) for p in draft.photos]
+    submitted_at = to_minute(now or utcnow())
+    for _ in range(5):
+        tip = _new_tip(draft, key_hash, code, submitted_at, photos)
+        try:
+            with db.session.begin_nested():
+                db.session.add(tip)
+                db.session.flush()
+                workflow.record_submission(tip, submitted_at)
+                db.session.flush()
+        except IntegrityError:
+            existing = _by_submission_key(key_hash)
+            if existing is not None:  # the same form, posted twice at once
+                return Receipt(existing, code, created=False)
+            continue  # a reference collision: draw again
+        return Receipt(tip, code, created=True)
+    raise RuntimeError("could not allocate a unique tip reference")
+
+
+def _by_submission_key(key_hash: str) -> Tip | None:
+    return db.session.scalar(select(Tip).where(Tip.submission_key == key_hash))
+
+
+def _new_tip(
+    draft: TipDraft, key_hash: str, code: str, submitted_at: datetime, photos: list[StoredPhoto]
+) -> Tip:
+    contact = None
+    if draft.identity_tier != IdentityTier.ANONYMOUS:
+        contact = TipsterContact(name=draft.name, phone=draft.phone, created_at=submitted_at)
+    tip = Tip(
+        reference=new_reference(),
+        receipt_hash=hash_code(code),
+        submission_key=key_hash,
+        category=draft.category,
+        category_id=draft.category.id,
+        unit=draft.unit,
+        unit_id=draft.unit.id,
+        submitted_unit_id=draft.unit.id,
+        description=draft.description,
+        place=draft.place,
+        latitude=draft.latitude,
+        longitude=draft.longitude,
+        occurred_on=draft.occurred_on,
+        occurred_time=draft.occurred_time,
+        submitted_at=submitted_at,
+        status=TipStatus.RECEIVED,
+        identity_tier=draft.identity_tier,
+        contact=contact,
+    )
+    for photo in photos:
+        tip.photos.append(
+            TipPhoto(
+                filename=photo.filename,
+                thumb_filename=photo.thumb_filename,
+                width=photo.width,
+                height=photo.height,
+                size_bytes=photo.size_bytes,
+                created_at=submitted_at,
+            )
+        )
+    return tip
+
+
+# --- follow-up -----------------------------------------------------------------------
+
+
+def find_by_receipt(reference: str, code: str) -> Tip | None:
+    """The tip for a reference and follow-up code, or None; both paths do the same work."""
+    expected = hash_code(code)
+    tip = db.session.scalar(select(Tip).where(Tip.reference == normalize_reference(reference)))
+    stored = tip.receipt_hash if tip is not None else "0" * 64
+    if hmac.compare_digest(stored, expected) and tip is not None:
+        return tip
+    return None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    status: TipStatus | None
+    kind: EventKind
+    note: str | None = None
+    merged: bool = False  # an entry of the tip this one was merged into
+
+
+def public_timeline(tip: Tip) -> list[TimelineEntry]:
+    """What the tipster may see: states, dates, and notes written for them."""
+    entries = [_public_entry(e) for e in _public_events(tip)]
+    if tip.status == TipStatus.DUPLICATE and tip.duplicate_of is not None:
+        entries += [
+            TimelineEntry(at=e.at, status=e.to_status, kind=e.kind, merged=True)
+            for e in _public_events(tip.duplicate_of)
+            if e.kind != EventKind.NOTE
+        ]
+    return entries
+
+
+def _public_events(tip: Tip) -> list[TipEvent]:
+    return list(
+        db.session.scalars(
+            select(TipEvent)
+            .where(TipEvent.tip_id == tip.id, TipEvent.public.is_(True))
+            .order_by(TipEvent.at, TipEvent.id)
+        )
+    )
+
+
+def _public_entry(event: TipEvent) -> TimelineEntry:
+    note = None
+    if event.note is not None and event.note.visibility == NoteVisibility.TIPSTER:
+        note = event.note.body
+    status = event.to_status if event.kind != EventKind.NOTE else None
+    return TimelineEntry(at=event.at, status=status, kind=event.kind, note=note)
+
+
+def public_status(tip: Tip) -> TipStatus:
+    """The status the tipster sees: a merged tip shows the status of the tip it joined."""
+    if tip.status == TipStatus.DUPLICATE and tip.duplicate_of is not None:
+        return tip.duplicate_of.status
+    return tip.status
+
+
+# --- photos waiting for their tip ------------------------------------------------------
+
+_PENDING_SALT = "pending-photo"
+PENDING_MAX_AGE = 24 * 3600
+
+
+def _serializer():
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_PENDING_SALT)
+
+
+def pending_photo_token(photo: StoredPhoto) -> str:
+    """A signed token that lets a re-displayed form keep a photo already cleaned and stored."""
+    return _serializer().dumps(
+        [photo.filename, photo.thumb_filename, photo.width, photo.height, photo.size_bytes]
+    )
+
+
+def pending_photo(token: str) -> StoredPhoto | None:
+    from itsdangerous import BadData
+
+    try:
+        name, thumb, width, height, size = _serializer().loads(token, max_age=PENDING_MAX_AGE)
+    except (BadData, ValueError, TypeError):
+        return None
+    try:
+        photo_path(current_app.config["UPLOAD_DIR"], name).stat()
+    except OSError:
+        return None
+    return StoredPhoto(name, thumb, int(width), int(height), int(size))
+
+
+def active_categories() -> list[Category]:
+    return list(
+        db.session.scalars(
+            select(Category).where(Category.active).order_by(Category.sort_order, Category.name)
+        )
+    )
+
+
+def category_by_code(code: str) -> Category | None:
+    return db.session.scalar(select(Category).where(Category.code == code, Category.active))

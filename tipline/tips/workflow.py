@@ -1,0 +1,361 @@
+"""The state machine of a tip: the only place a status changes.
+
+`transition(tip, action, actor, ...)` checks the rule, writes the event, moves the
+counters and flushes, all in the caller's transaction. The rules name the roles
+that may make each move; `allowed_actions` tells a page which buttons to show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm.exc import StaleDataError
+
+from tipline.accounts.models import VILLAGE_TEAM, Role, User
+from tipline.core.enums import LabelledEnum
+from tipline.core.errors import NotAllowed, StaleObject, TiplineError
+from tipline.core.timeutil import utcnow
+from tipline.extensions import db
+from tipline.places.models import Unit, UnitLevel
+from tipline.tips import counts
+from tipline.tips.models import (
+    OPEN_STATUSES,
+    VILLAGE_OUTCOMES,
+    EventKind,
+    Handler,
+    Note,
+    NoteVisibility,
+    Outcome,
+    RejectReason,
+    Tip,
+    TipEvent,
+    TipStatus,
+)
+
+
+class Action(LabelledEnum):
+    TRIAGE = "triage"
+    START_VERIFICATION = "start_verification"
+    VERIFY = "verify"
+    RESOLVE = "resolve"
+    MARK_UNFOUNDED = "mark_unfounded"
+    MARK_DUPLICATE = "mark_duplicate"
+    REJECT = "reject"
+    ESCALATE = "escalate"
+    MOVE = "move"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.TRIAGE: _l("Tiếp nhận"),
+            cls.START_VERIFICATION: _l("Bắt đầu xác minh"),
+            cls.VERIFY: _l("Xác nhận đã xác minh"),
+            cls.RESOLVE: _l("Giải quyết xong"),
+            cls.MARK_UNFOUNDED: _l("Không có cơ sở"),
+            cls.MARK_DUPLICATE: _l("Gộp vào tin trùng"),
+            cls.REJECT: _l("Không xử lý"),
+            cls.ESCALATE: _l("Chuyển Công an xã"),
+            cls.MOVE: _l("Chuyển địa bàn"),
+        }
+
+
+class WorkflowError(TiplineError):
+    """A move the rules do not allow, with a message for the person who tried it."""
+
+    status_code = 409
+
+
+SETTLERS = frozenset({Role.VILLAGE_LEADER, Role.COMMUNE_POLICE, Role.COMMUNE_COMMITTEE})
+TRIAGERS = SETTLERS | {Role.TEAM_MEMBER}
+NOTE_WRITERS = TRIAGERS
+
+
+@dataclass(frozen=True)
+class Rule:
+    sources: frozenset[TipStatus]
+    target: TipStatus | None  # None: the status stays (escalation, move)
+    roles: frozenset[Role]
+    event: EventKind
+
+
+RULES: dict[Action, Rule] = {
+    Action.TRIAGE: Rule(
+        frozenset({TipStatus.RECEIVED}), TipStatus.TRIAGED, TRIAGERS, EventKind.TRIAGED
+    ),
+    Action.START_VERIFICATION: Rule(
+        frozenset({TipStatus.TRIAGED}), TipStatus.VERIFYING, SETTLERS, EventKind.VERIFYING
+    ),
+    Action.VERIFY: Rule(
+        frozenset({TipStatus.VERIFYING}), TipStatus.VERIFIED, SETTLERS, EventKind.VERIFIED
+    ),
+    Action.RESOLVE: Rule(
+        frozenset({TipStatus.VERIFIED}), TipStatus.RESOLVED, SETTLERS, EventKind.RESOLVED
+    ),
+    Action.MARK_UNFOUNDED: Rule(
+        frozenset({TipStatus.VERIFYING, TipStatus.VERIFIED}),
+        TipStatus.UNFOUNDED,
+        SETTLERS,
+        EventKind.UNFOUNDED,
+    ),
+    Action.MARK_DUPLICATE: Rule(
+        frozenset({TipStatus.RECEIVED, TipStatus.TRIAGED}),
+        TipStatus.DUPLICATE,
+        SETTLERS,
+        EventKind.DUPLICATE,
+    ),
+    Action.REJECT: Rule(
+        frozenset({TipStatus.RECEIVED, TipStatus.TRIAGED}),
+        TipStatus.REJECTED,
+        SETTLERS,
+        EventKind.REJECTED,
+    ),
+    Action.ESCALATE: Rule(OPEN_STATUSES, None, SETTLERS, EventKind.ESCALATED),
+    Action.MOVE: Rule(OPEN_STATUSES, None, SETTLERS, EventKind.MOVED),
+}
+
+# Events the tipster's timeline shows (states and dates only).
+PUBLIC_EVENTS = frozenset(
+    {
+        EventKind.SUBMITTED,
+        EventKind.TRIAGED,
+        EventKind.VERIFYING,
+        EventKind.VERIFIED,
+        EventKind.RESOLVED,
+        EventKind.UNFOUNDED,
+        EventKind.DUPLICATE,
+        EventKind.REJECTED,
+    }
+)
+
+
+def acting_roles(tip: Tip, user: User) -> set[Role]:
+    """The roles `user` may act with on `tip`, after scope, hand-over and conflict rules."""
+    roles = user.roles_over(tip.unit)
+    if tip.hidden_from_village:
+        roles -= VILLAGE_TEAM
+    if tip.handler == Handler.COMMUNE_POLICE:
+        # Once handed to the commune police, only they move the tip on.
+        roles &= {Role.COMMUNE_POLICE}
+    return roles
+
+
+def check(
+    tip: Tip,
+    action: Action,
+    actor: User,
+    *,
+    outcome: Outcome | None = None,
+) -> Rule:
+    """Return the rule for `action`, or raise WorkflowError/NotAllowed saying why not."""
+    rule = RULES[action]
+    roles = acting_roles(tip, actor) & rule.roles
+    if not roles:
+        raise NotAllowed(_l("Bạn không có quyền thực hiện thao tác này với tin báo này."))
+    if tip.status not in rule.sources:
+        raise WorkflowError(
+            _l(
+                "Không thể “%(action)s” khi tin đang ở trạng thái “%(status)s”.",
+                action=action.label,
+                status=tip.status.label,
+            )
+        )
+    if action == Action.ESCALATE and tip.handler == Handler.COMMUNE_POLICE:
+        raise WorkflowError(_l("Tin này đã do Công an xã xử lý."))
+    if action == Action.RESOLVE:
+        if outcome is None:
+            raise WorkflowError(_l("Hãy chọn kết quả giải quyết."))
+        if outcome not in VILLAGE_OUTCOMES and Role.COMMUNE_POLICE not in roles:
+            raise NotAllowed(
+                _l("Kết quả “%(outcome)s” thuộc thẩm quyền Công an xã.", outcome=outcome.label)
+            )
+    return rule
+
+
+def allowed_actions(tip: Tip, actor: User) -> list[Action]:
+    allowed = []
+    for action in Action:
+        try:
+            check(tip, action, actor, outcome=Outcome.RECORDED)
+        except TiplineError:
+            continue
+        allowed.append(action)
+    return allowed
+
+
+def allowed_outcomes(tip: Tip, actor: User) -> list[Outcome]:
+    if Role.COMMUNE_POLICE in acting_roles(tip, actor):
+        return list(Outcome)
+    return [o for o in Outcome if o in VILLAGE_OUTCOMES]
+
+
+def transition(
+    tip: Tip,
+    action: Action,
+    actor: User,
+    *,
+    note: str | None = None,
+    note_to_tipster: bool = False,
+    outcome: Outcome | None = None,
+    reason: RejectReason | None = None,
+    duplicate_of: Tip | None = None,
+    to_unit: Unit | None = None,
+    conflict_of_interest: bool = False,
+    expected_version: int | None = None,
+    at: datetime | None = None,
+) -> TipEvent:
+    """Make one move in the tip's life: check it, record it, count it, flush."""
+    if expected_version is not None and tip.version != expected_version:
+        raise StaleObject(_l("Tin báo này vừa được người khác thay đổi. Hãy xem lại rồi thử lại."))
+    rule = check(tip, action, actor, outcome=outcome)
+    at = at or utcnow()
+    before = counts.contributions(tip)
+    event = TipEvent(
+        tip=tip,
+        kind=rule.event,
+        at=at,
+        actor=actor,
+        from_status=tip.status,
+        to_status=rule.target or tip.status,
+        public=rule.event in PUBLIC_EVENTS,
+    )
+
+    if action == Action.RESOLVE:
+        tip.outcome = event.outcome = outcome
+    elif action == Action.REJECT:
+        if reason is None:
+            raise WorkflowError(_l("Hãy chọn lý do không xử lý."))
+        tip.reject_reason = event.reject_reason = reason
+    elif action == Action.MARK_DUPLICATE:
+        target = _merge_target(tip, duplicate_of, actor)
+        tip.duplicate_of = target
+        event.related_tip = target
+    elif action == Action.ESCALATE:
+        tip.handler = Handler.COMMUNE_POLICE
+        if conflict_of_interest:
+            tip.hidden_from_village = True
+    elif action == Action.MOVE:
+        _move(tip, to_unit, actor, event)
+
+    if rule.target is not None:
+        tip.status = rule.target
+        if rule.target == TipStatus.VERIFIED and tip.verified_at is None:
+            tip.verified_at = at
+        if rule.target not in OPEN_STATUSES:
+            tip.closed_at = at
+    if tip.first_response_at is None:
+        tip.first_response_at = at
+    if note and note.strip():
+        event.note = _note(tip, note, note_to_tipster, at)
+    db.session.add(event)
+    counts.apply_difference(before, counts.contributions(tip))
+    _flush()
+    return event
+
+
+def add_note(
+    tip: Tip, actor: User, body: str, *, to_tipster: bool = False, at: datetime | None = None
+) -> TipEvent:
+    """Add a note: internal, or written for the tipster's timeline."""
+    roles = acting_roles(tip, actor) if to_tipster else reading_roles(tip, actor)
+    allowed = SETTLERS if to_tipster else NOTE_WRITERS
+    if not roles & allowed:
+        raise NotAllowed(_l("Bạn không có quyền ghi chú vào tin báo này."))
+    if not body.strip():
+        raise WorkflowError(_l("Nội dung ghi chú đang trống."))
+    at = at or utcnow()
+    event = TipEvent(
+        tip=tip,
+        kind=EventKind.NOTE,
+        at=at,
+        actor=actor,
+        note=_note(tip, body, to_tipster, at),
+        public=to_tipster,
+    )
+    db.session.add(event)
+    if tip.first_response_at is None:
+        tip.first_response_at = at
+    _flush()
+    return event
+
+
+def record_submission(tip: Tip, at: datetime) -> TipEvent:
+    """The first event of every tip; called by the submission service."""
+    event = TipEvent(
+        tip=tip, kind=EventKind.SUBMITTED, at=at, to_status=TipStatus.RECEIVED, public=True
+    )
+    db.session.add(event)
+    counts.apply_difference(counts.Counter(), counts.contributions(tip))
+    return event
+
+
+def reading_roles(tip: Tip, user: User) -> set[Role]:
+    roles = user.roles_over(tip.unit)
+    if tip.hidden_from_village:
+        roles -= VILLAGE_TEAM
+    return roles
+
+
+def _note(tip: Tip, body: str, to_tipster: bool, at: datetime) -> Note:
+    visibility = NoteVisibility.TIPSTER if to_tipster else NoteVisibility.INTERNAL
+    note = Note(tip=tip, visibility=visibility, body=body.strip(), created_at=at)
+    db.session.add(note)
+    return note
+
+
+def _merge_target(tip: Tip, target: Tip | None, actor: User) -> Tip:
+    if target is None:
+        raise WorkflowError(_l("Hãy chọn tin báo gốc để gộp vào."))
+    seen = {tip.id}
+    while target.duplicate_of is not None and target.id not in seen:
+        seen.add(target.id)
+        target = target.duplicate_of
+    if target.id in seen:
+        raise WorkflowError(_l("Không thể gộp một tin báo vào chính nó."))
+    if target.status == TipStatus.REJECTED:
+        raise WorkflowError(_l("Không thể gộp vào một tin đã bị từ chối xử lý."))
+    if not reading_roles(target, actor):
+        # Same words as a missing tip: a reference outside one's scope reveals nothing.
+        raise WorkflowError(_l("Không tìm thấy tin báo gốc."))
+    return target
+
+
+def _move(tip: Tip, to_unit: Unit | None, actor: User, event: TipEvent) -> None:
+    if to_unit is None or to_unit.level not in (UnitLevel.VILLAGE, UnitLevel.COMMUNE):
+        raise WorkflowError(_l("Hãy chọn thôn hoặc xã nhận tin."))
+    if not to_unit.active:
+        raise WorkflowError(_l("Địa bàn này không còn hoạt động."))
+    if to_unit.id == tip.unit_id:
+        raise WorkflowError(_l("Tin báo đã thuộc địa bàn này."))
+    same_commune = to_unit.commune is not None and to_unit.commune == tip.unit.commune
+    roles = acting_roles(tip, actor)
+    if not same_commune and not roles & {Role.COMMUNE_POLICE, Role.COMMUNE_COMMITTEE}:
+        raise NotAllowed(_l("Chỉ Công an xã hoặc Ban chỉ đạo xã được chuyển tin sang xã khác."))
+    event.from_unit = tip.unit
+    event.to_unit = to_unit
+    tip.unit = to_unit
+    tip.unit_id = to_unit.id  # the counters read the id before the flush
+    if not same_commune:
+        # The new commune starts afresh: its own village team and police decide.
+        tip.handler = Handler.VILLAGE_TEAM
+        tip.hidden_from_village = False
+
+
+def _flush() -> None:
+    try:
+        db.session.flush()
+    except StaleDataError as exc:
+        raise StaleObject(
+            _l("Tin báo này vừa được người khác thay đổi. Hãy xem lại rồi thử lại.")
+        ) from exc
+
+
+def replay(events: Iterable[TipEvent]) -> TipStatus | None:
+    """The status a tip's events lead to; the counters check compares it with `tip.status`."""
+    status = None
+    for event in events:
+        if event.to_status is not None:
+            status = event.to_status
+    return status
