@@ -7,6 +7,7 @@ drops it at the end, because the server keeps whatever earlier runs left.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 import uuid
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from flask import has_app_context
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 from sqlalchemy import delete
 from sqlalchemy.engine import make_url
@@ -86,6 +89,21 @@ def database_url(tmp_path_factory):
         _admin_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose requests run like real ones, outside the test's app context.
+
+    Flask reuses an app context that is already pushed, so without this every request
+    would share the test's `g` (Flask-Login's cached user) and database session. The
+    test's own work is committed first, so the request sees it, and what the test reads
+    afterwards is loaded fresh.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
     upload_dir = tmp_path_factory.mktemp("uploads")
@@ -100,6 +118,7 @@ def app(database_url, tmp_path_factory):
             "WTF_CSRF_ENABLED": False,
         }
     )
+    app.test_client_class = IsolatedClient
     with app.app_context():
         from flask_migrate import upgrade
 
@@ -234,8 +253,11 @@ def make_tip(world):
 
 
 @pytest.fixture
-def login(client, world):
+def login(app, world):
+    """Log a user in on a fresh test client and return that client."""
+
     def do(name: str):
+        client = app.test_client()
         response = client.post(
             "/staff/login", data={"username": name, "password": PASSWORD}, follow_redirects=False
         )

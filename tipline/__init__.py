@@ -109,6 +109,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def _sqlite_pragmas() -> None:
+    from flask import has_request_context
     from sqlalchemy import event
 
     # pysqlite opens transactions late and would let a SAVEPOINT commit on release;
@@ -124,7 +125,10 @@ def _sqlite_pragmas() -> None:
 
     @event.listens_for(db.engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A request that writes takes the write lock up front: a deferred transaction
+        # that read before another writer committed could not write at all.
+        writing = has_request_context() and request.method not in {"GET", "HEAD", "OPTIONS"}
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 def _select_locale() -> str:

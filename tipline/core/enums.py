@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 
 from sqlalchemy import Enum as SAEnum
+from wtforms.fields.choices import SelectChoice
 
 
 class LabelledEnum(enum.StrEnum):
@@ -19,8 +20,8 @@ class LabelledEnum(enum.StrEnum):
         raise NotImplementedError
 
     @classmethod
-    def choices(cls, members=None) -> list[tuple[str, str]]:
-        return [(m.value, m.label) for m in (members or cls)]
+    def choices(cls, members=None) -> list[SelectChoice]:
+        return [SelectChoice(m.value, m.label) for m in (members or cls)]
 
 
 def enum_column(enum_cls: type[enum.Enum], name: str) -> SAEnum:

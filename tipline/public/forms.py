@@ -88,7 +88,7 @@ class SubmitTipForm(PublicForm):
     photo_token = HiddenField()
     identity_tier = RadioField(
         _l("Danh tính của bạn"),
-        choices=[(t.value, t.label) for t in IdentityTier],
+        choices=IdentityTier.choices(),
         default=IdentityTier.ANONYMOUS.value,
         validators=[InputRequired(_l("Hãy chọn cách giữ danh tính."))],
     )

@@ -13,6 +13,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from tipline.tips.models import Outcome, RejectReason
@@ -39,10 +40,10 @@ class ActionForm(FlaskForm):
     )
     note_to_tipster = BooleanField(_l("Gửi ghi chú này cho người báo tin"))
     outcome = SelectField(
-        _l("Kết quả"), choices=[("", "—")] + Outcome.choices(), validate_choice=False
+        _l("Kết quả"), choices=[SelectChoice("", "—"), *Outcome.choices()], validate_choice=False
     )
     reason = SelectField(
-        _l("Lý do"), choices=[("", "—")] + RejectReason.choices(), validate_choice=False
+        _l("Lý do"), choices=[SelectChoice("", "—"), *RejectReason.choices()], validate_choice=False
     )
     duplicate_of = StringField(
         _l("Mã số tin gốc (ví dụ TL-ABCD-EFGH)"), validators=[Optional(), Length(max=40)]

@@ -18,6 +18,7 @@ from flask import (
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
+from wtforms.fields.choices import SelectChoice
 
 from tipline.accounts.models import Role
 from tipline.accounts.services import authenticate
@@ -125,9 +126,10 @@ def _render_tip(tip, *, form: ActionForm | None = None, error=None, status: int 
     actions = workflow.allowed_actions(tip, current_user)
     form = form or ActionForm(formdata=None, version=tip.version)
     form.version.data = tip.version
-    form.outcome.choices = [("", "—")] + Outcome.choices(
-        workflow.allowed_outcomes(tip, current_user)
-    )
+    form.outcome.choices = [
+        SelectChoice("", "—"),
+        *Outcome.choices(workflow.allowed_outcomes(tip, current_user)),
+    ]
     form.to_unit.choices = _move_targets(tip) if workflow.Action.MOVE in actions else []
     note_form = NoteForm(formdata=None)
     roles = workflow.acting_roles(tip, current_user)
@@ -148,7 +150,7 @@ def _render_tip(tip, *, form: ActionForm | None = None, error=None, status: int 
     )
 
 
-def _move_targets(tip) -> list[tuple[str, str]]:
+def _move_targets(tip) -> list[SelectChoice]:
     commune = tip.unit.commune
     targets = []
     if commune is not None:
@@ -160,7 +162,7 @@ def _move_targets(tip) -> list[tuple[str, str]]:
             targets += [
                 (c.code, c.name) for c in communes_of(root) if commune is None or c.id != commune.id
             ]
-    return [(code, name) for code, name in targets if code != tip.unit.code]
+    return [SelectChoice(code, name) for code, name in targets if code != tip.unit.code]
 
 
 @bp.post("/tips/<public_id>/act")

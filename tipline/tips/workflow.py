@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from tipline.accounts.models import VILLAGE_TEAM, Role, User
@@ -208,7 +209,7 @@ def transition(
 ) -> TipEvent:
     """Make one move in the tip's life: check it, record it, count it, flush."""
     if expected_version is not None and tip.version != expected_version:
-        raise StaleObject(_l("Tin báo này vừa được người khác thay đổi. Hãy xem lại rồi thử lại."))
+        raise StaleObject(_CHANGED)
     rule = check(tip, action, actor, outcome=outcome)
     at = at or utcnow()
     before = counts.contributions(tip)
@@ -347,9 +348,15 @@ def _flush() -> None:
     try:
         db.session.flush()
     except StaleDataError as exc:
-        raise StaleObject(
-            _l("Tin báo này vừa được người khác thay đổi. Hãy xem lại rồi thử lại.")
-        ) from exc
+        raise StaleObject(_CHANGED) from exc
+    except OperationalError as exc:
+        # SQLite: another writer committed after this transaction first read.
+        if "database is locked" in str(exc.orig):
+            raise StaleObject(_CHANGED) from exc
+        raise
+
+
+_CHANGED = _l("Tin báo này vừa được người khác thay đổi. Hãy xem lại rồi thử lại.")
 
 
 def replay(events: Iterable[TipEvent]) -> TipStatus | None:
