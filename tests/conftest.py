@@ -145,6 +145,21 @@ def _clean_tables(request):
 
 
 @pytest.fixture
+def other_app():
+    """Build further apps in a test; the shared limiter's settings are put back after.
+
+    Flask-Limiter keeps its settings on the one `limiter` object that every app's
+    decorators use, so a second app's init_app would otherwise change the first's.
+    """
+    from tipline.extensions import limiter
+
+    saved = dict(vars(limiter))
+    yield create_app
+    vars(limiter).clear()
+    vars(limiter).update(saved)
+
+
+@pytest.fixture
 def ctx(app):
     with app.app_context():
         yield
@@ -238,11 +253,11 @@ def make_tip(world):
         category: Category | None = None,
         **overrides,
     ) -> Tip:
+        overrides.setdefault("description", "Mất trộm xe máy trước cửa nhà văn hóa.")
         draft = TipDraft(
             submission_key=new_submission_key(),
             category=category or world.theft,
             unit=unit or world.a1,
-            description="Mất trộm xe máy trước cửa nhà văn hóa.",
             **overrides,
         )
         receipt = submit_tip(draft, now=now)

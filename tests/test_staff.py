@@ -147,7 +147,10 @@ def test_leader_triages_verifies_and_settles_through_the_pages(login, world, mak
         ("triage", {}),
         ("start_verification", {}),
         ("verify", {}),
-        ("resolve", {"outcome": "mediated", "note": "Hai bên đã hòa giải.", "note_to_tipster": "y"}),
+        (
+            "resolve",
+            {"outcome": "mediated", "note": "Hai bên đã hòa giải.", "note_to_tipster": "y"},
+        ),
     ]:
         db.session.refresh(tip)
         response = client.post(
@@ -243,7 +246,9 @@ def test_notes_internal_and_to_tipster(login, world, make_tip):
     ],
 )
 def test_identity_visibility_by_tier_and_role(login, world, make_tip, tier, user, allowed):
-    contact = {} if tier == IdentityTier.ANONYMOUS else {"name": "Nguyễn Văn Nam", "phone": "0912345678"}
+    contact = (
+        {} if tier == IdentityTier.ANONYMOUS else {"name": "Nguyễn Văn Nam", "phone": "0912345678"}
+    )
     tip = make_tip(world.a1, identity_tier=tier, **contact)
     client = login(user)
     page = tip_page(client, tip).get_data(as_text=True)
@@ -261,7 +266,9 @@ def test_identity_visibility_by_tier_and_role(login, world, make_tip, tier, user
 
 
 def test_named_identity_hidden_from_village_team_once_escalated(login, world, make_tip):
-    tip = make_tip(world.a1, identity_tier=IdentityTier.NAMED, name="Lê Thị Hoa", phone="0987654321")
+    tip = make_tip(
+        world.a1, identity_tier=IdentityTier.NAMED, name="Lê Thị Hoa", phone="0987654321"
+    )
     workflow.transition(tip, Action.ESCALATE, world.user("leader_a1"))
     db.session.commit()
     assert login("leader_a1").post(f"/staff/tips/{tip.public_id}/identity").status_code == 403

@@ -54,7 +54,11 @@ PATHS: dict[TipStatus, list[tuple[Action, dict]]] = {
         (Action.VERIFY, {}),
         (Action.RESOLVE, {"outcome": Outcome.MEDIATED}),
     ],
-    S.UNFOUNDED: [(Action.TRIAGE, {}), (Action.START_VERIFICATION, {}), (Action.MARK_UNFOUNDED, {})],
+    S.UNFOUNDED: [
+        (Action.TRIAGE, {}),
+        (Action.START_VERIFICATION, {}),
+        (Action.MARK_UNFOUNDED, {}),
+    ],
     S.DUPLICATE: [(Action.MARK_DUPLICATE, {"duplicate_of": "original"})],
     S.REJECTED: [(Action.REJECT, {"reason": RejectReason.SPAM})],
 }
@@ -144,7 +148,9 @@ def test_illegal_move_explains_state(world, make_tip):
 def test_leader_cannot_choose_police_outcome(world, make_tip):
     tip = bring_to(make_tip(world.a1), S.VERIFIED, world, make_tip)
     with pytest.raises(NotAllowed):
-        workflow.transition(tip, Action.RESOLVE, world.user("leader_a1"), outcome=Outcome.SANCTIONED)
+        workflow.transition(
+            tip, Action.RESOLVE, world.user("leader_a1"), outcome=Outcome.SANCTIONED
+        )
     db.session.rollback()
     workflow.transition(tip, Action.RESOLVE, world.user("police_a"), outcome=Outcome.SANCTIONED)
     assert tip.status == S.RESOLVED and tip.outcome == Outcome.SANCTIONED

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from flask import Flask, request
 from flask_babel import get_locale
+from flask_talisman import Talisman
 
 import config as config_module
-from tipline.extensions import babel, csrf, db, limiter, login_manager, migrate, talisman
+from tipline.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 CSP = {
     "default-src": "'self'",
@@ -79,14 +80,17 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     limiter.init_app(app)
-    talisman.init_app(
+    # Talisman keeps its settings on the instance: one per app, not a shared extension.
+    Talisman(
         app,
         force_https=app.config["TIPLINE_PRODUCTION"],
         strict_transport_security=app.config["TIPLINE_PRODUCTION"],
         session_cookie_secure=app.config["TIPLINE_PRODUCTION"],
         frame_options="DENY",
         content_security_policy=CSP,
-        referrer_policy="no-referrer",
+        # same-origin: no referrer leaves the site, and our own posts carry a real
+        # Origin and Referer (Flask-WTF's HTTPS referrer check needs one).
+        referrer_policy="same-origin",
         permissions_policy=PERMISSIONS,
     )
 

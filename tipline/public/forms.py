@@ -24,6 +24,7 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
+    StopValidation,
     ValidationError,
 )
 
@@ -31,6 +32,18 @@ from tipline.core.timeutil import local_today
 from tipline.tips.models import IdentityTier
 
 PHONE = re.compile(r"^(0|\+?84)(3|5|7|8|9|2)\d{8}$")
+BAD_FORM = _l("Biểu mẫu đã cũ hoặc không hợp lệ. Hãy bấm Gửi tin báo một lần nữa.")
+BOTH_COORDINATES = _l("Cần cả vĩ độ và kinh độ, hoặc để trống cả hai.")
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _stop_if_unreadable(form, field) -> None:
+    """A value that could not be read already has its message: say nothing more."""
+    if field.process_errors:
+        raise StopValidation()
 
 
 class PublicForm(FlaskForm):
@@ -42,21 +55,23 @@ class PublicForm(FlaskForm):
 
 class SubmitTipForm(PublicForm):
     submission_key = HiddenField(
-        validators=[
-            DataRequired(_l("Biểu mẫu không hợp lệ, hãy tải lại trang.")),
-            Regexp(
-                r"^[A-Za-z0-9_-]{16,64}$", message=_l("Biểu mẫu không hợp lệ, hãy tải lại trang.")
-            ),
-        ]
+        validators=[DataRequired(BAD_FORM), Regexp(r"^[A-Za-z0-9_-]{16,64}$", message=BAD_FORM)]
     )
-    village = SelectField(_l("Thôn, tổ dân phố"), choices=[], validate_choice=True)
+    village = SelectField(
+        _l("Thôn, tổ dân phố"),
+        choices=[],
+        validate_choice=True,
+        invalid_choice_message=_l("Hãy chọn thôn trong danh sách."),
+    )
     category = RadioField(
         _l("Loại vụ việc"),
         choices=[],
         validators=[InputRequired(_l("Hãy chọn loại vụ việc."))],
+        invalid_choice_message=_l("Hãy chọn loại vụ việc."),
     )
     description = TextAreaField(
         _l("Chuyện gì đã xảy ra?"),
+        filters=[_strip],
         validators=[
             DataRequired(_l("Hãy mô tả sự việc.")),
             Length(
@@ -68,21 +83,37 @@ class SubmitTipForm(PublicForm):
     )
     place = StringField(
         _l("Ở đâu? (số nhà, đường, địa điểm gần đó)"),
+        filters=[_strip],
         validators=[Optional(), Length(max=300, message=_l("Tối đa 300 ký tự."))],
     )
     occurred_on = DateField(
         _l("Ngày xảy ra"),
         format=["%Y-%m-%d", "%d/%m/%Y"],
         validators=[Optional()],
+        invalid_value_message=_l("Ngày không hợp lệ (ví dụ: 25/12/2025)."),
     )
-    occurred_time = TimeField(_l("Giờ (nếu nhớ)"), validators=[Optional()])
+    occurred_time = TimeField(
+        _l("Giờ (nếu nhớ)"),
+        validators=[Optional()],
+        invalid_value_message=_l("Giờ không hợp lệ (ví dụ: 21:30)."),
+    )
     latitude = FloatField(
         _l("Vĩ độ"),
-        validators=[Optional(), NumberRange(-90, 90, message=_l("Vĩ độ không hợp lệ."))],
+        validators=[
+            Optional(),
+            _stop_if_unreadable,
+            NumberRange(-90, 90, message=_l("Vĩ độ không hợp lệ.")),
+        ],
+        invalid_value_message=_l("Vĩ độ không hợp lệ."),
     )
     longitude = FloatField(
         _l("Kinh độ"),
-        validators=[Optional(), NumberRange(-180, 180, message=_l("Kinh độ không hợp lệ."))],
+        validators=[
+            Optional(),
+            _stop_if_unreadable,
+            NumberRange(-180, 180, message=_l("Kinh độ không hợp lệ.")),
+        ],
+        invalid_value_message=_l("Kinh độ không hợp lệ."),
     )
     photo = FileField(_l("Ảnh (không bắt buộc)"))
     photo_token = HiddenField()
@@ -91,19 +122,31 @@ class SubmitTipForm(PublicForm):
         choices=IdentityTier.choices(),
         default=IdentityTier.ANONYMOUS.value,
         validators=[InputRequired(_l("Hãy chọn cách giữ danh tính."))],
+        invalid_choice_message=_l("Hãy chọn cách giữ danh tính."),
     )
+    # No Optional() on name and phone: it would stop the checks below when they are empty.
     name = StringField(
-        _l("Họ và tên"), validators=[Optional(), Length(max=120, message=_l("Tối đa 120 ký tự."))]
+        _l("Họ và tên"),
+        filters=[_strip],
+        validators=[Length(max=120, message=_l("Tối đa 120 ký tự."))],
     )
-    phone = StringField(_l("Số điện thoại"), validators=[Optional()])
+    phone = StringField(_l("Số điện thoại"))
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # Checked here, not on a field: Optional() skips a field's own checks when it is empty.
+        latitude, longitude = self.latitude, self.longitude
+        if latitude.errors or longitude.errors:
+            return valid
+        if (latitude.data is None) != (longitude.data is None):
+            missing = longitude if longitude.data is None else latitude
+            missing.errors.append(BOTH_COORDINATES)
+            return False
+        return valid
 
     def validate_occurred_on(self, field) -> None:
         if field.data and field.data > local_today():
             raise ValidationError(_l("Ngày xảy ra không thể ở tương lai."))
-
-    def validate_longitude(self, field) -> None:
-        if (field.data is None) != (self.latitude.data is None):
-            raise ValidationError(_l("Cần cả vĩ độ và kinh độ, hoặc để trống cả hai."))
 
     def validate_name(self, field) -> None:
         if (

@@ -55,7 +55,15 @@ def check_same_origin() -> None:
     if site is not None and site not in {"same-origin", "none"}:
         abort(403)
     origin = request.headers.get("Origin")
-    if origin and urlsplit(origin).netloc != request.host:
+    if not origin:
+        return
+    if origin == "null":
+        # Sandboxed frames and privacy settings send "null"; only trust it when the
+        # browser itself says the post comes from our own pages.
+        if site != "same-origin":
+            abort(403)
+        return
+    if urlsplit(origin).netloc != request.host:
         abort(403)
 
 
@@ -134,6 +142,9 @@ def submit():
         form.category.errors = [_l("Hãy chọn loại vụ việc.")]
         valid = False
     if not valid:
+        if form.submission_key.errors:
+            # The resident cannot repair a hidden key: the form shown again gets a fresh one.
+            form.submission_key.data = new_submission_key()
         return _render_form(form, commune, kept_photo=bool(photos)), 422
 
     village = unit_by_code(form.village.data) if form.village.data else None

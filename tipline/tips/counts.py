@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import event, func, select
+from sqlalchemy import delete, event, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -213,12 +213,14 @@ def differences() -> dict[Cell, tuple[int, int]]:
 
 def rebuild() -> int:
     """Replace every counter by a recount; returns the number of cells written."""
-    db.session.execute(TipCount.__table__.delete())
     expected = expected_counts()
-    db.session.add_all(
-        TipCount(unit_id=u, category_id=c, day=d, metric=m, count=n)
-        for (u, c, d, m), n in expected.items()
+    db.session.execute(delete(TipCount))
+    rows = [
+        dict(unit_id=u, category_id=c, day=d, metric=m, count=n)
+        for (u, c, d, m), n in sorted(expected.items())
         if n
-    )
-    db.session.flush()
-    return len(expected)
+    ]
+    if rows:
+        db.session.execute(insert(TipCount), rows)
+    db.session.expire_all()
+    return len(rows)

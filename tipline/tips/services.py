@@ -85,7 +85,9 @@ def new_reference() -> str:
 
 def normalize_reference(text: str) -> str:
     raw = normalize_code(text)
-    raw = raw.removeprefix("TL")
+    # The "TL" prefix is optional, and a reference itself may start with T, L ("TLAB-CDEF").
+    if len(raw) == REFERENCE_LENGTH + 2 and raw.startswith("TL"):
+        raw = raw[2:]
     return f"TL-{raw[:4]}-{raw[4:]}" if len(raw) == REFERENCE_LENGTH else ""
 
 
