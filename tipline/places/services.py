@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import select
 
+from tipline.core.textsort import vi_key
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 
@@ -41,21 +42,26 @@ def unit_by_code(code: str) -> Unit | None:
     return db.session.scalar(select(Unit).where(Unit.code == code, Unit.active))
 
 
+def unit_sort_key(unit: Unit) -> tuple:
+    """Vietnamese order of the proper name: "Phường Hàm Rồng" sorts under H, not P."""
+    name = unit.name
+    prefix = f"{unit.kind} "
+    if name.lower().startswith(prefix.lower()):
+        name = name[len(prefix) :]
+    return vi_key(name)
+
+
 def communes_of(unit: Unit) -> list[Unit]:
-    return list(
-        db.session.scalars(
-            select(Unit)
-            .where(unit.subtree_clause(), Unit.level == UnitLevel.COMMUNE, Unit.active)
-            .order_by(Unit.name)
-        )
+    communes = db.session.scalars(
+        select(Unit).where(unit.subtree_clause(), Unit.level == UnitLevel.COMMUNE, Unit.active)
     )
+    return sorted(communes, key=unit_sort_key)
 
 
 def villages_of(commune: Unit) -> list[Unit]:
-    return list(
-        db.session.scalars(
-            select(Unit)
-            .where(Unit.parent_id == commune.id, Unit.level == UnitLevel.VILLAGE, Unit.active)
-            .order_by(Unit.name)
+    villages = db.session.scalars(
+        select(Unit).where(
+            Unit.parent_id == commune.id, Unit.level == UnitLevel.VILLAGE, Unit.active
         )
     )
+    return sorted(villages, key=lambda v: vi_key(v.name))

@@ -163,6 +163,9 @@ def submit_tip(draft: TipDraft, *, now: datetime | None = None) -> Receipt:
             existing = _by_submission_key(key_hash)
             if existing is not None:  # the same form, posted twice at once
                 return Receipt(existing, code, created=False)
+            taken = db.session.scalar(select(Tip.id).where(Tip.reference == tip.reference))
+            if taken is None:
+                raise  # not a collision: a real constraint says no
             continue  # a reference collision: draw again
         return Receipt(tip, code, created=True)
     raise RuntimeError("could not allocate a unique tip reference")
