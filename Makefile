@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run serve install install-dev test lint format demo clean
+.PHONY: run install install-dev test lint format demo messages clean
 
 $(VENV)/.installed: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ lint: install-dev
 format: install-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## messages: extract the translatable strings (Vietnamese is the source language)
+messages: install-dev
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o tipline/translations/messages.pot .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -82,3 +82,19 @@ def test_request_log_line_loses_the_client_address():
     DropClientAddress().filter(record)
     assert "203.0.113.9" not in record.getMessage()
     assert '"GET / HTTP/1.1" 200' in record.getMessage()
+
+
+def test_setup_imports_a_province_and_categories_idempotently(runner, ctx):
+    from sqlalchemy import func, select
+
+    from tipline.places.models import Unit
+    from tipline.tips.models import Category
+
+    for _ in range(2):
+        result = runner.invoke(args=["tipline", "setup", "--province", "38"])
+        assert result.exit_code == 0, result.output
+        assert "Thanh Hóa: 166" in result.output
+    assert db.session.scalar(select(func.count(Unit.id))) == 167
+    assert db.session.scalar(select(func.count(Category.id))) == 10
+    bad = runner.invoke(args=["tipline", "setup", "--province", "999"])
+    assert bad.exit_code == 2

@@ -326,3 +326,24 @@ def test_csrf_is_required_on_staff_forms(app, world, make_tip):
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
     assert db.session.get(Tip, tip.id).status == TipStatus.RECEIVED
+
+
+def test_prune_removes_only_old_orphan_photos(app, runner, world, make_tip):
+    import os
+    import time
+
+    from tipline.tips.photos import photo_path
+
+    tip = _tip_with_photo(make_tip, world.a1)
+    orphan = store_photo(process_photo(_jpeg_bytes()))
+    fresh_orphan = store_photo(process_photo(_jpeg_bytes()))
+    upload = app.config["UPLOAD_DIR"]
+    old = time.time() - 72 * 3600
+    for name in (orphan.filename, orphan.thumb_filename, tip.photos[0].filename):
+        os.utime(photo_path(upload, name), (old, old))
+    result = runner.invoke(args=["tipline", "photos", "prune"])
+    assert result.exit_code == 0, result.output
+    assert "Removed 2" in result.output
+    assert not photo_path(upload, orphan.filename).exists()
+    assert photo_path(upload, fresh_orphan.filename).exists()
+    assert photo_path(upload, tip.photos[0].filename).exists()

@@ -39,6 +39,24 @@ def demo_command(seed: int, if_empty: bool) -> None:
         click.echo(f"  {account.username:<10} {account.role.label} — {where}")
 
 
+@tipline_cli.command("setup")
+@click.option("--province", default="38", show_default=True, help="Province code to import.")
+@with_appcontext
+def setup_command(province: str) -> None:
+    """Prepare a new deployment (idempotent): the province and its communes, the categories."""
+    from tipline.demo import import_province, seed_categories
+
+    try:
+        root = import_province(province)
+    except ValueError as error:
+        raise click.BadParameter(f"unknown province code {province!r}") from error
+    seed_categories()
+    db.session.commit()
+    communes = len(root.children)
+    click.echo(f"{root.name}: {communes} communes and wards; categories ready.")
+    click.echo(f"Set TIPLINE_ROOT_UNIT={root.code} to serve this province.")
+
+
 @tipline_cli.command("seed-categories")
 @with_appcontext
 def seed_categories_command() -> None:
@@ -81,3 +99,24 @@ def counters_rebuild() -> None:
     cells = counts.rebuild()
     db.session.commit()
     click.echo(f"Counters rebuilt: {cells} cells.")
+
+
+@tipline_cli.group("photos")
+def photos_cli() -> None:
+    """Maintain stored photos."""
+
+
+@photos_cli.command("prune")
+@click.option(
+    "--older-than-hours",
+    default=48,
+    show_default=True,
+    help="Keep orphans younger than this (a form may still be sent with its kept photo).",
+)
+@with_appcontext
+def photos_prune(older_than_hours: int) -> None:
+    """Delete photo files that no tip refers to (meant for a daily cron)."""
+    from tipline.tips.services import prune_orphan_photos
+
+    removed = prune_orphan_photos(older_than_hours * 3600)
+    click.echo(f"Removed {len(removed)} orphan photo files.")

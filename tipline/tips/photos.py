@@ -19,6 +19,7 @@ import pathlib
 import re
 import secrets
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pillow_heif
@@ -488,3 +489,16 @@ def delete_photo(upload_dir: str | os.PathLike[str], name: str) -> None:
     except FileNotFoundError:
         return
     path.unlink(missing_ok=True)
+
+
+def stored_names(upload_dir: str | os.PathLike) -> Iterator[tuple[str, float]]:
+    """Every server-made photo name under upload_dir, with its modification time."""
+    root = pathlib.Path(upload_dir)
+    if not root.is_dir():
+        return
+    for folder in root.iterdir():
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if _NAME_RE.fullmatch(path.name) and path.is_file():
+                yield path.name, path.stat().st_mtime

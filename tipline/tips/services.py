@@ -27,7 +27,13 @@ from tipline.tips.models import (
     TipStatus,
     TipsterContact,
 )
-from tipline.tips.photos import ProcessedPhoto, photo_path, save_photo
+from tipline.tips.photos import (
+    ProcessedPhoto,
+    delete_photo,
+    photo_path,
+    save_photo,
+    stored_names,
+)
 
 # 32 symbols without the look-alikes 0/O and 1/I: five bits a character.
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -317,3 +323,20 @@ def active_categories() -> list[Category]:
 
 def category_by_code(code: str) -> Category | None:
     return db.session.scalar(select(Category).where(Category.code == code, Category.active))
+
+
+def prune_orphan_photos(older_than_seconds: float, *, now: float | None = None) -> list[str]:
+    """Delete stored photos no tip refers to (forms abandoned after an error), once old."""
+    import time
+
+    upload_dir = current_app.config["UPLOAD_DIR"]
+    used = set()
+    for name, thumb in db.session.execute(select(TipPhoto.filename, TipPhoto.thumb_filename)):
+        used.update((name, thumb))
+    limit = (now if now is not None else time.time()) - older_than_seconds
+    removed = []
+    for name, modified in list(stored_names(upload_dir)):
+        if name not in used and modified < limit:
+            delete_photo(upload_dir, name)
+            removed.append(name)
+    return removed
