@@ -35,6 +35,10 @@ class Config:
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'tipline.db'}"
     )
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # PostgreSQL only: pool per worker process, and no statement may run longer than this.
+    TIPLINE_DB_POOL_SIZE = _int("TIPLINE_DB_POOL_SIZE", 5)
+    TIPLINE_DB_MAX_OVERFLOW = _int("TIPLINE_DB_MAX_OVERFLOW", 5)
+    TIPLINE_DB_STATEMENT_TIMEOUT_MS = _int("TIPLINE_DB_STATEMENT_TIMEOUT_MS", 5000)
 
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
     # Code of the deployment's root unit in the units table ("38" is Thanh Hóa).
@@ -58,11 +62,26 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = False
+    # Redis down must not stop tips: fall back to per-process limits (logged by the limiter).
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "tipline")
     TIPLINE_SUBMIT_LIMIT = os.environ.get("TIPLINE_SUBMIT_LIMIT", "20 per hour")
     TIPLINE_FOLLOWUP_LIMIT = os.environ.get("TIPLINE_FOLLOWUP_LIMIT", "30 per hour")
     TIPLINE_LOGIN_LIMIT = os.environ.get("TIPLINE_LOGIN_LIMIT", "10 per 15 minutes")
 
     TIPLINE_INBOX_PAGE_SIZE = 25
+
+    # --- photo storage (tipline/tips/storage.py) ---------------------------------------
+    # "local": files under UPLOAD_DIR (one machine). "s3": an S3 bucket or an S3-compatible
+    # server shared by several machines; credentials come from boto3's usual environment
+    # variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE...).
+    TIPLINE_PHOTO_STORAGE = os.environ.get("TIPLINE_PHOTO_STORAGE", "local")
+    TIPLINE_S3_BUCKET = os.environ.get("TIPLINE_S3_BUCKET")
+    TIPLINE_S3_PREFIX = os.environ.get("TIPLINE_S3_PREFIX", "photos/")
+    TIPLINE_S3_ENDPOINT_URL = os.environ.get("TIPLINE_S3_ENDPOINT_URL") or None
+    TIPLINE_S3_REGION = os.environ.get("TIPLINE_S3_REGION") or None
 
 
 class ProductionConfig(Config):

@@ -154,7 +154,17 @@ def other_app():
     from tipline.extensions import limiter
 
     saved = dict(vars(limiter))
-    yield create_app
+    made = []
+
+    def make(config):
+        made.append(create_app(config))
+        return made[-1]
+
+    yield make
+    for built in made:
+        with built.app_context():
+            db.session.remove()
+            db.engine.dispose()
     vars(limiter).clear()
     vars(limiter).update(saved)
 

@@ -69,6 +69,16 @@ def _tune_engine(app: Flask) -> None:
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     if uri.startswith("sqlite"):
         options.setdefault("connect_args", {"timeout": 15})
+    elif uri.startswith("postgresql"):
+        options.setdefault("pool_size", app.config["TIPLINE_DB_POOL_SIZE"])
+        options.setdefault("max_overflow", app.config["TIPLINE_DB_MAX_OVERFLOW"])
+        options.setdefault("pool_recycle", 1800)
+        options.setdefault("pool_timeout", 10)
+        timeout = int(app.config["TIPLINE_DB_STATEMENT_TIMEOUT_MS"])
+        options.setdefault(
+            "connect_args",
+            {"options": f"-c statement_timeout={timeout}", "connect_timeout": 5},
+        )
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
@@ -147,10 +157,12 @@ def _select_locale() -> str:
 
 
 def register_blueprints(app: Flask) -> None:
+    from tipline.ops.views import bp as ops_bp
     from tipline.public.views import bp as public_bp
     from tipline.staff.views import bp as staff_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(ops_bp)
     app.register_blueprint(staff_bp, url_prefix="/staff")
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from contextlib import suppress
+
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from werkzeug.exceptions import HTTPException
 
 from tipline.core.errors import TiplineError
@@ -18,6 +22,10 @@ MESSAGES = {
     409: _l("Dữ liệu vừa thay đổi. Hãy tải lại trang rồi thử lại."),
     413: _l("Tệp gửi lên quá lớn (tối đa %(mb)s MB). Hãy quay lại, chọn ảnh nhỏ hơn rồi gửi lại."),
     429: _l("Bạn thao tác quá nhanh. Hãy đợi một lúc rồi thử lại."),
+    503: _l(
+        "Hệ thống đang tạm gián đoạn nên chưa lưu được gì. "
+        "Hãy thử lại sau ít phút. Việc khẩn cấp: gọi 113, 114, 115."
+    ),
     500: _l("Hệ thống đang gặp sự cố. Tin của bạn chưa bị mất: hãy thử lại sau ít phút."),
 }
 
@@ -43,8 +51,8 @@ def error_response(status: int, message):
         )
     text = str(message or MESSAGES.get(status, MESSAGES[400]))
     if wants_json():
-        return jsonify(error=text, status=status), status
-    return render_template("error.html", status=status, message=text), status
+        return make_response(jsonify(error=text, status=status), status)
+    return make_response(render_template("error.html", status=status, message=text), status)
 
 
 def register(app: Flask) -> None:
@@ -62,6 +70,18 @@ def register(app: Flask) -> None:
                 "Hãy tải lại trang rồi gửi lại."
             ),
         )
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(SATimeoutError)
+    def _database_unavailable(error: Exception):
+        # Nothing was committed: the transaction is rolled back as a whole.
+        with suppress(Exception):  # the connection may be gone; the pool recovers it
+            db.session.rollback()
+        app.logger.error("database unavailable: %s", type(error).__name__)
+        response = error_response(503, MESSAGES[503])
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
