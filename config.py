@@ -72,6 +72,9 @@ class Config:
     TIPLINE_LOGIN_LIMIT = os.environ.get("TIPLINE_LOGIN_LIMIT", "10 per 15 minutes")
 
     TIPLINE_INBOX_PAGE_SIZE = 25
+    # Proxies in front (nginx: 1). The forwarded client address is used only, in memory,
+    # for the rate limiter's hourly keyed hash; it is never stored or logged.
+    TIPLINE_PROXY_HOPS = _int("TIPLINE_PROXY_HOPS", 0)
 
     # --- photo storage (tipline/tips/storage.py) ---------------------------------------
     # "local": files under UPLOAD_DIR (one machine). "s3": an S3 bucket or an S3-compatible

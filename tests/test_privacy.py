@@ -247,3 +247,31 @@ def test_rate_limit_key_holds_within_an_hour_and_changes_with_the_hour(app, monk
     assert bucket(app, ADDRESS) == first  # one allowance per hour
     at_time(monkeypatch, hour + 3600)
     assert bucket(app, ADDRESS) != first  # and no key that links one hour to the next
+
+
+def test_behind_a_proxy_each_client_gets_its_own_rate_limit(other_app, app, world, caplog):
+    proxied = other_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": app.config["SECRET_KEY"],
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "UPLOAD_DIR": app.config["UPLOAD_DIR"],
+            "TIPLINE_ROOT_UNIT": "T",
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "TIPLINE_FOLLOWUP_LIMIT": "2 per hour",
+            "TIPLINE_PROXY_HOPS": 1,
+        }
+    )
+    client = proxied.test_client()
+    wrong = {"reference": "TL-AAAA-BBBB", "code": "A" * 16}
+
+    def look_up(address):
+        return client.post("/tra-cuu", data=wrong, headers={"X-Forwarded-For": address}).status_code
+
+    with caplog.at_level(logging.DEBUG):
+        first = [look_up("198.51.100.1") for _ in range(3)]
+        other = look_up("198.51.100.2")
+    assert first == [422, 422, 429]
+    assert other == 422  # nginx's own address is not one shared bucket for everyone
+    assert "198.51.100" not in caplog.text
