@@ -228,3 +228,23 @@ def test_redis_down_still_takes_tips_with_per_process_limits(other_app, tmp_path
     assert statuses == [422, 422, 429]  # limits still hold, per process
     assert any("fall" in record.getMessage().lower() for record in caplog.records)
     assert limiter  # the shared limiter is restored by other_app's teardown
+
+
+def test_photo_uploads_never_hit_the_form_memory_limit(client, world):
+    """Werkzeug's parse buffer counts against MAX_FORM_MEMORY_SIZE; uploads must not 413."""
+    import io
+    import os as _os
+
+    from PIL import Image
+
+    noise = Image.frombytes("RGB", (420, 420), _os.urandom(420 * 420 * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, "JPEG", quality=95)
+    photo = buffer.getvalue()
+    assert 200_000 < len(photo) < 500_000
+    url = f"/gui-tin?xa={world.commune_a.code}"
+    for _ in range(8):  # each post draws a new multipart boundary
+        data = form(world, new_submission_key())
+        data["photo"] = (io.BytesIO(photo), "anh.jpg", "image/jpeg")
+        response = client.post(url, data=data, content_type="multipart/form-data")
+        assert response.status_code == 200, response.status_code

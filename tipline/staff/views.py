@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from flask import (
     Blueprint,
     abort,
@@ -30,7 +32,6 @@ from tipline.places.services import communes_of, root_unit, unit_by_code, villag
 from tipline.staff.forms import ActionForm, ConfirmForm, LoginForm, NoteForm
 from tipline.tips import workflow
 from tipline.tips.models import IdentityAccess, Outcome, RejectReason, TipPhoto, TipStatus
-from tipline.tips.photos import photo_path
 from tipline.tips.queries import (
     can_see_identity,
     status_counts,
@@ -39,6 +40,7 @@ from tipline.tips.queries import (
     visible_tips,
 )
 from tipline.tips.services import normalize_reference
+from tipline.tips.storage import storage_for
 
 bp = Blueprint("staff", __name__)
 
@@ -263,9 +265,7 @@ def photo(public_id: str, size: str):
         abort(404)
     name = photo.filename if size == "full" else photo.thumb_filename
     try:
-        path = photo_path(current_app.config["UPLOAD_DIR"], name)
+        data = storage_for(current_app).get(name)
     except FileNotFoundError:
         abort(404)
-    if not path.is_file():
-        abort(404)
-    return send_file(path, mimetype="image/jpeg", max_age=0)
+    return send_file(io.BytesIO(data), mimetype="image/jpeg", max_age=0)

@@ -16,7 +16,6 @@ import io
 import logging
 import os
 import pathlib
-import re
 import secrets
 import warnings
 from collections.abc import Iterator
@@ -25,6 +24,8 @@ from dataclasses import dataclass
 import pillow_heif
 from flask_babel import lazy_gettext as _l
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
+
+from tipline.tips.storage import LocalStorage, PhotoStorage
 
 try:
     from PIL import ImageCms
@@ -39,6 +40,7 @@ __all__ = [
     "photo_path",
     "process_photo",
     "save_photo",
+    "stored_names",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,9 +74,9 @@ _ORIENTATION_FIX: dict[int, tuple[Image.Transpose, ...]] = {
     8: (_T.ROTATE_90,),
 }
 
-# Server-made names: 24 url-safe characters from secrets.token_urlsafe(18).
+# Server-made names: 24 url-safe characters from secrets.token_urlsafe(18) (checked by
+# tipline.tips.storage.check_name).
 _TOKEN_BYTES = 18
-_NAME_RE = re.compile(r"(?P<token>[A-Za-z0-9_-]{24})(?:\.thumb)?\.jpg")
 
 
 class PhotoError(ValueError):
@@ -403,16 +405,12 @@ def process_photo(
 
 
 # ---------------------------------------------------------------------- storage
+# Writing, reading and deleting go through a PhotoStorage (tipline.tips.storage); a path
+# or a folder name given here means a LocalStorage there.
 
 
-def _check_name(name: object) -> str:
-    """The two-character subfolder for a server-made name; FileNotFoundError if not one."""
-    if not isinstance(name, str):
-        raise FileNotFoundError(name)
-    match = _NAME_RE.fullmatch(name)
-    if match is None:
-        raise FileNotFoundError(name)
-    return match["token"][:2]
+def _storage(target: PhotoStorage | str | os.PathLike[str]) -> PhotoStorage:
+    return target if isinstance(target, PhotoStorage) else LocalStorage(target)
 
 
 def photo_path(upload_dir: str | os.PathLike[str], name: str) -> pathlib.Path:
@@ -422,83 +420,41 @@ def photo_path(upload_dir: str | os.PathLike[str], name: str) -> pathlib.Path:
     (so "../etc/passwd", names with slashes etc. never reach the file system). The file
     itself is not required to exist.
     """
-    subdir = _check_name(name)
-    base = pathlib.Path(upload_dir).resolve()
-    return base / subdir / name
+    return LocalStorage(upload_dir).path(name)
 
 
-def _fsync_dir(directory: pathlib.Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. platforms that cannot open directories
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def save_photo(
+    target: PhotoStorage | str | os.PathLike[str], processed: ProcessedPhoto
+) -> tuple[str, str]:
+    """Store image and thumbnail (atomically each); return (name, thumb_name).
 
-
-def _write_atomic(path: pathlib.Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename into place."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def save_photo(upload_dir: str | os.PathLike[str], processed: ProcessedPhoto) -> tuple[str, str]:
-    """Write image and thumbnail atomically under upload_dir; return (name, thumb_name).
-
-    Both names are made by the server (never derived from the upload) and live in a
-    two-character subfolder: <dir>/<ab>/<token>.jpg and <dir>/<ab>/<token>.thumb.jpg.
+    target is a PhotoStorage or a local folder. Both names are made by the server (never
+    derived from the upload); in a folder they live in a two-character subfolder:
+    <dir>/<ab>/<token>.jpg and <dir>/<ab>/<token>.thumb.jpg.
     """
-    while True:
-        token = secrets.token_urlsafe(_TOKEN_BYTES)
-        name, thumb_name = f"{token}.jpg", f"{token}.thumb.jpg"
-        path, thumb_path = photo_path(upload_dir, name), photo_path(upload_dir, thumb_name)
-        if not path.exists() and not thumb_path.exists():  # 144 random bits: never loops
-            break
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written: list[pathlib.Path] = []
+    storage = _storage(target)
+    # 144 random bits: a name already taken is never drawn, so nobody asks the store.
+    token = secrets.token_urlsafe(_TOKEN_BYTES)
+    name, thumb_name = f"{token}.jpg", f"{token}.thumb.jpg"
+    written: list[str] = []
     try:
-        for target, data in ((thumb_path, processed.thumb), (path, processed.data)):
-            _write_atomic(target, data)
-            written.append(target)
-        _fsync_dir(path.parent)
+        # The thumbnail first: a photo whose full image exists always has its thumbnail.
+        for target_name, data in ((thumb_name, processed.thumb), (name, processed.data)):
+            storage.put(target_name, data)
+            written.append(target_name)
     except BaseException:
-        for target in written:
-            target.unlink(missing_ok=True)
+        for target_name in written:
+            storage.delete(target_name)
         raise
     return name, thumb_name
 
 
-def delete_photo(upload_dir: str | os.PathLike[str], name: str) -> None:
+def delete_photo(target: PhotoStorage | str | os.PathLike[str], name: str) -> None:
     """Remove a stored photo or thumbnail. Idempotent: a missing file is not an error,
     and a name the server would never make refers to nothing, so it is ignored too."""
-    try:
-        path = photo_path(upload_dir, name)
-    except FileNotFoundError:
-        return
-    path.unlink(missing_ok=True)
+    _storage(target).delete(name)
 
 
-def stored_names(upload_dir: str | os.PathLike) -> Iterator[tuple[str, float]]:
-    """Every server-made photo name under upload_dir, with its modification time."""
-    root = pathlib.Path(upload_dir)
-    if not root.is_dir():
-        return
-    for folder in root.iterdir():
-        if not folder.is_dir():
-            continue
-        for path in folder.iterdir():
-            if _NAME_RE.fullmatch(path.name) and path.is_file():
-                yield path.name, path.stat().st_mtime
+def stored_names(target: PhotoStorage | str | os.PathLike[str]) -> Iterator[tuple[str, float]]:
+    """Every server-made photo name in the store, with its modification time."""
+    return _storage(target).list()

@@ -27,13 +27,8 @@ from tipline.tips.models import (
     TipStatus,
     TipsterContact,
 )
-from tipline.tips.photos import (
-    ProcessedPhoto,
-    delete_photo,
-    photo_path,
-    save_photo,
-    stored_names,
-)
+from tipline.tips.photos import ProcessedPhoto, save_photo
+from tipline.tips.storage import storage_for
 
 # 32 symbols without the look-alikes 0/O and 1/I: five bits a character.
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -143,7 +138,7 @@ class Receipt:
 
 
 def store_photo(processed: ProcessedPhoto) -> StoredPhoto:
-    name, thumb = save_photo(current_app.config["UPLOAD_DIR"], processed)
+    name, thumb = save_photo(storage_for(current_app), processed)
     return StoredPhoto(name, thumb, processed.width, processed.height, len(processed.data))
 
 
@@ -307,7 +302,8 @@ def pending_photo(token: str) -> StoredPhoto | None:
     except (BadData, ValueError, TypeError):
         return None
     try:
-        photo_path(current_app.config["UPLOAD_DIR"], name).stat()
+        if not storage_for(current_app).exists(name):
+            return None
     except OSError:
         return None
     return StoredPhoto(name, thumb, int(width), int(height), int(size))
@@ -329,14 +325,14 @@ def prune_orphan_photos(older_than_seconds: float, *, now: float | None = None) 
     """Delete stored photos no tip refers to (forms abandoned after an error), once old."""
     import time
 
-    upload_dir = current_app.config["UPLOAD_DIR"]
+    storage = storage_for(current_app)
     used = set()
     for name, thumb in db.session.execute(select(TipPhoto.filename, TipPhoto.thumb_filename)):
         used.update((name, thumb))
     limit = (now if now is not None else time.time()) - older_than_seconds
     removed = []
-    for name, modified in list(stored_names(upload_dir)):
+    for name, modified in list(storage.list()):
         if name not in used and modified < limit:
-            delete_photo(upload_dir, name)
+            storage.delete(name)
             removed.append(name)
     return removed

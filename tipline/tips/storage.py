@@ -1,0 +1,308 @@
+"""Where cleaned photos live: a local folder, or S3-compatible object storage.
+
+Both backends store the same server-made names (see :func:`check_name`); a name that
+the server would never make is refused before it reaches a path or a key, so nothing a
+request carries can point outside the photo store.
+
+``storage_for(app)`` picks the backend from the configuration (``TIPLINE_PHOTO_STORAGE``)
+and makes it once per app.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+__all__ = [
+    "LocalStorage",
+    "PhotoStorage",
+    "S3Storage",
+    "check_name",
+    "is_photo_name",
+    "storage_for",
+]
+
+# Server-made names: 24 url-safe characters from secrets.token_urlsafe(18), then
+# ".jpg" for the image or ".thumb.jpg" for its thumbnail.
+NAME_RE = re.compile(r"(?P<token>[A-Za-z0-9_-]{24})(?:\.thumb)?\.jpg")
+
+EXTENSION_KEY = "tipline_photo_storage"
+
+
+def is_photo_name(name: object) -> bool:
+    return isinstance(name, str) and NAME_RE.fullmatch(name) is not None
+
+
+def check_name(name: object) -> str:
+    """The name itself if the server could have made it; FileNotFoundError otherwise."""
+    if not is_photo_name(name):
+        raise FileNotFoundError(name)
+    return name  # type: ignore[return-value]
+
+
+def _refuse_to_write(name: object) -> None:
+    if not is_photo_name(name):
+        raise ValueError(f"not a server-made photo name: {name!r}")
+
+
+class PhotoStorage(ABC):
+    """The few operations Tipline needs from a photo store."""
+
+    @abstractmethod
+    def put(self, name: str, data: bytes) -> None:
+        """Store data under name, replacing what was there; readers see all or nothing."""
+
+    @abstractmethod
+    def get(self, name: str) -> bytes:
+        """The stored bytes; FileNotFoundError when missing or not a server-made name."""
+
+    @abstractmethod
+    def exists(self, name: str) -> bool:
+        """Whether name is stored (False for a name the server would never make)."""
+
+    @abstractmethod
+    def delete(self, name: str) -> None:
+        """Remove name; idempotent, and a name the server would never make is ignored."""
+
+    @abstractmethod
+    def list(self) -> Iterator[tuple[str, float]]:
+        """Every stored photo name with its modification time (seconds since the epoch)."""
+
+    @abstractmethod
+    def ping(self) -> bool:
+        """Whether the store answers and can be used (for the health check); never raises."""
+
+
+# ------------------------------------------------------------------------ local folder
+
+
+def _fsync_dir(directory: pathlib.Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. platforms that cannot open directories
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: pathlib.Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename into place."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class LocalStorage(PhotoStorage):
+    """Photos under root, in two-character subfolders: <root>/<ab>/<ab...>.jpg."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = pathlib.Path(root)
+
+    def __repr__(self) -> str:
+        return f"LocalStorage({str(self.root)!r})"
+
+    def path(self, name: str) -> pathlib.Path:
+        """The file of a server-made name (it need not exist); FileNotFoundError otherwise."""
+        name = check_name(name)
+        return self.root.resolve() / name[:2] / name
+
+    def put(self, name: str, data: bytes) -> None:
+        _refuse_to_write(name)
+        path = self.path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(path, data)
+        _fsync_dir(path.parent)
+
+    def get(self, name: str) -> bytes:
+        path = self.path(name)
+        if not path.is_file():
+            raise FileNotFoundError(name)
+        return path.read_bytes()
+
+    def exists(self, name: str) -> bool:
+        try:
+            return self.path(name).is_file()
+        except FileNotFoundError:
+            return False
+
+    def delete(self, name: str) -> None:
+        try:
+            path = self.path(name)
+        except FileNotFoundError:
+            return
+        path.unlink(missing_ok=True)
+
+    def list(self) -> Iterator[tuple[str, float]]:
+        if not self.root.is_dir():
+            return
+        for folder in self.root.iterdir():
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                if is_photo_name(path.name) and path.is_file():
+                    yield path.name, path.stat().st_mtime
+
+    def ping(self) -> bool:
+        return self.root.is_dir() and os.access(self.root, os.W_OK | os.X_OK)
+
+
+# ------------------------------------------------------------------------------ S3
+
+
+def _s3_error_code(error: Exception) -> str:
+    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+
+
+_MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+
+
+class S3Storage(PhotoStorage):
+    """Photos as objects <prefix><name> in one bucket of S3 or an S3-compatible server.
+
+    `client` is a boto3 S3 client (thread-safe, so one is shared by a process's threads).
+    """
+
+    def __init__(self, bucket: str, prefix: str, client: Any):
+        if not bucket:
+            raise ValueError("an S3 bucket name is required")
+        self.bucket = bucket
+        self.prefix = prefix
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"S3Storage({self.bucket!r}, {self.prefix!r})"
+
+    def key(self, name: str) -> str:
+        """The object key of a server-made name; FileNotFoundError otherwise."""
+        return self.prefix + check_name(name)
+
+    def put(self, name: str, data: bytes) -> None:
+        _refuse_to_write(name)
+        # A PUT is atomic in S3: readers see the old object, or none, or all of the new.
+        self.client.put_object(
+            Bucket=self.bucket, Key=self.key(name), Body=data, ContentType="image/jpeg"
+        )
+
+    def get(self, name: str) -> bytes:
+        from botocore.exceptions import ClientError
+
+        key = self.key(name)
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _s3_error_code(error) in _MISSING_CODES:
+                raise FileNotFoundError(name) from error
+            raise
+        with response["Body"] as body:
+            return body.read()
+
+    def exists(self, name: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            key = self.key(name)
+        except FileNotFoundError:
+            return False
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _s3_error_code(error) in _MISSING_CODES:
+                return False
+            raise
+        return True
+
+    def delete(self, name: str) -> None:
+        try:
+            key = self.key(name)
+        except FileNotFoundError:
+            return
+        self.client.delete_object(Bucket=self.bucket, Key=key)  # no error if absent
+
+    def list(self) -> Iterator[tuple[str, float]]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for item in page.get("Contents", ()):
+                name = item["Key"][len(self.prefix) :]
+                if is_photo_name(name):
+                    yield name, item["LastModified"].timestamp()
+
+    def ping(self) -> bool:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception:  # unreachable, no such bucket, no permission: all "not usable"
+            return False
+        return True
+
+
+def s3_client(*, endpoint_url: str | None = None, region: str | None = None, **config: Any) -> Any:
+    """A boto3 S3 client; credentials come from boto3's usual chain (environment etc.)."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    options: dict[str, Any] = {
+        "connect_timeout": 5,
+        "read_timeout": 30,
+        "retries": {"max_attempts": 3, "mode": "standard"},
+    }
+    if endpoint_url:
+        # S3-compatible servers (MinIO, Ceph, Garage...) reliably answer path-style
+        # requests only, and not all of them accept the checksums newer SDKs add.
+        options.update(
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+    options.update(config)
+    session = boto3.session.Session()
+    return session.client(
+        "s3",
+        endpoint_url=endpoint_url or None,
+        region_name=region or None,
+        config=BotoConfig(**options),
+    )
+
+
+def _make_storage(config: dict) -> PhotoStorage:
+    kind = (config.get("TIPLINE_PHOTO_STORAGE") or "local").strip().lower()
+    if kind == "local":
+        return LocalStorage(config["UPLOAD_DIR"])
+    if kind == "s3":
+        bucket = config.get("TIPLINE_S3_BUCKET")
+        if not bucket:
+            raise RuntimeError("TIPLINE_PHOTO_STORAGE=s3 needs TIPLINE_S3_BUCKET.")
+        prefix = config.get("TIPLINE_S3_PREFIX")
+        client = s3_client(
+            endpoint_url=config.get("TIPLINE_S3_ENDPOINT_URL"),
+            region=config.get("TIPLINE_S3_REGION"),
+        )
+        return S3Storage(bucket, "photos/" if prefix is None else prefix, client)
+    raise RuntimeError(f"TIPLINE_PHOTO_STORAGE must be 'local' or 's3', not {kind!r}.")
+
+
+def storage_for(app: Flask) -> PhotoStorage:
+    """The app's photo storage, made on first use and kept in app.extensions."""
+    storage = app.extensions.get(EXTENSION_KEY)
+    if storage is None:
+        # Two threads may both get here; either storage is as good as the other.
+        storage = app.extensions.setdefault(EXTENSION_KEY, _make_storage(app.config))
+    return storage
