@@ -75,14 +75,13 @@ def index():
     end = local_today()
     start = months_back(end, 12)
     total, per_commune = counts.figures_by_commune(root, start, end)
-    communes = [c for c in communes_of(root)]
     return render_template(
         "public/index.html",
         root=root,
         start=start,
         end=end,
         total=total,
-        rows=[(c, per_commune.get(c.id, counts.Figures())) for c in communes],
+        rows=[(c, per_commune.get(c.id, counts.Figures())) for c in communes_of(root)],
     )
 
 

@@ -142,15 +142,15 @@ def figures_by_commune(root: Unit, start: date, end: date) -> tuple[Figures, dic
     commune_by_unit = {uid: commune_of(path) for uid, path, _ in units}
     total = Figures()
     per_commune: dict[int, Figures] = {}
-    period = _sums_by_unit(root, start, end)
-    to_date = _sums_by_unit(root, None, end)
-    for target, sums, cumulative in ((per_commune, period, False), (per_commune, to_date, True)):
+    for cumulative, sums in (
+        (False, _sums_by_unit(root, start, end)),
+        (True, _sums_by_unit(root, None, end)),
+    ):
         for (unit_id, metric), value in sums.items():
+            _accumulate(total, metric, value, cumulative)
             commune_id = commune_by_unit.get(unit_id)
-            buckets = [total]
             if commune_id is not None:
-                buckets.append(target.setdefault(commune_id, Figures()))
-            for figures in buckets:
+                figures = per_commune.setdefault(commune_id, Figures())
                 _accumulate(figures, metric, value, cumulative)
     return total, per_commune
 
