@@ -457,11 +457,14 @@ def photo_app(request, app, world, other_app, tmp_path):
 
 def _submit_with_photo(app, world, unit_attr: str = "a1") -> tuple[str, str, str]:
     """Submit a tip with one photo in app; its photo's (public id, filename, thumb name)."""
+    # Read the ids in the test's own session first: inside the other app's context the
+    # test's objects would load through that app's engine and keep a connection of it.
+    category_id, unit_id = world.theft.id, getattr(world, unit_attr).id
     with app.app_context():
         draft = TipDraft(
             submission_key=new_submission_key(),
-            category=db.session.get(Category, world.theft.id),
-            unit=db.session.get(Unit, getattr(world, unit_attr).id),
+            category=db.session.get(Category, category_id),
+            unit=db.session.get(Unit, unit_id),
             description="Mất trộm xe máy trước cửa nhà văn hóa.",
             photos=[process_photo(_jpeg())],
         )
