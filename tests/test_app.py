@@ -98,3 +98,12 @@ def test_setup_imports_a_province_and_categories_idempotently(runner, ctx):
     assert db.session.scalar(select(func.count(Category.id))) == 10
     bad = runner.invoke(args=["tipline", "setup", "--province", "999"])
     assert bad.exit_code == 2
+
+
+def test_instance_config_file_is_loaded(monkeypatch, tmp_path, other_app):
+    import config as config_module
+
+    (tmp_path / "config.py").write_text("TIPLINE_INBOX_PAGE_SIZE = 7\n")
+    monkeypatch.setattr(config_module, "INSTANCE_DIR", tmp_path)
+    app = other_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
+    assert app.config["TIPLINE_INBOX_PAGE_SIZE"] == 7

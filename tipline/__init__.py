@@ -27,7 +27,9 @@ PERMISSIONS = {"camera": "()", "microphone": "()", "geolocation": "(self)", "int
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR))
+    app = Flask(
+        __name__, instance_path=str(config_module.INSTANCE_DIR), instance_relative_config=True
+    )
     production = os.environ.get("TIPLINE_ENV") == "production"
     app.config.from_object(config_module.ProductionConfig if production else config_module.Config)
     app.config.from_pyfile("config.py", silent=True)
