@@ -106,34 +106,19 @@ def submit_start():
 @limiter.limit(_limit("TIPLINE_SUBMIT_LIMIT"))
 def submit():
     check_same_origin()
+    form = SubmitTipForm()
+    # The photo first, before any query: re-encoding takes tens of milliseconds and must
+    # not hold the database (SQLite's single write lock is taken at the first query).
+    photos, photo_error = _take_photo(form)
     root = root_unit()
     commune = _chosen_commune(root) if root else None
     if commune is None:
         return redirect(url_for(".submit_start"))
-    form = SubmitTipForm()
     _fill_choices(form, commune)
     valid = form.validate()
-
-    photos = []
-    upload = form.photo.data
-    if upload is not None and getattr(upload, "filename", None) is not None:
-        data = upload.stream.read(current_app.config["TIPLINE_MAX_PHOTO_BYTES"] + 1)
-        if data:
-            try:
-                processed = process_photo(
-                    data,
-                    max_bytes=current_app.config["TIPLINE_MAX_PHOTO_BYTES"],
-                    max_pixels=current_app.config["TIPLINE_MAX_PHOTO_PIXELS"],
-                )
-            except PhotoError as error:
-                form.photo.errors = [*form.photo.errors, error.message]
-                valid = False
-            else:
-                photos.append(store_photo(processed))
-    if not photos and form.photo_token.data:
-        kept = pending_photo(form.photo_token.data)
-        if kept is not None:
-            photos.append(kept)
+    if photo_error is not None:
+        form.photo.errors = [*form.photo.errors, photo_error]
+        valid = False
     form.photo_token.data = pending_photo_token(photos[0]) if photos else ""
 
     category = category_by_code(form.category.data or "")
@@ -164,9 +149,36 @@ def submit():
         photos=photos,
     )
     receipt = submit_tip(draft)
+    # Rendered before the commit so nothing is read back after it; should the commit
+    # fail, the page is thrown away and the error handler answers instead.
+    page = render_template("public/receipt.html", receipt=receipt)
     db.session.commit()
-    response = make_response(render_template("public/receipt.html", receipt=receipt))
-    return no_store(response)
+    return no_store(make_response(page))
+
+
+def _take_photo(form: SubmitTipForm):
+    """The uploaded photo cleaned and stored, or the one kept from an earlier attempt.
+
+    Returns (photos, error message or None); a refused new photo keeps the earlier one.
+    """
+    error = None
+    upload = form.photo.data
+    if upload is not None and getattr(upload, "filename", None) is not None:
+        limit = current_app.config["TIPLINE_MAX_PHOTO_BYTES"]
+        data = upload.stream.read(limit + 1)
+        if data:
+            try:
+                processed = process_photo(
+                    data,
+                    max_bytes=limit,
+                    max_pixels=current_app.config["TIPLINE_MAX_PHOTO_PIXELS"],
+                )
+            except PhotoError as refused:
+                error = refused.message
+            else:
+                return [store_photo(processed)], None
+    kept = pending_photo(form.photo_token.data) if form.photo_token.data else None
+    return ([kept] if kept is not None else []), error
 
 
 def _chosen_commune(root):
