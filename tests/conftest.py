@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from flask import has_app_context
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
-from sqlalchemy import delete
+from sqlalchemy import MetaData, delete, select
 from sqlalchemy.engine import make_url
 
 from tipline import create_app
@@ -184,6 +184,17 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+def database_text() -> str:
+    """Every value of every column of every table in the database, as text."""
+    meta = MetaData()
+    meta.reflect(bind=db.engine)
+    values = []
+    for table in meta.sorted_tables:
+        for row in db.session.execute(select(table)):
+            values.extend(str(value) for value in row if value is not None)
+    return "\n".join(values)
 
 
 # --- factories -----------------------------------------------------------------------

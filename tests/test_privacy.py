@@ -8,28 +8,17 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import MetaData, select
 
 from tipline.core import privacy
 from tipline.core.privacy import DropClientAddress, client_bucket
-from tipline.extensions import db
 from tipline.tips.services import new_submission_key
+
+from .conftest import database_text
 
 ADDRESS = "203.0.113.77"
 FORWARDED = "203.0.113.78, 203.0.113.79"
 USER_AGENT = "PrivacyProbe/9.9"
 TRACES = ("203.0.113", "PrivacyProbe")
-
-
-def database_text() -> str:
-    """Every value of every column of every table in the database, as text."""
-    meta = MetaData()
-    meta.reflect(bind=db.engine)
-    values = []
-    for table in meta.sorted_tables:
-        for row in db.session.execute(select(table)):
-            values.extend(str(value) for value in row if value is not None)
-    return "\n".join(values)
 
 
 def probe_client(app):

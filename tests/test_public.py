@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from PIL import ExifTags, Image, TiffImagePlugin
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import func, select
 
 from tipline import create_app
 from tipline.core.templating import local_datetime
@@ -28,7 +28,7 @@ from tipline.tips.photos import photo_path
 from tipline.tips.services import StoredPhoto
 from tipline.tips.workflow import Action
 
-SHARED_PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "photos"
+from .conftest import SHARED_PHOTOS, database_text
 
 DESCRIPTION = "Hai người lạ đi xe máy không biển số dò xét từng nhà vào buổi tối."
 PLACE = "Cổng nhà văn hóa thôn Đông"
@@ -90,17 +90,6 @@ def tip_count() -> int:
 
 def the_tip(reference: str) -> Tip:
     return db.session.scalar(select(Tip).where(Tip.reference == reference))
-
-
-def database_text() -> str:
-    """Every value of every column of every table in the database, as text."""
-    meta = MetaData()
-    meta.reflect(bind=db.engine)
-    values = []
-    for table in meta.sorted_tables:
-        for row in db.session.execute(select(table)):
-            values.extend(str(value) for value in row if value is not None)
-    return "\n".join(values)
 
 
 class FormValues(HTMLParser):
