@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from tipline.accounts.models import Role, User
+from tipline.accounts.models import Role, User, password_hasher
 from tipline.accounts.services import create_user, grant, user_by_username
 from tipline.core.timeutil import local_to_utc, local_today, months_back, utcnow
 from tipline.extensions import db
@@ -238,9 +238,9 @@ def build(*, seed: int = 2655, today=None, echo=print) -> dict:
     accounts = demo_accounts(root, focus, focus_villages[0])
     users = {account.username: user for account, user in accounts}
 
-    shared_hash = User(username="x", full_name="x")
-    shared_hash.set_password(rng.randbytes(16).hex())
-    officers = {c.id: _commune_officer(c, shared_hash.password_hash) for c in communes}
+    # One hash of a password nobody knows serves every generated (inactive) account.
+    unusable = password_hasher().hash(rng.randbytes(16).hex())
+    officers = {c.id: _commune_officer(c, unusable) for c in communes}
     officers[focus.id] = users["congan"]
     created = _make_tips(rng, communes, focus, users, officers, today or local_today())
     echo(f"Demo tips created: {created}." if created else "Demo tips already present.")

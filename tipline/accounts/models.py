@@ -19,6 +19,10 @@ from tipline.places.models import Unit
 _hasher = PasswordHasher()
 
 
+def password_hasher() -> PasswordHasher:
+    return _hasher
+
+
 class Role(LabelledEnum):
     TEAM_MEMBER = "team_member"
     VILLAGE_LEADER = "village_leader"
@@ -74,14 +78,14 @@ class User(UserMixin, Base):
         return self.active
 
     def set_password(self, password: str) -> None:
-        self.password_hash = _hasher.hash(password)
+        self.password_hash = password_hasher().hash(password)
 
     def check_password(self, password: str) -> bool:
         try:
-            _hasher.verify(self.password_hash, password)
+            password_hasher().verify(self.password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
-        if _hasher.check_needs_rehash(self.password_hash):
+        if password_hasher().check_needs_rehash(self.password_hash):
             self.set_password(password)
         return True
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from contextlib import suppress
+from functools import cache
 
 from argon2.exceptions import VerificationError
 from sqlalchemy import select
 
-from tipline.accounts.models import Role, RoleAssignment, User, _hasher
+from tipline.accounts.models import Role, RoleAssignment, User, password_hasher
 from tipline.extensions import db
 from tipline.places.models import Unit
 
-# Verified against when the username is unknown, so both paths cost the same.
-_DUMMY_HASH = _hasher.hash("tipline-timing-equaliser")
+
+@cache
+def _dummy_hash(hasher) -> str:
+    """Verified against when the username is unknown, so both paths cost the same."""
+    return hasher.hash("tipline-timing-equaliser")
 
 
 def normalize_username(username: str) -> str:
@@ -27,7 +31,8 @@ def authenticate(username: str, password: str) -> User | None:
     user = user_by_username(username)
     if user is None:
         with suppress(VerificationError):  # only the time spent matters here
-            _hasher.verify(_DUMMY_HASH, password)
+            hasher = password_hasher()
+            hasher.verify(_dummy_hash(hasher), password)
         return None
     if not user.active or not user.check_password(password):
         return None
