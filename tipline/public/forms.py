@@ -28,6 +28,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from tipline.core.text import clean_text
 from tipline.core.timeutil import local_today
 from tipline.tips.models import IdentityTier
 
@@ -36,8 +37,7 @@ BAD_FORM = _l("Biểu mẫu đã cũ hoặc không hợp lệ. Hãy bấm Gửi 
 BOTH_COORDINATES = _l("Cần cả vĩ độ và kinh độ, hoặc để trống cả hai.")
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+_strip = clean_text
 
 
 def _stop_if_unreadable(form, field) -> None:
@@ -130,7 +130,7 @@ class SubmitTipForm(PublicForm):
         filters=[_strip],
         validators=[Length(max=120, message=_l("Tối đa 120 ký tự."))],
     )
-    phone = StringField(_l("Số điện thoại"))
+    phone = StringField(_l("Số điện thoại"), filters=[clean_text])
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)

@@ -16,6 +16,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from tipline.core.text import clean_text
 from tipline.tips.models import Outcome, RejectReason
 from tipline.tips.workflow import Action
 
@@ -23,6 +24,7 @@ from tipline.tips.workflow import Action
 class LoginForm(FlaskForm):
     username = StringField(
         _l("Tên đăng nhập"),
+        filters=[clean_text],
         validators=[DataRequired(_l("Hãy nhập tên đăng nhập.")), Length(max=64)],
     )
     password = PasswordField(
@@ -36,6 +38,7 @@ class ActionForm(FlaskForm):
     version = IntegerField(widget=HiddenField.widget, validators=[InputRequired()])
     note = TextAreaField(
         _l("Ghi chú (không bắt buộc)"),
+        filters=[clean_text],
         validators=[Optional(), Length(max=4000, message=_l("Tối đa 4000 ký tự."))],
     )
     note_to_tipster = BooleanField(_l("Gửi ghi chú này cho người báo tin"))
@@ -46,7 +49,9 @@ class ActionForm(FlaskForm):
         _l("Lý do"), choices=[SelectChoice("", "—"), *RejectReason.choices()], validate_choice=False
     )
     duplicate_of = StringField(
-        _l("Mã số tin gốc (ví dụ TL-ABCD-EFGH)"), validators=[Optional(), Length(max=40)]
+        _l("Mã số tin gốc (ví dụ TL-ABCD-EFGH)"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=40)],
     )
     to_unit = SelectField(_l("Chuyển đến"), choices=[], validate_choice=False)
     conflict_of_interest = BooleanField(
@@ -63,6 +68,7 @@ class ActionForm(FlaskForm):
 class NoteForm(FlaskForm):
     body = TextAreaField(
         _l("Ghi chú"),
+        filters=[clean_text],
         validators=[
             DataRequired(_l("Nội dung ghi chú đang trống.")),
             Length(max=4000, message=_l("Tối đa 4000 ký tự.")),
