@@ -93,9 +93,6 @@ class User(UserMixin, Base):
         """The roles this user holds on `unit` or on one of its ancestors."""
         return {a.role for a in self.roles if a.unit.contains(unit)}
 
-    def has_role(self, *roles: Role) -> bool:
-        return any(a.role in roles for a in self.roles)
-
 
 class RoleAssignment(Base):
     __tablename__ = "role_assignments"

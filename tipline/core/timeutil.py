@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -40,7 +40,3 @@ def months_back(end: date, months: int) -> date:
     """The first day of the month `months - 1` months before `end`'s month."""
     index = end.year * 12 + (end.month - 1) - (months - 1)
     return date(index // 12, index % 12 + 1, 1)
-
-
-def add_days(day: date, days: int) -> date:
-    return day + timedelta(days=days)

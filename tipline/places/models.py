@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.core.db import Base
@@ -50,21 +50,12 @@ class Unit(Base):
     def __repr__(self) -> str:
         return f"<Unit {self.code} {self.name}>"
 
-    @property
-    def ancestor_ids(self) -> list[int]:
-        """Ids from the root down to this unit, itself included."""
-        return [int(part) for part in self.path.strip("/").split("/") if part]
-
     def contains(self, other: Unit) -> bool:
         """True when `other` is this unit or lies below it."""
         return other.path.startswith(self.path)
 
     def subtree_clause(self):
         return Unit.path.startswith(self.path, autoescape=True)
-
-    @property
-    def display_name(self) -> str:
-        return self.name
 
     def ancestor_at(self, level: UnitLevel) -> Unit | None:
         unit: Unit | None = self
@@ -77,10 +68,3 @@ class Unit(Base):
     @property
     def commune(self) -> Unit | None:
         return self.ancestor_at(UnitLevel.COMMUNE)
-
-
-def descendants_query(unit: Unit, level: UnitLevel | None = None):
-    query = select(Unit).where(unit.subtree_clause(), Unit.id != unit.id, Unit.active)
-    if level is not None:
-        query = query.where(Unit.level == level)
-    return query.order_by(Unit.name)
