@@ -74,6 +74,11 @@ class Config:
     TIPLINE_LOGIN_LIMIT = os.environ.get("TIPLINE_LOGIN_LIMIT", "10 per 15 minutes")
 
     TIPLINE_INBOX_PAGE_SIZE = 25
+    # Retention: personal data of a closed tip (contact, note texts; photos when
+    # TIPLINE_RETENTION_PHOTOS) is removed this many days after closing, by the cron
+    # command `flask tipline retention purge`. Counters and states are kept.
+    TIPLINE_RETENTION_DAYS = _int("TIPLINE_RETENTION_DAYS", 365)
+    TIPLINE_RETENTION_PHOTOS = _bool("TIPLINE_RETENTION_PHOTOS", False)
     # Proxies in front (nginx: 1). The forwarded client address is used only, in memory,
     # for the rate limiter's hourly keyed hash; it is never stored or logged.
     TIPLINE_PROXY_HOPS = _int("TIPLINE_PROXY_HOPS", 0)

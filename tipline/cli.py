@@ -120,3 +120,23 @@ def photos_prune(older_than_hours: int) -> None:
 
     removed = prune_orphan_photos(older_than_hours * 3600)
     click.echo(f"Removed {len(removed)} orphan photo files.")
+
+
+@tipline_cli.group("retention")
+def retention_cli() -> None:
+    """The retention limit of personal data."""
+
+
+@retention_cli.command("purge")
+@click.option("--days", type=click.IntRange(min=0), help="Override TIPLINE_RETENTION_DAYS.")
+@click.option("--photos/--no-photos", default=None, help="Override TIPLINE_RETENTION_PHOTOS.")
+@with_appcontext
+def retention_purge(days: int | None, photos: bool | None) -> None:
+    """Remove the personal data of tips closed long enough ago (meant for a daily cron)."""
+    from tipline.tips.retention import purge_closed_tips
+
+    report = purge_closed_tips(days=days, photos=photos)
+    click.echo(
+        f"Purged {report.tips} closed tips: {report.contacts} contacts, {report.notes} note "
+        f"texts, {report.photos} photos ({report.files} files)."
+    )

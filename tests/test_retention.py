@@ -1,0 +1,144 @@
+"""The retention purge: personal data of old closed tips goes; states, dates and counters stay."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from PIL import Image
+from sqlalchemy import select
+
+from tipline.extensions import db
+from tipline.tips import counts, workflow
+from tipline.tips.models import IdentityTier, Note, Outcome, TipCount, TipPhoto, TipStatus
+from tipline.tips.photos import process_photo
+from tipline.tips.services import public_timeline
+from tipline.tips.workflow import Action
+
+from .conftest import database_text
+
+NOW = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
+
+
+def photo() -> object:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 80, 40)).save(buffer, "JPEG")
+    return process_photo(buffer.getvalue())
+
+
+def closed_tip(world, make_tip, *, closed: datetime, **draft):
+    """A confidential tip with a photo and notes, resolved at `closed`."""
+    leader = world.user("leader_a1")
+    draft.setdefault("identity_tier", IdentityTier.CONFIDENTIAL)
+    draft.setdefault("name", "Nguyễn Văn Báo")
+    draft.setdefault("phone", "0912345678")
+    tip = make_tip(world.a1, now=closed - timedelta(days=3), photos=[photo()], **draft)
+    steps = [Action.TRIAGE, Action.START_VERIFICATION, Action.VERIFY]
+    for offset, action in enumerate(steps):
+        workflow.transition(tip, action, leader, at=closed - timedelta(days=2 - offset))
+    workflow.add_note(tip, leader, "Đã gặp hai hộ gia đình.", at=closed)
+    workflow.transition(
+        tip,
+        Action.RESOLVE,
+        leader,
+        outcome=Outcome.MEDIATED,
+        note="Hai bên đã hòa giải, cảm ơn bác.",
+        note_to_tipster=True,
+        at=closed,
+    )
+    db.session.commit()
+    return tip
+
+
+def purge(runner, *args: str):
+    result = runner.invoke(args=["tipline", "retention", "purge", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_purge_removes_contact_and_note_texts_of_old_closed_tips(
+    ctx, world, make_tip, runner, time_machine
+):
+    old = closed_tip(world, make_tip, closed=NOW - timedelta(days=400))
+    recent = closed_tip(world, make_tip, closed=NOW - timedelta(days=30), name="Trần Thị Gần")
+    open_tip = make_tip(
+        world.a1,
+        now=NOW - timedelta(days=900),
+        identity_tier=IdentityTier.NAMED,
+        name="Lê Văn Mở",
+        phone="0987654321",
+    )
+    counters_before = counter_rows()
+    before_timeline = [(e.at, e.status) for e in public_timeline(old)]
+    events_before = len(old.events)
+
+    time_machine.move_to(NOW, tick=False)
+    output = purge(runner)
+    assert "Purged 1 closed tips: 1 contacts, 2 note texts, 0 photos" in output
+
+    db.session.expire_all()
+    assert old.contact.name is None and old.contact.phone is None
+    assert old.contact.purged_at is not None
+    assert all(n.body is None and n.purged_at for n in notes_of(old))
+    # Photos stay unless the deployment asks for them to go.
+    assert len(old.photos) == 1
+    assert recent.contact.name == "Trần Thị Gần"
+    assert all(n.body for n in notes_of(recent))
+    assert open_tip.contact.name == "Lê Văn Mở"
+
+    # States, dates, events and counters do not move.
+    assert old.status == TipStatus.RESOLVED and old.outcome == Outcome.MEDIATED
+    assert len(old.events) == events_before
+    assert [(e.at, e.status) for e in public_timeline(old)] == before_timeline
+    assert all(e.note is None for e in public_timeline(old))
+    assert counts.differences() == {}
+    assert counter_rows() == counters_before
+    assert "Nguyễn Văn Báo" not in database_text()
+
+    # Running again finds nothing left to do.
+    assert "Purged 0 closed tips" in purge(runner)
+
+
+def test_purge_with_photos_deletes_rows_and_files(ctx, app, world, make_tip, runner, time_machine):
+    tip = closed_tip(world, make_tip, closed=NOW - timedelta(days=400))
+    names = [tip.photos[0].filename, tip.photos[0].thumb_filename]
+    upload = Path(app.config["UPLOAD_DIR"])
+    assert all(any(upload.rglob(name)) for name in names)
+
+    time_machine.move_to(NOW, tick=False)
+    output = purge(runner, "--photos")
+    assert "1 photos (2 files)" in output
+    assert db.session.scalars(select(TipPhoto).where(TipPhoto.tip_id == tip.id)).all() == []
+    assert not any(any(upload.rglob(name)) for name in names)
+    assert counts.differences() == {}
+
+
+def test_purge_days_are_configurable_and_closing_date_counts(
+    ctx, world, make_tip, runner, time_machine
+):
+    tip = closed_tip(world, make_tip, closed=NOW - timedelta(days=40))
+    time_machine.move_to(NOW, tick=False)
+    assert "Purged 0 closed tips" in purge(runner)
+    assert "Purged 1 closed tips" in purge(runner, "--days", "30")
+    db.session.expire_all()
+    assert tip.contact.name is None
+
+
+def test_purge_refuses_negative_days(ctx, runner):
+    result = runner.invoke(args=["tipline", "retention", "purge", "--days", "-1"])
+    assert result.exit_code == 2
+    assert "-1" in result.output
+
+
+def notes_of(tip) -> list[Note]:
+    return list(db.session.scalars(select(Note).where(Note.tip_id == tip.id)))
+
+
+def counter_rows() -> list[tuple]:
+    rows = db.session.execute(
+        select(
+            TipCount.unit_id, TipCount.category_id, TipCount.day, TipCount.metric, TipCount.count
+        )
+    )
+    return sorted(tuple(row) for row in rows)
