@@ -264,3 +264,48 @@ def test_behind_a_proxy_each_client_gets_its_own_rate_limit(other_app, app, worl
     assert first == [422, 422, 429]
     assert other == 422  # nginx's own address is not one shared bucket for everyone
     assert "198.51.100" not in caplog.text
+
+
+def test_rate_limiter_keeps_no_trace_in_redis(other_app, app, world):
+    """The limiter's keys in Redis are keyed hashes that expire within the hour."""
+    import os
+    import uuid
+
+    url = os.environ.get("TIPLINE_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TIPLINE_TEST_REDIS_URL is not set")
+    import redis
+
+    prefix = f"tipline-privacy-{uuid.uuid4().hex}"
+    settings = {
+        key: app.config[key]
+        for key in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "UPLOAD_DIR", "TIPLINE_ROOT_UNIT")
+    }
+    settings.update(
+        TESTING=True,
+        WTF_CSRF_ENABLED=False,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=url,
+        RATELIMIT_KEY_PREFIX=prefix,
+    )
+    client = probe_client(other_app(settings))
+    receipt = client.post("/gui-tin?xa=A", data=submission(), headers=PROBE_HEADERS)
+    assert receipt.status_code == 200
+    wrong = client.post(
+        "/tra-cuu", data={"reference": "TL-2222-2222", "code": "x"}, headers=PROBE_HEADERS
+    )
+    assert wrong.status_code == 422
+
+    server = redis.Redis.from_url(url)
+    try:
+        keys = list(server.scan_iter(match=f"*{prefix}*"))
+        assert keys, "the limiter wrote nothing: this test would prove nothing"
+        for key in keys:
+            stored = key + repr(server.dump(key)).encode()
+            for trace in TRACES:
+                assert trace.encode() not in stored
+            assert ADDRESS.encode() not in stored
+            assert 0 < server.ttl(key) <= 3600
+        server.delete(*keys)
+    finally:
+        server.close()
