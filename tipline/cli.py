@@ -140,3 +140,72 @@ def retention_purge(days: int | None, photos: bool | None) -> None:
         f"Purged {report.tips} closed tips: {report.contacts} contacts, {report.notes} note "
         f"texts, {report.photos} photos ({report.files} files)."
     )
+
+
+@tipline_cli.group("units")
+def units_cli() -> None:
+    """Administrative units: national data and villages."""
+
+
+@units_cli.command("import")
+@click.option(
+    "--structure",
+    type=click.Choice(["2025", "2024"]),
+    default="2025",
+    show_default=True,
+    help="2025: provinces and communes since the July 2025 reform; 2024: with districts.",
+)
+@click.option(
+    "--province", "provinces", multiple=True, help="Province code (repeatable); default: all."
+)
+@with_appcontext
+def units_import(structure: str, provinces: tuple[str, ...]) -> None:
+    """Import provinces and communes from the national data (idempotent)."""
+    from tipline.places.importer import ImportRefused, import_units
+
+    try:
+        report = import_units(structure, list(provinces) or None)
+    except ImportRefused as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    levels = ", ".join(f"{n} {level.value}" for level, n in report.by_level.items())
+    click.echo(
+        f"Structure {structure}: {levels}. "
+        f"Added {report.added}, updated {report.updated}, unchanged {report.unchanged}."
+    )
+
+
+@units_cli.command("import-villages")
+@click.option("--commune", "commune_code", required=True, help="Code of the commune.")
+@click.option("--dry-run", is_flag=True, help="Check the file and show the plan only.")
+@click.argument("file", type=click.File("rb"))
+@with_appcontext
+def units_import_villages(commune_code: str, dry_run: bool, file) -> None:
+    """Import a commune's villages and clusters from CSV (columns: code, name, kind, parent)."""
+    from sqlalchemy import select
+
+    from tipline.places.importer import apply_villages, plan_villages
+    from tipline.places.models import Unit, UnitLevel
+
+    commune = db.session.scalar(
+        select(Unit).where(Unit.code == commune_code, Unit.level == UnitLevel.COMMUNE)
+    )
+    if commune is None:
+        raise click.ClickException(f"no commune with code {commune_code!r}")
+    plan = plan_villages(commune, file.read())
+    for error in plan.errors:
+        click.echo(f"line {error.line}: {error.message}", err=True)
+    if plan.errors:
+        raise click.ClickException("the file has errors: nothing was imported")
+    for row in plan.rows:
+        click.echo(f"{row.action:<9} {row.code:<16} {row.kind:<12} {row.name}")
+    if dry_run:
+        click.echo("Dry run: nothing was imported.")
+        return
+    report = apply_villages(plan)
+    db.session.commit()
+    click.echo(
+        f"{commune.name}: added {report.added}, updated {report.updated}, "
+        f"unchanged {report.unchanged}."
+    )
