@@ -8,7 +8,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.core.db import Base
@@ -65,6 +65,13 @@ class User(UserMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Part of the id in the session cookie: raising it ends every session of the user
+    # (logout, password reset, deactivation), which a signed cookie alone cannot do.
+    session_version: Mapped[int] = mapped_column(default=1)
+    # Set by a password reset: the next login must choose a new password first.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    # Base32 TOTP secret once two-factor sign-in is confirmed; None without it.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
 
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -76,6 +83,14 @@ class User(UserMixin, Base):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """The session's user id: the row id and the session version, "12.3"."""
+        return f"{self.id}.{self.session_version}"
+
+    def end_sessions(self) -> None:
+        """Every session cookie issued so far stops working at its next request."""
+        self.session_version = (self.session_version or 1) + 1
 
     def set_password(self, password: str) -> None:
         self.password_hash = password_hasher().hash(password)
@@ -105,3 +120,66 @@ class RoleAssignment(Base):
 
     user: Mapped[User] = relationship(back_populates="roles")
     unit: Mapped[Unit] = relationship(lazy="joined")
+
+
+class RecoveryCode(Base):
+    """One-time codes that replace the authenticator app once; kept only as hashes."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
+
+
+class AuditAction(LabelledEnum):
+    USER_CREATED = "user_created"
+    ROLE_GRANTED = "role_granted"
+    ROLE_REVOKED = "role_revoked"
+    USER_DEACTIVATED = "user_deactivated"
+    USER_REACTIVATED = "user_reactivated"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (an action name, not a password)
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an action name, not a password)
+    TWO_FACTOR_ENABLED = "two_factor_enabled"
+    TWO_FACTOR_DISABLED = "two_factor_disabled"
+    VILLAGES_IMPORTED = "villages_imported"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.USER_CREATED: _l("Tạo tài khoản"),
+            cls.ROLE_GRANTED: _l("Giao vai trò"),
+            cls.ROLE_REVOKED: _l("Thu hồi vai trò"),
+            cls.USER_DEACTIVATED: _l("Khóa tài khoản"),
+            cls.USER_REACTIVATED: _l("Mở khóa tài khoản"),
+            cls.PASSWORD_RESET: _l("Đặt lại mật khẩu"),
+            cls.PASSWORD_CHANGED: _l("Đổi mật khẩu"),
+            cls.TWO_FACTOR_ENABLED: _l("Bật xác thực hai bước"),
+            cls.TWO_FACTOR_DISABLED: _l("Tắt xác thực hai bước"),
+            cls.VILLAGES_IMPORTED: _l("Nhập danh sách thôn"),
+        }
+
+
+class AuditEntry(Base):
+    """An administrative action: who, what, when, in which unit. Never edited or deleted."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[AuditAction] = mapped_column(enum_column(AuditAction, "audit_action"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    target_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    detail: Mapped[str] = mapped_column(String(300), default="")
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    target_user: Mapped[User | None] = relationship(foreign_keys=[target_user_id])
+    unit: Mapped[Unit] = relationship()
+
+
+@event.listens_for(AuditEntry, "before_update")
+@event.listens_for(AuditEntry, "before_delete")
+def _append_only(_mapper, _connection, entry: AuditEntry) -> None:
+    raise RuntimeError("the audit log is append-only")

@@ -6,9 +6,18 @@ from contextlib import suppress
 from functools import cache
 
 from argon2.exceptions import VerificationError
-from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import false, or_, select
 
-from tipline.accounts.models import Role, RoleAssignment, User, password_hasher
+from tipline.accounts.models import (
+    AuditAction,
+    AuditEntry,
+    Role,
+    RoleAssignment,
+    User,
+    password_hasher,
+)
+from tipline.core.errors import TiplineError
 from tipline.extensions import db
 from tipline.places.models import Unit
 
@@ -55,3 +64,207 @@ def grant(user: User, role: Role, unit: Unit) -> RoleAssignment:
     db.session.add(assignment)
     db.session.flush()
     return assignment
+
+
+def load_session_user(session_id: str) -> User | None:
+    """The user of a session cookie's id ("12.3"), if that session has not been ended."""
+    user_id, _, version = session_id.partition(".")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+# --- managing accounts in one's scope -------------------------------------------------------
+
+# How far a role reaches when it manages accounts: nobody gives a role ranked above
+# their own, and only these roles manage accounts at all.
+RANK = {
+    Role.TEAM_MEMBER: 1,
+    Role.VILLAGE_LEADER: 2,
+    Role.COMMUNE_COMMITTEE: 3,
+    Role.COMMUNE_POLICE: 3,
+    Role.OFFICER: 4,
+    Role.ADMIN: 5,
+}
+MANAGERS = frozenset({Role.COMMUNE_POLICE, Role.ADMIN})
+
+
+class AccountError(TiplineError):
+    """An account change that the rules refuse; the message says why."""
+
+    def __init__(self, message, status_code: int = 403) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+def managed_units(actor: User) -> list[tuple[Unit, int]]:
+    """The units whose subtrees `actor` manages, each with the highest rank they may give."""
+    reach: dict[int, tuple[Unit, int]] = {}
+    for assignment in actor.roles:
+        if assignment.role in MANAGERS and assignment.unit.active:
+            rank = RANK[assignment.role]
+            unit = assignment.unit
+            if reach.get(unit.id, (unit, 0))[1] < rank:
+                reach[unit.id] = (unit, rank)
+    return list(reach.values())
+
+
+def can_manage(actor: User) -> bool:
+    return bool(managed_units(actor))
+
+
+def rank_over(actor: User, unit: Unit) -> int:
+    """The highest rank `actor` may give in `unit` (0: none)."""
+    return max((rank for root, rank in managed_units(actor) if root.contains(unit)), default=0)
+
+
+def can_give(actor: User, role: Role, unit: Unit) -> bool:
+    return actor.active and RANK[role] <= rank_over(actor, unit)
+
+
+def can_manage_user(actor: User, user: User) -> bool:
+    """Every role the user holds lies in the actor's reach (so nobody edits a superior)."""
+    if user.id == actor.id or not user.roles:
+        return False
+    return all(can_give(actor, a.role, a.unit) for a in user.roles)
+
+
+def manageable_users_query(actor: User):
+    """Users holding at least one role inside the actor's managed subtrees."""
+    units = managed_units(actor)
+    if not units:
+        return select(User).where(false())
+    inside = or_(*(root.subtree_clause() for root, _ in units))
+    holders = select(RoleAssignment.user_id).join(Unit).where(inside)
+    return select(User).where(User.id.in_(holders), User.id != actor.id).order_by(User.username)
+
+
+def audit(
+    actor: User | None,
+    action: AuditAction,
+    unit: Unit,
+    *,
+    target: User | None = None,
+    detail: str = "",
+) -> AuditEntry:
+    entry = AuditEntry(
+        actor=actor, action=action, unit=unit, target_user=target, detail=detail[:300]
+    )
+    db.session.add(entry)
+    return entry
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise AccountError(_l("Việc này nằm ngoài phạm vi quản lý của bạn."))
+
+
+def _home_unit(user: User) -> Unit:
+    """Where an entry about a user belongs in the log: the unit of their first role."""
+    return min(user.roles, key=lambda a: a.id).unit
+
+
+def add_staff(
+    actor: User, *, username: str, full_name: str, role: Role, unit: Unit
+) -> tuple[User, str]:
+    """Create an account with one role in the actor's scope; returns it and its first password.
+
+    The first password is temporary: it must be changed at the first sign-in.
+    """
+    from tipline.accounts.passwords import temporary_password
+
+    _require(can_give(actor, role, unit))
+    if user_by_username(username) is not None:
+        raise AccountError(_l("Tên đăng nhập này đã có người dùng."), status_code=409)
+    password = temporary_password()
+    user = create_user(username, full_name.strip(), password)
+    user.must_change_password = True
+    grant(user, role, unit)
+    audit(actor, AuditAction.USER_CREATED, unit, target=user, detail=f"{role.value}")
+    db.session.flush()
+    return user, password
+
+
+def give_role(actor: User, user: User, role: Role, unit: Unit) -> RoleAssignment:
+    _require(can_manage_user(actor, user) and can_give(actor, role, unit))
+    assignment = grant(user, role, unit)
+    audit(actor, AuditAction.ROLE_GRANTED, unit, target=user, detail=role.value)
+    db.session.flush()
+    return assignment
+
+
+def take_role(actor: User, assignment: RoleAssignment) -> None:
+    user = assignment.user
+    _require(can_manage_user(actor, user))
+    if len(user.roles) == 1:
+        raise AccountError(
+            _l("Đây là vai trò cuối cùng của tài khoản. Hãy khóa tài khoản thay vì thu hồi."),
+            status_code=409,
+        )
+    unit, role = assignment.unit, assignment.role
+    user.roles.remove(assignment)
+    audit(actor, AuditAction.ROLE_REVOKED, unit, target=user, detail=role.value)
+    db.session.flush()
+
+
+def set_active(actor: User, user: User, active: bool) -> None:
+    _require(can_manage_user(actor, user))
+    if user.active == active:
+        return
+    user.active = active
+    if not active:
+        user.end_sessions()
+    action = AuditAction.USER_REACTIVATED if active else AuditAction.USER_DEACTIVATED
+    audit(actor, action, _home_unit(user), target=user)
+    db.session.flush()
+
+
+def reset_password(actor: User, user: User) -> str:
+    """Give the user a temporary password (shown once to the actor) and end their sessions."""
+    from tipline.accounts.passwords import temporary_password
+
+    _require(can_manage_user(actor, user))
+    password = temporary_password()
+    user.set_password(password)
+    user.must_change_password = True
+    user.end_sessions()
+    audit(actor, AuditAction.PASSWORD_RESET, _home_unit(user), target=user)
+    db.session.flush()
+    return password
+
+
+def change_password(user: User, current: str, new: str) -> list[str]:
+    """The user's own change; returns the problems, empty when the password was changed."""
+    from tipline.accounts.passwords import password_problems
+
+    if not user.check_password(current):
+        return [str(_l("Mật khẩu hiện tại không đúng."))]
+    if new == current:
+        return [str(_l("Mật khẩu mới phải khác mật khẩu hiện tại."))]
+    problems = password_problems(new, username=user.username, full_name=user.full_name)
+    if problems:
+        return problems
+    user.set_password(new)
+    user.must_change_password = False
+    user.end_sessions()
+    if user.roles:
+        audit(user, AuditAction.PASSWORD_CHANGED, _home_unit(user), target=user)
+    db.session.flush()
+    return []
+
+
+def audit_entries_query(actor: User):
+    """The audit log an administrator may read: entries about units in their subtrees."""
+    roots = [a.unit for a in actor.roles if a.role == Role.ADMIN]
+    if not roots:
+        return select(AuditEntry).where(false())
+    inside = or_(*(root.subtree_clause() for root in roots))
+    return (
+        select(AuditEntry)
+        .join(Unit, Unit.id == AuditEntry.unit_id)
+        .where(inside)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    )

@@ -1,0 +1,73 @@
+"""accounts: session version, forced password change, two-factor, recovery codes, audit log
+
+Revision ID: b7a1c0de0004
+Revises: b7a1c0de0003
+Create Date: 2026-11-29 01:10:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'b7a1c0de0004'
+down_revision = 'b7a1c0de0003'
+branch_labels = None
+depends_on = None
+
+AUDIT_ACTIONS = (
+    'user_created', 'role_granted', 'role_revoked', 'user_deactivated', 'user_reactivated',
+    'password_reset', 'password_changed', 'two_factor_enabled', 'two_factor_disabled',
+    'villages_imported',
+)
+
+
+def upgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('session_version', sa.Integer(), nullable=False, server_default='1'))
+        batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
+
+    op.create_table('recovery_codes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('used_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_recovery_codes_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_codes'))
+    )
+    with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recovery_codes_user_id'), ['user_id'], unique=False)
+
+    op.create_table('audit_entries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('action', sa.Enum(*AUDIT_ACTIONS, name='audit_action', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('target_user_id', sa.Integer(), nullable=True),
+    sa.Column('detail', sa.String(length=300), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_audit_entries_actor_id_users')),
+    sa.ForeignKeyConstraint(['target_user_id'], ['users.id'], name=op.f('fk_audit_entries_target_user_id_users')),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_audit_entries_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_entries'))
+    )
+    with op.batch_alter_table('audit_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_entries_actor_id'), ['actor_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_entries_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_entries_unit_id'), ['unit_id'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('audit_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_entries_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_audit_entries_at'))
+        batch_op.drop_index(batch_op.f('ix_audit_entries_actor_id'))
+    op.drop_table('audit_entries')
+    with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recovery_codes_user_id'))
+    op.drop_table('recovery_codes')
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('totp_secret')
+        batch_op.drop_column('must_change_password')
+        batch_op.drop_column('session_version')

@@ -1,0 +1,341 @@
+"""Account management in one's scope, the audit log, villages upload, staff sessions."""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+import pytest
+from sqlalchemy import func, select
+
+from tipline.accounts.models import AuditAction, AuditEntry, Role, User
+from tipline.accounts.passwords import password_problems, temporary_password
+from tipline.extensions import db
+from tipline.places.models import Unit
+
+from .conftest import PASSWORD
+
+GOOD_PASSWORD = "ba con mèo trèo cây cau"
+
+
+def temporary_from(response) -> str:
+    html = response.get_data(as_text=True)
+    return re.search(r'id="temporary-password">([^<]+)<', html).group(1)
+
+
+def create(client, **fields):
+    data = {"username": "tovienmoi", "full_name": "Trần Văn Mới", "role": "team_member"}
+    data.update(fields)
+    return client.post("/admin/users/new", data=data)
+
+
+def entries(action: AuditAction) -> list[AuditEntry]:
+    return list(db.session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+def sign_in(app, username: str, password: str):
+    client = app.test_client()
+    response = client.post("/staff/login", data={"username": username, "password": password})
+    return client, response
+
+
+# --- password policy --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password, problem",
+    [
+        ("ngắn quá", "ít nhất 10 ký tự"),
+        ("password123", "quá phổ biến"),
+        ("Mật khẩu 123", "quá phổ biến"),  # "matkhau123", typed with marks and spaces
+        ("aaaaaaaaaaaa", "quá ít ký tự khác nhau"),
+        ("police_a-2026!", "tên đăng nhập"),
+    ],
+)
+def test_weak_passwords_are_refused_with_a_reason(app, password, problem):
+    with app.test_request_context():
+        problems = password_problems(password, username="police_a", full_name="Police A")
+    assert any(problem in p for p in problems), problems
+
+
+def test_a_long_passphrase_passes(app):
+    with app.test_request_context():
+        assert password_problems(GOOD_PASSWORD, username="police_a") == []
+
+
+def test_temporary_passwords_are_random_and_readable():
+    first, second = temporary_password(), temporary_password()
+    assert first != second
+    assert re.fullmatch(r"([a-z2-9]{4}-){3}[a-z2-9]{4}", first)
+    assert not set(first) & set("01ilo")
+
+
+# --- who manages whom ---------------------------------------------------------------------
+
+
+def test_commune_police_list_the_accounts_of_their_commune_only(world, login):
+    html = login("police_a").get("/admin/users").get_data(as_text=True)
+    for name in ("member_a1", "leader_a1", "leader_a2", "committee_a"):
+        assert f'href="/admin/users/{name}"' in html
+    for name in ("leader_b1", "police_b", "officer", "admin", "police_a"):
+        assert f'href="/admin/users/{name}"' not in html
+
+
+@pytest.mark.parametrize("name", ["leader_a1", "member_a1", "officer", "committee_a"])
+def test_staff_who_manage_no_accounts_get_404(world, login, name):
+    client = login(name)
+    assert client.get("/admin/users").status_code == 404
+    assert create(client, unit="A1").status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_login(world, client):
+    response = client.get("/admin/users")
+    assert response.status_code == 302 and "/staff/login" in response.location
+
+
+def test_police_create_a_member_who_must_choose_a_password_first(app, world, login):
+    police = login("police_a")
+    response = create(police, unit="A1")
+    assert response.status_code == 200
+    assert "no-store" in response.headers["Cache-Control"]
+    temporary = temporary_from(response)
+    user = db.session.scalar(select(User).where(User.username == "tovienmoi"))
+    assert [(a.role, a.unit.code) for a in user.roles] == [(Role.TEAM_MEMBER, "A1")]
+    assert user.must_change_password and user.check_password(temporary)
+    assert temporary not in str([vars(e) for e in entries(AuditAction.USER_CREATED)])
+    (entry,) = entries(AuditAction.USER_CREATED)
+    assert (entry.actor.username, entry.target_user.username, entry.unit.code) == (
+        "police_a",
+        "tovienmoi",
+        "A1",
+    )
+
+    member, signed = sign_in(app, "tovienmoi", temporary)
+    assert signed.status_code == 302
+    inbox = member.get("/staff/")
+    assert inbox.status_code == 302 and inbox.location.endswith("/staff/tai-khoan/mat-khau")
+    weak = member.post(
+        "/staff/tai-khoan/mat-khau",
+        data={"current": temporary, "new": "password123", "confirm": "password123"},
+    )
+    assert weak.status_code == 422 and "quá phổ biến" in weak.get_data(as_text=True)
+    done = member.post(
+        "/staff/tai-khoan/mat-khau",
+        data={"current": temporary, "new": GOOD_PASSWORD, "confirm": GOOD_PASSWORD},
+    )
+    assert done.status_code == 302
+    assert member.get("/staff/").status_code == 200
+    db.session.expire_all()
+    assert not user.must_change_password and user.check_password(GOOD_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"unit": "B1"},  # another commune
+        {"unit": "T"},  # above the commune
+        {"unit": "A1", "role": "admin"},  # a role above police
+        {"unit": "A1", "role": "officer"},
+        {"unit": "A1", "username": "Có Dấu"},
+        {"unit": "A1", "username": "leader_a1"},  # taken
+    ],
+)
+def test_police_cannot_create_outside_their_reach_and_nothing_is_made(world, login, fields):
+    before = db.session.scalar(select(func.count(User.id)))
+    response = create(login("police_a"), **fields)
+    assert response.status_code in (409, 422)
+    assert "Đã tạo tài khoản" not in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(User.id))) == before
+
+
+def test_administrators_reach_their_whole_subtree_and_every_role(world, login):
+    response = create(login("admin"), unit="B", role="commune_police", username="congan_b2")
+    assert response.status_code == 200
+    assert "Đã tạo tài khoản" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", ["officer", "admin", "leader_b1", "police_a", "nobody"])
+def test_accounts_out_of_reach_answer_404(world, login, target):
+    police = login("police_a")
+    assert police.get(f"/admin/users/{target}").status_code == 404
+    assert police.post(f"/admin/users/{target}/active").status_code == 404
+    assert police.post(f"/admin/users/{target}/password").status_code == 404
+
+
+def test_deactivation_ends_the_sessions_at_the_next_request(world, login):
+    member = login("member_a1")
+    assert member.get("/staff/").status_code == 200
+    police = login("police_a")
+    assert police.post("/admin/users/member_a1/active").status_code == 302
+    response = member.get("/staff/")
+    assert response.status_code == 302 and "/staff/login" in response.location
+    assert entries(AuditAction.USER_DEACTIVATED)[0].target_user.username == "member_a1"
+    client, refused = sign_in(police.application, "member_a1", PASSWORD)
+    assert refused.status_code == 401
+
+
+def test_a_removed_role_takes_effect_at_the_next_request(world, login, make_tip):
+    tip = make_tip(world.a2)
+    leader = login("leader_a1")
+    police = login("police_a")
+    assert (
+        police.post(
+            "/admin/users/leader_a1/roles", data={"role": "village_leader", "unit": "A2"}
+        ).status_code
+        == 302
+    )
+    assert leader.get(f"/staff/tips/{tip.public_id}").status_code == 200
+    user = world.user("leader_a1")
+    assignment = next(a for a in user.roles if a.unit.code == "A2")
+    revoke = police.post(f"/admin/users/leader_a1/roles/{assignment.id}/revoke")
+    assert revoke.status_code == 302
+    assert leader.get(f"/staff/tips/{tip.public_id}").status_code == 404
+    assert [e.detail for e in entries(AuditAction.ROLE_REVOKED)] == ["village_leader"]
+
+
+def test_the_last_role_cannot_be_revoked(world, login):
+    user = world.user("leader_a1")
+    response = login("police_a").post(f"/admin/users/leader_a1/roles/{user.roles[0].id}/revoke")
+    assert response.status_code == 409
+    assert "khóa tài khoản" in response.get_data(as_text=True)
+
+
+def test_password_reset_ends_old_sessions_and_shows_a_temporary_password_once(app, world, login):
+    member = login("member_a1")
+    response = login("police_a").post("/admin/users/member_a1/password")
+    temporary = temporary_from(response)
+    assert member.get("/staff/").status_code == 302
+    _, old = sign_in(app, "member_a1", PASSWORD)
+    assert old.status_code == 401
+    client, new = sign_in(app, "member_a1", temporary)
+    assert new.status_code == 302
+    assert client.get("/staff/").location.endswith("/staff/tai-khoan/mat-khau")
+
+
+# --- the audit log --------------------------------------------------------------------------
+
+
+def test_administrators_read_the_audit_log_of_their_subtree(world, login):
+    create(login("police_a"), unit="A1")
+    html = login("admin").get("/admin/audit").get_data(as_text=True)
+    assert "Tạo tài khoản" in html and "tovienmoi" in html and "police_a" in html
+    assert login("police_a").get("/admin/audit").status_code == 404
+
+
+def test_the_audit_log_is_append_only(world, login):
+    create(login("police_a"), unit="A1")
+    (entry,) = entries(AuditAction.USER_CREATED)
+    entry.detail = "changed"
+    with pytest.raises(RuntimeError, match="append-only"):
+        db.session.flush()
+    db.session.rollback()
+    db.session.delete(db.session.get(AuditEntry, entry.id))
+    with pytest.raises(RuntimeError, match="append-only"):
+        db.session.flush()
+    db.session.rollback()
+
+
+# --- idle sessions ---------------------------------------------------------------------------
+
+
+def test_an_idle_session_ends(world, login, time_machine):
+    time_machine.move_to("2026-11-29 08:00:00+00:00", tick=False)
+    client = login("leader_a1")
+    assert client.get("/staff/").status_code == 200
+    time_machine.move_to("2026-11-29 08:29:00+00:00", tick=False)
+    assert client.get("/staff/").status_code == 200  # activity keeps it alive
+    time_machine.move_to("2026-11-29 08:58:30+00:00", tick=False)
+    assert client.get("/staff/").status_code == 200
+    time_machine.move_to("2026-11-29 09:29:00+00:00", tick=False)
+    response = client.get("/staff/")
+    assert response.status_code == 302 and "/staff/login" in response.location
+
+
+# --- two-factor sign-in ------------------------------------------------------------------------
+
+
+def test_two_factor_enrolment_gives_recovery_codes(world, login):
+    client = login("police_a")
+    page = client.get("/staff/tai-khoan/hai-buoc").get_data(as_text=True)
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
+    assert 'src="data:image/svg+xml' in page
+    wrong = client.post("/staff/tai-khoan/hai-buoc", data={"secret": secret, "code": "000000"})
+    assert wrong.status_code == 422
+    code = pyotp.TOTP(secret).now()
+    done = client.post("/staff/tai-khoan/hai-buoc", data={"secret": secret, "code": code})
+    html = done.get_data(as_text=True)
+    assert done.status_code == 200
+    assert len(re.findall(r"<code>[a-z2-9]{5}-[a-z2-9]{5}</code>", html)) == 10
+    assert world.user("police_a").totp_secret == secret
+    assert entries(AuditAction.TWO_FACTOR_ENABLED)
+
+
+def test_roles_that_require_two_factor_are_sent_to_enrol(other_app, app, world):
+    settings = {
+        key: app.config[key]
+        for key in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "UPLOAD_DIR", "TIPLINE_ROOT_UNIT")
+    }
+    settings.update(
+        TESTING=True,
+        WTF_CSRF_ENABLED=False,
+        RATELIMIT_ENABLED=False,
+        TIPLINE_REQUIRE_2FA_ROLES=("commune_police",),
+    )
+    strict = other_app(settings)
+    client, _ = sign_in(strict, "police_a", PASSWORD)
+    response = client.get("/staff/")
+    assert response.status_code == 302 and response.location.endswith("/staff/tai-khoan/hai-buoc")
+    leader, _ = sign_in(strict, "leader_a1", PASSWORD)
+    assert leader.get("/staff/").status_code == 200
+
+
+# --- villages of a commune -------------------------------------------------------------------
+
+VILLAGES = "code,name,kind\nA3,Thôn Bắc,thôn\n,Xóm Mới,xóm\n".encode()
+
+
+def upload(client, data: bytes, code: str = "A"):
+    from io import BytesIO
+
+    return client.post(
+        f"/admin/units/{code}/villages",
+        data={"file": (BytesIO(data), "thon.csv")},
+        content_type="multipart/form-data",
+    )
+
+
+def test_villages_file_is_previewed_then_confirmed(world, login):
+    admin = login("admin")
+    preview = upload(admin, VILLAGES)
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    assert "Thôn Bắc" in html and "thêm mới" in html
+    assert db.session.scalar(select(Unit).where(Unit.code == "A3")) is None
+    payload = re.search(r'name="payload" type="hidden" value="([^"]+)"', html).group(1)
+    done = admin.post("/admin/units/A/villages/confirm", data={"payload": payload})
+    assert done.status_code == 302
+    village = db.session.scalar(select(Unit).where(Unit.code == "A3"))
+    assert village.parent_id == world.commune_a.id
+    assert db.session.scalar(select(Unit).where(Unit.code == "A-01")).name == "Xóm Mới"
+    assert entries(AuditAction.VILLAGES_IMPORTED)[0].detail.startswith("added 2")
+
+
+def test_a_bad_villages_file_shows_its_errors_and_imports_nothing(world, login):
+    before = db.session.scalar(select(func.count(Unit.id)))
+    response = upload(login("admin"), b"code,name,kind\nA3,,thon\n")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Dòng 2" in html and "thiếu tên" in html
+    assert 'name="payload"' not in html
+    assert db.session.scalar(select(func.count(Unit.id))) == before
+
+
+def test_a_forged_confirmation_is_refused(world, login):
+    response = login("admin").post("/admin/units/A/villages/confirm", data={"payload": "x.y.z"})
+    assert response.status_code == 302
+    assert db.session.scalar(select(func.count(Unit.id))) == 6
+
+
+@pytest.mark.parametrize("name, code", [("police_a", "A"), ("admin", "A1"), ("admin", "ZZ")])
+def test_villages_pages_out_of_reach_answer_404(world, login, name, code):
+    assert upload(login(name), VILLAGES, code).status_code == 404

@@ -1,0 +1,330 @@
+"""Administration: staff accounts and roles within one's scope, villages files, the audit log.
+
+Commune police manage the accounts of their commune; administrators those of their
+subtree, plus its villages. Anything outside one's reach answers 404, like a missing page.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import func, or_, select
+
+from tipline.accounts.models import AuditAction, Role, User
+from tipline.accounts.services import (
+    RANK,
+    AccountError,
+    add_staff,
+    audit,
+    audit_entries_query,
+    can_give,
+    can_manage,
+    can_manage_user,
+    give_role,
+    manageable_users_query,
+    managed_units,
+    reset_password,
+    set_active,
+    take_role,
+    user_by_username,
+)
+from tipline.admin.forms import (
+    ConfirmForm,
+    NewStaffForm,
+    RoleForm,
+    VillagesConfirmForm,
+    VillagesUploadForm,
+)
+from tipline.core.http import no_store
+from tipline.extensions import db
+from tipline.places.importer import apply_villages, plan_villages
+from tipline.places.models import Unit, UnitLevel
+
+bp = Blueprint("admin", __name__)
+
+PAGE_SIZE = 50
+MAX_VILLAGES_FILE = 256 * 1024
+ASSIGNABLE_LEVELS = (UnitLevel.PROVINCE, UnitLevel.DISTRICT, UnitLevel.COMMUNE, UnitLevel.VILLAGE)
+
+
+@bp.before_request
+@login_required
+def _managers_only():
+    if not can_manage(current_user):
+        abort(404)
+
+
+@bp.after_request
+def _private(response):
+    return no_store(response)
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+
+def _role_choices() -> list[tuple[str, str]]:
+    top = max((rank for _, rank in managed_units(current_user)), default=0)
+    return [(role.value, str(role.label)) for role in Role if RANK[role] <= top]
+
+
+def _unit_choices() -> list[tuple[str, str]]:
+    roots = [root for root, _ in managed_units(current_user)]
+    units = db.session.scalars(
+        select(Unit)
+        .where(
+            or_(*(root.subtree_clause() for root in roots)),
+            Unit.active,
+            Unit.level.in_(ASSIGNABLE_LEVELS),
+        )
+        .order_by(Unit.path)
+    )
+    choices = []
+    for unit in units:
+        depth = unit.path.count("/") - 2
+        choices.append((unit.code, f"{'· ' * depth}{unit.name}"))
+    return choices
+
+
+def _fill(form: RoleForm) -> RoleForm:
+    form.role.choices = _role_choices()
+    form.unit.choices = _unit_choices()
+    return form
+
+
+def _chosen(form: RoleForm) -> tuple[Role, Unit]:
+    role = Role(form.role.data)
+    unit = db.session.scalar(select(Unit).where(Unit.code == form.unit.data))
+    if unit is None or not can_give(current_user, role, unit):
+        raise AccountError(_l("Việc này nằm ngoài phạm vi quản lý của bạn."))
+    return role, unit
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for(".users"))
+
+
+@bp.get("/users")
+def users():
+    query = manageable_users_query(current_user)
+    search = request.args.get("q", "").strip()[:64]
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(
+            or_(func.lower(User.username).like(pattern), func.lower(User.full_name).like(pattern))
+        )
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    found = db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    return render_template(
+        "admin/users.html",
+        users=found,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        search=search,
+        is_admin=_is_admin(),
+    )
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user():
+    form = _fill(NewStaffForm())
+    if form.validate_on_submit():
+        try:
+            role, unit = _chosen(form)
+            user, password = add_staff(
+                current_user,
+                username=form.username.data,
+                full_name=form.full_name.data,
+                role=role,
+                unit=unit,
+            )
+        except AccountError as error:
+            form.username.errors = [*form.username.errors, error.message]
+            return render_template("admin/new_user.html", form=form), error.status_code
+        db.session.commit()
+        # The first password is shown once, on this page, never in a URL or a log.
+        return render_template("admin/password.html", user=user, password=password, created=True)
+    status = 422 if form.errors else 200
+    return render_template("admin/new_user.html", form=form), status
+
+
+def _managed_user(username: str) -> User:
+    user = user_by_username(username)
+    if user is None or not can_manage_user(current_user, user):
+        abort(404)
+    return user
+
+
+@bp.get("/users/<username>")
+def user(username: str):
+    target = _managed_user(username)
+    return render_template(
+        "admin/user.html", user=target, role_form=_fill(RoleForm()), confirm=ConfirmForm()
+    )
+
+
+@bp.post("/users/<username>/roles")
+def add_role(username: str):
+    target = _managed_user(username)
+    form = _fill(RoleForm())
+    if form.validate_on_submit():
+        role, unit = _chosen(form)
+        give_role(current_user, target, role, unit)
+        db.session.commit()
+        flash(_l("Đã giao vai trò."), "success")
+        return redirect(url_for(".user", username=target.username))
+    return render_template(
+        "admin/user.html", user=target, role_form=form, confirm=ConfirmForm()
+    ), 422
+
+
+@bp.post("/users/<username>/roles/<int:assignment_id>/revoke")
+def revoke_role(username: str, assignment_id: int):
+    target = _managed_user(username)
+    assignment = next((a for a in target.roles if a.id == assignment_id), None)
+    if assignment is None or not ConfirmForm().validate_on_submit():
+        abort(404 if assignment is None else 400)
+    take_role(current_user, assignment)
+    db.session.commit()
+    flash(_l("Đã thu hồi vai trò."), "success")
+    return redirect(url_for(".user", username=target.username))
+
+
+@bp.post("/users/<username>/active")
+def toggle_active(username: str):
+    target = _managed_user(username)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    set_active(current_user, target, not target.active)
+    db.session.commit()
+    message = _l("Đã mở khóa tài khoản.") if target.active else _l("Đã khóa tài khoản.")
+    flash(message, "success")
+    return redirect(url_for(".user", username=target.username))
+
+
+@bp.post("/users/<username>/password")
+def new_password(username: str):
+    target = _managed_user(username)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    password = reset_password(current_user, target)
+    db.session.commit()
+    return render_template("admin/password.html", user=target, password=password, created=False)
+
+
+# --- the audit log -------------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+def audit_log():
+    if not _is_admin():
+        abort(404)
+    query = audit_entries_query(current_user)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    entries = db.session.scalars(query.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
+    return render_template(
+        "admin/audit.html",
+        entries=entries[:PAGE_SIZE],
+        page=page,
+        more=len(entries) > PAGE_SIZE,
+    )
+
+
+def _is_admin() -> bool:
+    return any(a.role == Role.ADMIN for a in current_user.roles)
+
+
+# --- villages of a commune ------------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="villages-file")
+
+
+def _admin_commune(code: str) -> Unit:
+    commune = db.session.scalar(
+        select(Unit).where(Unit.code == code, Unit.level == UnitLevel.COMMUNE, Unit.active)
+    )
+    if commune is None or not any(
+        a.role == Role.ADMIN and a.unit.contains(commune) for a in current_user.roles
+    ):
+        abort(404)
+    return commune
+
+
+@bp.route("/units/<code>/villages", methods=["GET", "POST"])
+def villages(code: str):
+    """Upload a commune's villages file, see what it would do, then confirm."""
+    commune = _admin_commune(code)
+    form = VillagesUploadForm()
+    plan = payload = None
+    status = 200
+    if form.validate_on_submit():
+        data = form.file.data.read(MAX_VILLAGES_FILE + 1)
+        if len(data) > MAX_VILLAGES_FILE:
+            form.file.errors = [_l("Tệp quá lớn (tối đa 256 KB).")]
+            status = 413
+        else:
+            plan = plan_villages(commune, data)
+            status = 200 if plan.ok else 422
+            if plan.ok:
+                token = base64.urlsafe_b64encode(data).decode()
+                payload = _serializer().dumps([commune.code, token])
+    elif form.errors:
+        status = 422
+    return render_template(
+        "admin/villages.html",
+        commune=commune,
+        form=form,
+        plan=plan,
+        confirm=VillagesConfirmForm(payload=payload) if payload else None,
+    ), status
+
+
+@bp.post("/units/<code>/villages/confirm")
+def villages_confirm(code: str):
+    commune = _admin_commune(code)
+    form = VillagesConfirmForm()
+    try:
+        if not form.validate_on_submit():
+            raise BadData("no payload")
+        signed_code, token = _serializer().loads(form.payload.data, max_age=3600)
+        data = base64.urlsafe_b64decode(token.encode())
+    except (BadData, ValueError, TypeError):
+        flash(_l("Bản xem trước đã hết hạn. Hãy tải tệp lên lại."), "error")
+        return redirect(url_for(".villages", code=commune.code))
+    if signed_code != commune.code:
+        abort(404)
+    plan = plan_villages(commune, data)
+    if not plan.ok:  # the tree changed since the preview
+        return render_template(
+            "admin/villages.html",
+            commune=commune,
+            form=VillagesUploadForm(),
+            plan=plan,
+            confirm=None,
+        ), 409
+    report = apply_villages(plan)
+    audit(
+        current_user,
+        AuditAction.VILLAGES_IMPORTED,
+        commune,
+        detail=f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}",
+    )
+    db.session.commit()
+    flash(
+        _l(
+            "Đã nhập: %(added)s thêm mới, %(updated)s cập nhật, %(unchanged)s không đổi.",
+            added=report.added,
+            updated=report.updated,
+            unchanged=report.unchanged,
+        ),
+        "success",
+    )
+    return redirect(url_for(".villages", code=commune.code))
