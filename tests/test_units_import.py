@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from tipline.accounts.models import AuditEntry
 from tipline.extensions import db
 from tipline.places.importer import plan_villages, provinces_2024
 from tipline.places.models import Unit, UnitLevel
@@ -185,3 +186,60 @@ def test_villages_need_a_real_commune(ctx, runner, world):
     assert "no commune with code 'A1'" in run(
         runner, "import-villages", "--commune", "A1", "-", input=GOOD, code=1
     )
+
+
+# --- retiring and merging ------------------------------------------------------------------
+
+
+def test_a_merged_commune_adds_up_in_the_new_and_the_old_structure(ctx, runner, world, make_tip):
+    from datetime import date
+
+    from tipline.tips import counts
+
+    for place in (world.a1, world.a2, world.b1, world.commune_b):
+        make_tip(place)
+    start, end = date(2000, 1, 1), date(2100, 1, 1)
+    before = {code: counts.figures_for(unit(code), start, end).received for code in ("T", "A", "B")}
+    assert before == {"T": 4, "A": 2, "B": 2}
+
+    output = run(runner, "merge", "B", "--into", "A")
+    assert "retired and merged into Xã An Bình" in output
+    db.session.expire_all()
+    old, new = unit("B"), unit("A")
+    assert not old.active and old.merged_into_id == new.id and old.retired_at is not None
+    assert old.path.startswith(new.path) and unit("B1").path.startswith(old.path)
+    after = {code: counts.figures_for(unit(code), start, end).received for code in ("T", "A", "B")}
+    assert after == {"T": 4, "A": 4, "B": 2}  # new structure; old commune read alone
+    total, per_commune = counts.figures_by_commune(unit("T"), start, end)
+    assert total.received == 4 and {c: f.received for c, f in per_commune.items()} == {new.id: 4}
+    assert counts.differences() == {}
+    (entry,) = db.session.scalars(select(AuditEntry)).all()
+    assert entry.unit_id == new.id and entry.detail.startswith("B Phường Bắc Sơn")
+
+
+def test_police_of_the_surviving_commune_see_the_merged_tips(ctx, runner, world, make_tip, login):
+    tip = make_tip(world.b1)
+    police = login("police_a")
+    assert police.get(f"/staff/tips/{tip.public_id}").status_code == 404
+    run(runner, "merge", "B", "--into", "A")
+    assert police.get(f"/staff/tips/{tip.public_id}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "code, into, message",
+    [
+        ("A", "A1", "lies inside"),
+        ("A1", "B1", None),  # villages may merge
+        ("T", "A", "lies inside"),
+        ("B", "A1", "cannot be merged into a village"),
+        ("B", "ZZ", "no unit with code 'ZZ'"),
+    ],
+)
+def test_impossible_merges_are_refused(ctx, runner, world, code, into, message):
+    if message is None:
+        run(runner, "merge", code, "--into", into)
+        assert "is already retired" in run(runner, "merge", code, "--into", into, code=1)
+        return
+    assert message in run(runner, "merge", code, "--into", into, code=1)
+    db.session.expire_all()
+    assert unit(code) is None or unit(code).active

@@ -1,4 +1,4 @@
-"""accounts: session version, forced password change, two-factor, recovery codes, audit log
+"""accounts and units: retired units, session version, forced password change, two-factor, recovery codes, audit log
 
 Revision ID: b7a1c0de0004
 Revises: b7a1c0de0003
@@ -18,11 +18,16 @@ depends_on = None
 AUDIT_ACTIONS = (
     'user_created', 'role_granted', 'role_revoked', 'user_deactivated', 'user_reactivated',
     'password_reset', 'password_changed', 'two_factor_enabled', 'two_factor_disabled',
-    'villages_imported',
+    'villages_imported', 'unit_retired',
 )
 
 
 def upgrade():
+    with op.batch_alter_table('units', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('merged_into_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('retired_at', sa.DateTime(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_units_merged_into_id_units'), 'units', ['merged_into_id'], ['id'])
+
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('session_version', sa.Integer(), nullable=False, server_default='1'))
         batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -71,3 +76,7 @@ def downgrade():
         batch_op.drop_column('totp_secret')
         batch_op.drop_column('must_change_password')
         batch_op.drop_column('session_version')
+    with op.batch_alter_table('units', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_units_merged_into_id_units'), type_='foreignkey')
+        batch_op.drop_column('retired_at')
+        batch_op.drop_column('merged_into_id')

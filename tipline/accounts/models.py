@@ -144,6 +144,7 @@ class AuditAction(LabelledEnum):
     TWO_FACTOR_ENABLED = "two_factor_enabled"
     TWO_FACTOR_DISABLED = "two_factor_disabled"
     VILLAGES_IMPORTED = "villages_imported"
+    UNIT_RETIRED = "unit_retired"
 
     @classmethod
     def _labels(cls) -> dict:
@@ -158,6 +159,7 @@ class AuditAction(LabelledEnum):
             cls.TWO_FACTOR_ENABLED: _l("Bật xác thực hai bước"),
             cls.TWO_FACTOR_DISABLED: _l("Tắt xác thực hai bước"),
             cls.VILLAGES_IMPORTED: _l("Nhập danh sách thôn"),
+            cls.UNIT_RETIRED: _l("Sáp nhập đơn vị"),
         }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -43,9 +45,18 @@ class Unit(Base):
     # Materialised path of ids, "/1/17/230/": a subtree is a prefix match.
     path: Mapped[str] = mapped_column(String(255), index=True, default="")
     active: Mapped[bool] = mapped_column(default=True)
+    # A retired unit (merged by a reform) stays in the tree below the unit that took it
+    # over, so its figures add up in the new structure and can still be read on their own.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    retired_at: Mapped[datetime | None]
 
-    parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
-    children: Mapped[list[Unit]] = relationship(back_populates="parent", order_by="Unit.name")
+    parent: Mapped[Unit | None] = relationship(
+        remote_side=[id], back_populates="children", foreign_keys=[parent_id]
+    )
+    merged_into: Mapped[Unit | None] = relationship(remote_side=[id], foreign_keys=[merged_into_id])
+    children: Mapped[list[Unit]] = relationship(
+        back_populates="parent", order_by="Unit.name", foreign_keys=[parent_id]
+    )
 
     def __repr__(self) -> str:
         return f"<Unit {self.code} {self.name}>"
