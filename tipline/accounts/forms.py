@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from tipline.core.text import clean_text
 
@@ -37,7 +37,7 @@ class CodeForm(FlaskForm):
 
 
 class EnrolForm(CodeForm):
-    secret = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
+    secret = HiddenField(validators=[DataRequired(), Regexp(r"^[A-Z2-7]{16,64}$")])
 
 
 class DisableTwoFactorForm(FlaskForm):

@@ -66,8 +66,6 @@ def two_factor():
     if user.totp_secret is not None:
         return render_template("account/two_factor.html", enabled=True, form=DisableTwoFactorForm())
     form = EnrolForm()
-    if not form.is_submitted():
-        form.secret.data = twofactor.new_secret()
     status = 200
     if form.validate_on_submit():
         codes = twofactor.enable(user, form.secret.data, form.code.data)
@@ -78,6 +76,8 @@ def two_factor():
         status = 422
     elif form.errors:
         status = 422
+    if form.secret.errors or not form.secret.data:  # first visit, or a mangled secret
+        form.secret.data = twofactor.new_secret()
     uri = twofactor.provisioning_uri(user, form.secret.data)
     return render_template(
         "account/two_factor.html",

@@ -39,6 +39,11 @@ class NewStaffForm(RoleForm):
     )
 
 
+class RevokeForm(FlaskForm):
+    role = HiddenField(validators=[DataRequired()])
+    unit = HiddenField(validators=[DataRequired()])
+
+
 class ConfirmForm(FlaskForm):
     """A button that changes something: only the CSRF token travels."""
 

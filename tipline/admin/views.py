@@ -35,6 +35,7 @@ from tipline.accounts.services import (
 from tipline.admin.forms import (
     ConfirmForm,
     NewStaffForm,
+    RevokeForm,
     RoleForm,
     VillagesConfirmForm,
     VillagesUploadForm,
@@ -184,12 +185,23 @@ def add_role(username: str):
     ), 422
 
 
-@bp.post("/users/<username>/roles/<int:assignment_id>/revoke")
-def revoke_role(username: str, assignment_id: int):
+@bp.post("/users/<username>/roles/revoke")
+def revoke_role(username: str):
     target = _managed_user(username)
-    assignment = next((a for a in target.roles if a.id == assignment_id), None)
-    if assignment is None or not ConfirmForm().validate_on_submit():
-        abort(404 if assignment is None else 400)
+    form = RevokeForm()
+    assignment = None
+    if form.validate_on_submit():
+        assignment = next(
+            (
+                a
+                for a in target.roles
+                if a.role.value == form.role.data and a.unit.code == form.unit.data
+            ),
+            None,
+        )
+    if assignment is None:
+        flash(_l("Không tìm thấy vai trò này của tài khoản."), "error")
+        return redirect(url_for(".user", username=target.username), 303)
     take_role(current_user, assignment)
     db.session.commit()
     flash(_l("Đã thu hồi vai trò."), "success")
