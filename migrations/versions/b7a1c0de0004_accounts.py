@@ -1,4 +1,4 @@
-"""accounts and units: retired units, session version, forced password change, two-factor, recovery codes, audit log
+"""accounts, units and teams: retired units, the teams registry, session version, forced password change, two-factor, recovery codes, audit log
 
 Revision ID: b7a1c0de0004
 Revises: b7a1c0de0003
@@ -62,8 +62,44 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_audit_entries_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_entries_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('teams',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('public_id', sa.String(length=24), nullable=False),
+    sa.Column('commune_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('steering_committees', 'protection_teams', 'social_security_teams', 'patrol_teams', 'mediation_teams', name='team_kind', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('name', sa.String(length=160), nullable=False),
+    sa.Column('established_on', sa.Date(), nullable=True),
+    sa.Column('dissolved_on', sa.Date(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('dissolved_on IS NULL OR established_on IS NULL OR established_on <= dissolved_on', name=op.f('ck_teams_dates_in_order')),
+    sa.ForeignKeyConstraint(['commune_id'], ['units.id'], name=op.f('fk_teams_commune_id_units')),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_teams_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_teams')),
+    sa.UniqueConstraint('public_id', name=op.f('uq_teams_public_id'))
+    )
+    with op.batch_alter_table('teams', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_teams_commune_id'), ['commune_id'], unique=False)
+    op.create_table('team_members',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sa.Integer(), nullable=False),
+    sa.Column('full_name', sa.String(length=120), nullable=False),
+    sa.Column('role', sa.Enum('leader', 'deputy', 'member', name='team_member_role', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('phone', sa.String(length=20), nullable=True),
+    sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_team_members_team_id_teams'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_team_members'))
+    )
+    with op.batch_alter_table('team_members', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_team_members_team_id'), ['team_id'], unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table('team_members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_team_members_team_id'))
+    op.drop_table('team_members')
+    with op.batch_alter_table('teams', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_teams_commune_id'))
+    op.drop_table('teams')
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_entries_unit_id'))
         batch_op.drop_index(batch_op.f('ix_audit_entries_at'))

@@ -1,0 +1,1 @@
+"""The teams registry: the programme's committees and teams, with leaders and members."""

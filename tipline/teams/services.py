@@ -1,0 +1,126 @@
+"""Keeping the teams registry, and the counts the annual report takes from it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
+
+from tipline.accounts.models import Role, User
+from tipline.core.errors import NotAllowed, TiplineError
+from tipline.extensions import db
+from tipline.places.models import Unit, UnitLevel
+from tipline.teams.models import MemberRole, Team, TeamKind, TeamMember
+
+# Who keeps a commune's registry: its committee and police, and administrators above.
+KEEPERS = frozenset({Role.COMMUNE_COMMITTEE, Role.COMMUNE_POLICE, Role.ADMIN})
+
+
+def can_keep(user: User, commune: Unit) -> bool:
+    return bool(user.roles_over(commune) & KEEPERS)
+
+
+def kept_communes(user: User) -> list[Unit]:
+    """The active communes whose registry `user` keeps, in tree order."""
+    roots = [a.unit for a in user.roles if a.role in KEEPERS]
+    if not roots:
+        return []
+    return list(
+        db.session.scalars(
+            select(Unit)
+            .where(
+                or_(*(root.subtree_clause() for root in roots)),
+                Unit.level == UnitLevel.COMMUNE,
+                Unit.active,
+            )
+            .order_by(Unit.path)
+        )
+    )
+
+
+def teams_of(commune: Unit) -> list[Team]:
+    return list(
+        db.session.scalars(
+            select(Team)
+            .where(Team.commune_id == commune.id)
+            .order_by(Team.kind, Team.dissolved_on.is_not(None), Team.name)
+        )
+    )
+
+
+def add_team(
+    user: User,
+    commune: Unit,
+    *,
+    kind: TeamKind,
+    name: str,
+    unit: Unit,
+    established_on: date | None = None,
+    leader: str | None = None,
+) -> Team:
+    if not can_keep(user, commune):
+        raise NotAllowed(_l("Bạn không quản lý sổ tổ chức của xã này."))
+    if not commune.contains(unit):
+        raise TiplineError(_l("Nơi hoạt động phải thuộc xã."))
+    team = Team(commune=commune, unit=unit, kind=kind, name=name, established_on=established_on)
+    if leader:
+        team.members.append(TeamMember(full_name=leader, role=MemberRole.LEADER))
+    db.session.add(team)
+    db.session.flush()
+    return team
+
+
+def add_member(user: User, team: Team, full_name: str, role: MemberRole, phone: str | None):
+    if not can_keep(user, team.commune):
+        raise NotAllowed(_l("Bạn không quản lý sổ tổ chức của xã này."))
+    member = TeamMember(full_name=full_name, role=role, phone=phone or None)
+    team.members.append(member)
+    db.session.flush()
+    return member
+
+
+def remove_member(user: User, member: TeamMember) -> None:
+    if not can_keep(user, member.team.commune):
+        raise NotAllowed(_l("Bạn không quản lý sổ tổ chức của xã này."))
+    member.team.members.remove(member)
+    db.session.flush()
+
+
+def dissolve(user: User, team: Team, on: date) -> None:
+    if not can_keep(user, team.commune):
+        raise NotAllowed(_l("Bạn không quản lý sổ tổ chức của xã này."))
+    if team.established_on is not None and on < team.established_on:
+        raise TiplineError(_l("Ngày giải thể không thể trước ngày thành lập."))
+    team.dissolved_on = on
+    db.session.flush()
+
+
+# --- what the annual report reads ------------------------------------------------------------
+
+
+@dataclass
+class RegistryCounts:
+    """Teams active on a day, summed over the communes of a subtree that keep a registry."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    communes: set[int] = field(default_factory=set)  # communes whose figures came from here
+
+
+def registry_counts(root: Unit, on: date) -> RegistryCounts:
+    """Organisation counts by TeamKind value for `root`'s subtree, from the registry.
+
+    A commune keeps a registry once it has any team in it; its counts then replace the
+    entered indicators (the report names the source of each figure).
+    """
+    result = RegistryCounts()
+    teams = db.session.scalars(
+        select(Team).join(Unit, Unit.id == Team.commune_id).where(root.subtree_clause())
+    )
+    for team in teams:
+        result.communes.add(team.commune_id)
+        if team.active_on(on):
+            result.counts[team.kind.value] += 1
+    return result
