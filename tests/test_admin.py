@@ -343,3 +343,97 @@ def test_a_forged_confirmation_is_refused(world, login):
 @pytest.mark.parametrize("name, code", [("police_a", "A"), ("admin", "A1"), ("admin", "ZZ")])
 def test_villages_pages_out_of_reach_answer_404(world, login, name, code):
     assert upload(login(name), VILLAGES, code).status_code == 404
+
+
+# --- signing in and out ------------------------------------------------------------------------
+
+
+def test_logout_ends_every_copy_of_the_session_cookie(app, world, login):
+    client = login("leader_a1")
+    stolen = app.test_client()
+    cookie = client.get_cookie("session")
+    stolen.set_cookie("session", cookie.value)
+    assert stolen.get("/staff/").status_code == 200
+    assert client.post("/staff/logout").status_code == 302
+    response = stolen.get("/staff/")
+    assert response.status_code == 302 and "/staff/login" in response.location
+
+
+def test_sign_in_with_two_factor_takes_a_code_or_a_recovery_code_once(app, world, login):
+    client = login("police_a")
+    page = client.get("/staff/tai-khoan/hai-buoc").get_data(as_text=True)
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
+    done = client.post(
+        "/staff/tai-khoan/hai-buoc", data={"secret": secret, "code": pyotp.TOTP(secret).now()}
+    )
+    recovery = re.findall(r"<code>([a-z2-9]{5}-[a-z2-9]{5})</code>", done.get_data(as_text=True))
+
+    fresh, response = sign_in(app, "police_a", PASSWORD)
+    assert response.location.endswith("/staff/tai-khoan/xac-thuc")
+    blocked = fresh.get("/staff/")
+    assert blocked.status_code == 302 and "/staff/login" in blocked.location  # not signed in yet
+    wrong = fresh.post("/staff/tai-khoan/xac-thuc", data={"code": "000000"})
+    assert wrong.status_code == 401
+    ok = fresh.post("/staff/tai-khoan/xac-thuc", data={"code": pyotp.TOTP(secret).now()})
+    assert ok.status_code == 302 and fresh.get("/staff/").status_code == 200
+
+    other, _ = sign_in(app, "police_a", PASSWORD)
+    assert other.post("/staff/tai-khoan/xac-thuc", data={"code": recovery[0]}).status_code == 302
+    again, _ = sign_in(app, "police_a", PASSWORD)
+    assert again.post("/staff/tai-khoan/xac-thuc", data={"code": recovery[0]}).status_code == 401
+
+
+def test_wrong_passwords_pause_one_account_for_every_client(other_app, app, world):
+    settings = {
+        key: app.config[key]
+        for key in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "UPLOAD_DIR", "TIPLINE_ROOT_UNIT")
+    }
+    settings.update(
+        TESTING=True,
+        WTF_CSRF_ENABLED=False,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
+        TIPLINE_LOGIN_LIMIT="100 per hour",
+        TIPLINE_LOGIN_ACCOUNT_LIMIT="3 per hour",
+    )
+    strict = other_app(settings)
+    for address in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
+        client = strict.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        _, response = sign_in_with(client, "Leader_A1", "wrong password")
+        assert response.status_code == 401
+    client = strict.test_client()
+    _, response = sign_in_with(client, "leader_a1", PASSWORD)
+    assert response.status_code == 429
+    assert "sai mật khẩu nhiều lần" in response.get_data(as_text=True)
+    # Other accounts are not affected.
+    _, response = sign_in_with(strict.test_client(), "leader_a2", PASSWORD)
+    assert response.status_code == 302
+
+
+def sign_in_with(client, username: str, password: str):
+    response = client.post("/staff/login", data={"username": username, "password": password})
+    return client, response
+
+
+# --- the identity access log ------------------------------------------------------------------
+
+
+def test_commune_police_see_who_viewed_an_identity_in_their_commune(world, login, make_tip):
+    from tipline.tips.models import IdentityTier
+
+    tip = make_tip(
+        world.a1, identity_tier=IdentityTier.CONFIDENTIAL, name="Người Báo", phone="0912345678"
+    )
+    other = make_tip(
+        world.b1, identity_tier=IdentityTier.CONFIDENTIAL, name="Người Khác", phone="0912345679"
+    )
+    police_a, police_b = login("police_a"), login("police_b")
+    assert police_a.post(f"/staff/tips/{tip.public_id}/identity").status_code == 200
+    assert police_b.post(f"/staff/tips/{other.public_id}/identity").status_code == 200
+
+    html = police_a.get("/admin/identity-log").get_data(as_text=True)
+    assert tip.reference in html and "Xem danh tính" in html and "police_a" in html
+    assert other.reference not in html
+    assert "Người Báo" not in html  # the log names the tip, not the tipster
+    assert login("admin").get("/admin/identity-log").status_code == 404

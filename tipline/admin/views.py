@@ -44,6 +44,7 @@ from tipline.core.http import no_store
 from tipline.extensions import db
 from tipline.places.importer import apply_villages, plan_villages
 from tipline.places.models import Unit, UnitLevel
+from tipline.tips.models import IdentityAccess, Tip
 
 bp = Blueprint("admin", __name__)
 
@@ -340,3 +341,38 @@ def villages_confirm(code: str):
         "success",
     )
     return redirect(url_for(".villages", code=commune.code))
+
+
+# --- who saw a tipster's identity ------------------------------------------------------------
+
+PURPOSES = {
+    "view": _l("Xem danh tính"),
+    "print": _l("In hồ sơ có danh tính"),
+    "export": _l("Xuất dữ liệu có danh tính"),
+}
+
+
+@bp.get("/identity-log")
+def identity_log():
+    """Every view, print and export of a tipster's identity in the police's communes."""
+    communes = [a.unit for a in current_user.roles if a.role == Role.COMMUNE_POLICE]
+    if not communes:
+        abort(404)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    query = (
+        select(IdentityAccess, Tip)
+        .join(Tip, Tip.id == IdentityAccess.tip_id)
+        .join(Unit, Unit.id == Tip.unit_id)
+        .where(or_(*(commune.subtree_clause() for commune in communes)))
+        .order_by(IdentityAccess.at.desc(), IdentityAccess.id.desc())
+        .limit(PAGE_SIZE + 1)
+        .offset((page - 1) * PAGE_SIZE)
+    )
+    rows = db.session.execute(query).all()
+    return render_template(
+        "admin/identity_log.html",
+        rows=rows[:PAGE_SIZE],
+        page=page,
+        more=len(rows) > PAGE_SIZE,
+        purposes=PURPOSES,
+    )
