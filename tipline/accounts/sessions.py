@@ -16,7 +16,7 @@ from flask_login import login_user, logout_user
 from limits import parse
 
 from tipline.accounts.models import User
-from tipline.accounts.services import load_session_user
+from tipline.accounts.services import load_session_user, normalize_username
 from tipline.extensions import limiter
 
 PENDING = "_second_factor"
@@ -96,7 +96,8 @@ def idle_expired() -> bool:
 
 def _account_key(username: str) -> str:
     secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, f"login:{username}".encode(), hashlib.sha256).hexdigest()[:32]
+    name = normalize_username(username)
+    return hmac.new(secret, f"login:{name}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _account_limit():
