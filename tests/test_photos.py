@@ -824,11 +824,12 @@ def test_failed_save_leaves_no_partial_or_temporary_files(tmp_path, processed, m
     def replace_then_fail(src, dst):
         calls.append(dst)
         if len(calls) == 2:
-            raise OSError(28, "No space left on device")
+            # (A full disk is the storage layer's own StorageFull, tested there.)
+            raise OSError(5, "Input/output error")
         real_replace(src, dst)
 
     monkeypatch.setattr(photos.os, "replace", replace_then_fail)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OSError, match="Input/output"):
         save_photo(tmp_path, processed)
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 

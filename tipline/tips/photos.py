@@ -8,6 +8,12 @@ nothing of the uploaded file except its pixels may reach the disk.
 The format is detected from the content only. Anything else, and anything that cannot
 be decoded, is refused with a :class:`PhotoError` whose ``message`` is a lazily
 translated sentence a resident can read.
+
+Uploads are hostile until decoded, so everything that costs memory or time is bounded
+before Pillow gets to it: the pixel count (from the header), the memory the decoder
+will need for this format and mode (``max_decode_bytes``), the number of JPEG markers
+and scans and of PNG chunks (Pillow walks those in Python), and the number of photos a
+process decodes at once (one), so a worker's peak is one photo's.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ import io
 import logging
 import os
 import pathlib
+import re
 import secrets
+import threading
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pillow_heif
@@ -56,6 +65,26 @@ JPEG_QUALITY = 82
 MAX_SIDE = 65_535
 
 _MIB = 1024 * 1024
+# The most memory decoding one photo may take, estimated from its header before any pixel
+# is decoded (see _decode_cost). 256 MiB admits every photo a phone takes within the pixel
+# limit (a 40-megapixel PNG with alpha: ~180 MB; a 24-megapixel iPhone HEIC: ~190 MB); a
+# WebP takes 16 bytes per pixel (libwebp keeps two canvases), so WebPs over 16.8
+# megapixels are refused. bench/photo_memory.py measures the peaks: RESULTS-photos.md.
+MAX_DECODE_BYTES = 256 * _MIB
+# Pillow parses JPEG markers and PNG chunks in Python: 10 MB of empty ones cost seconds
+# and hundreds of MB. Cameras write a few dozen markers and ~10 scans at most; libjpeg
+# decodes every scan of a progressive JPEG over the whole picture, so scans are CPU time.
+MAX_JPEG_SEGMENTS = 1000
+MAX_JPEG_SCANS = 100
+MAX_JPEG_STRAY = 4096  # bytes between markers that belong to no segment
+# A 10 MB PNG written with the usual 8 KB IDAT chunks has ~1,300 of them.
+MAX_PNG_CHUNKS = 10_000
+# One photo decoded at a time per process (gunicorn threads share a worker's memory);
+# a request waits this long for its turn before it is told to try again.
+DECODE_WAIT_SECONDS = 20.0
+_DECODE_SLOT = threading.BoundedSemaphore(1)
+# Strips of about this size are converted to RGB one after the other (see _reduced_rgb).
+_STRIP_BYTES = 4 * _MIB
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "PA"})
 # Modes whose "transparency" key Pillow can turn into an alpha channel.
 _TRNS_MODES = frozenset({"1", "L", "P", "RGB"})
@@ -86,7 +115,8 @@ class PhotoError(ValueError):
         super().__init__(message)
         self.message = message
         #: a stable machine-readable reason ("empty", "too_large", "unsupported",
-        #: "corrupt", "too_many_pixels", "bad_dimensions"), for logs and tests.
+        #: "corrupt", "malformed", "too_many_pixels", "bad_dimensions", "busy"), for
+        #: logs and tests.
         self.code = code
 
     def __str__(self) -> str:
@@ -130,10 +160,12 @@ def _unsupported() -> PhotoError:
     )
 
 
-def _corrupt() -> PhotoError:
+def _corrupt(code: str = "corrupt") -> PhotoError:
+    # "malformed" (a structure no camera writes: thousands of markers, chunks or scans)
+    # shares this message: to the resident the file is damaged either way.
     return PhotoError(
         _l("Ảnh bị hỏng hoặc chưa được tải lên đầy đủ. Vui lòng thử gửi lại ảnh."),
-        code="corrupt",
+        code=code,
     )
 
 
@@ -149,6 +181,12 @@ def _too_many_pixels(max_pixels: int) -> PhotoError:
 
 def _bad_dimensions() -> PhotoError:
     return PhotoError(_l("Kích thước ảnh không hợp lệ."), code="bad_dimensions")
+
+
+def _busy() -> PhotoError:
+    return PhotoError(
+        _l("Máy chủ đang bận xử lý ảnh khác. Vui lòng bấm gửi lại sau ít phút."), code="busy"
+    )
 
 
 # Everything Pillow and its plugins raise for bad input. DecompressionBombError and
@@ -193,6 +231,132 @@ def _webp_canvas_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _looks_like_webp(head: bytes) -> bool:
+    """What Pillow's WebP plugin accepts (and then hands to libwebp whole)."""
+    return head[:4] == b"RIFF" and head[8:12] == b"WEBP" and head[12:16] in _WEBP_CHUNKS
+
+
+_WEBP_CHUNKS = (b"VP8 ", b"VP8X", b"VP8L")
+
+# A JPEG marker: 0xFF, then a byte that is neither stuffing (0x00) nor fill (0xFF). Two
+# bytes, so a search never backtracks, however many 0xFF an attacker writes.
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xff]")
+# The end of a scan's entropy-coded data: a marker other than RST0-7.
+_JPEG_AFTER_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: no length
+
+
+def _jpeg_layout(data: bytes) -> tuple[int, int, int]:
+    """(marker segments, scans, stray bytes) of the first picture of a JPEG, counted up to
+    the limits.
+
+    The same walk as libjpeg's, in C-speed regex searches; it stops at the first EOI (an
+    MPO's further pictures, anything appended) or as soon as a limit is passed. Stray
+    bytes are those between a segment and the next marker (fill bytes included), which
+    Pillow skips one by one in Python: 5 MB of them take seconds.
+    """
+    pos, segments, scans, stray = 2, 0, 0, 0
+    while segments <= MAX_JPEG_SEGMENTS and scans <= MAX_JPEG_SCANS and stray <= MAX_JPEG_STRAY:
+        if pos >= len(data):
+            break
+        # Look no further than the stray bytes still allowed.
+        window = min(len(data), pos + MAX_JPEG_STRAY - stray + 2)
+        found = _JPEG_MARKER.search(data, pos, window)
+        if found is None:
+            stray += window - pos
+            break
+        stray += found.start() - pos
+        marker, pos = data[found.start() + 1], found.end()
+        if marker == 0xD9:  # EOI
+            break
+        segments += 1
+        if marker in _JPEG_STANDALONE:
+            continue
+        length = int.from_bytes(data[pos : pos + 2], "big")
+        if length < 2:  # libjpeg refuses it; so will Pillow
+            break
+        pos += length
+        if marker == 0xDA:  # SOS: skip the entropy-coded data
+            scans += 1
+            found = _JPEG_AFTER_SCAN.search(data, pos)
+            if found is None:
+                break
+            pos = found.start()
+    return segments, scans, stray
+
+
+def _png_chunk_count(data: bytes) -> int:
+    """The number of chunks up to IEND, counted up to just past the limit."""
+    pos, count = 8, 0
+    while pos + 8 <= len(data) and count <= MAX_PNG_CHUNKS:
+        count += 1
+        if data[pos + 4 : pos + 8] == b"IEND":
+            break
+        pos += 12 + int.from_bytes(data[pos : pos + 4], "big")
+    return count
+
+
+# ISO base media boxes read while looking for HEIF image sizes (libheif allows 100 per box).
+_MAX_HEIF_BOXES = 10_000
+
+
+def _isobmff_boxes(data: bytes, start: int, end: int, budget: list[int]):
+    """(type, payload start, end) of the boxes in data[start:end]; stops when malformed."""
+    pos = start
+    while pos + 8 <= end:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _corrupt("malformed")
+        size, header = int.from_bytes(data[pos : pos + 4], "big"), 8
+        if size == 1:
+            size, header = int.from_bytes(data[pos + 8 : pos + 16], "big"), 16
+        elif size == 0:
+            size = end - pos
+        if size < header or pos + size > end:
+            return
+        yield data[pos + 4 : pos + 8], pos + header, pos + size
+        pos += size
+
+
+def _heif_coded_sizes(data: bytes) -> list[tuple[int, int]]:
+    """The size of every coded image in a HEIF file (its "ispe" properties).
+
+    Pillow reports the size after the clean-aperture crop ("clap"), which a file may
+    set to a few pixels while libheif decodes the full coded picture first: the coded
+    sizes are what decoding costs.
+    """
+    budget = [_MAX_HEIF_BOXES]
+    ranges = [(0, len(data))]
+    # meta (a FullBox: 4 bytes of version and flags) > iprp > ipco > ispe
+    for wanted, skip in ((b"meta", 4), (b"iprp", 0), (b"ipco", 0), (b"ispe", 4)):
+        ranges = [
+            (start + skip, end)
+            for outer in ranges
+            for kind, start, end in _isobmff_boxes(data, *outer, budget)
+            if kind == wanted
+        ]
+    return [
+        (
+            int.from_bytes(data[start : start + 4], "big"),
+            int.from_bytes(data[start + 4 : start + 8], "big"),
+        )
+        for start, end in ranges
+        if end - start >= 8
+    ]
+
+
+def _check_structure(data: bytes) -> int:
+    """Refuse structures no camera writes, before Pillow walks them; returns JPEG scans."""
+    if data[:3] == b"\xff\xd8\xff":
+        segments, scans, stray = _jpeg_layout(data)
+        if segments > MAX_JPEG_SEGMENTS or scans > MAX_JPEG_SCANS or stray > MAX_JPEG_STRAY:
+            raise _corrupt("malformed")
+        return scans
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and _png_chunk_count(data) > MAX_PNG_CHUNKS:
+        raise _corrupt("malformed")
+    return 0
+
+
 def _pixel_limit(max_pixels: int) -> int:
     """Our limit, or Pillow's bomb limit if lower: beyond that Pillow warns or refuses."""
     if Image.MAX_IMAGE_PIXELS:
@@ -206,6 +370,78 @@ def _check_size(size: tuple[int, int], max_pixels: int) -> None:
         raise _bad_dimensions()
     if width * height > _pixel_limit(max_pixels):
         raise _too_many_pixels(_pixel_limit(max_pixels))
+
+
+# Bytes per pixel at the peak of decoding, measured with bench/photo_memory.py.
+# WebP: libwebp's canvas and its copy of the previous frame, the frame handed to Pillow,
+# Pillow's image: 4 x 4 bytes.
+_WEBP_BYTES_PER_PIXEL = 16
+# HEIF: libheif's planes and RGB(A) output, then Pillow's image (measured: 7-8).
+_HEIF_BYTES_PER_PIXEL = 8
+# Pillow keeps 1 byte per pixel for these modes, 2 for 16-bit greyscale, 4 for the rest.
+_ONE_BYTE_MODES = frozenset({"1", "L", "P"})
+
+
+def _mode_bytes(mode: str) -> int:
+    if mode in _ONE_BYTE_MODES:
+        return 1
+    return 2 if mode.startswith("I;16") else 4
+
+
+def _jpeg_coefficient_bytes(img: JpegImagePlugin.JpegImageFile, size: tuple[int, int]) -> int:
+    """libjpeg's whole-image buffer of DCT coefficients (progressive or multi-scan JPEGs).
+
+    64 coefficients of 2 bytes per 8x8 block of each component, at full size whatever
+    the scale of the output.
+    """
+    width, height = size
+    layers = img.layer or [(0, 1, 1, 0)] * 3
+    h_max = max(h for _, h, _, _ in layers) or 1
+    v_max = max(v for _, _, v, _ in layers) or 1
+    blocks = sum(
+        -(-width * h // (8 * h_max)) * -(-height * v // (8 * v_max)) for _, h, v, _ in layers
+    )
+    return blocks * 128
+
+
+def _reduction(size: tuple[int, int], target: tuple[int, int]) -> int:
+    """The whole factor _reduced_rgb box-reduces by: the result stays >= target."""
+    return max(1, min(size[0] // target[0], size[1] // target[1]))
+
+
+def _is_plain_rgb(img: Image.Image) -> bool:
+    return img.mode == "RGB" and "transparency" not in img.info
+
+
+def _decode_cost(
+    img: Image.Image, full_size: tuple[int, int], scans: int, target: tuple[int, int]
+) -> int:
+    """The memory (bytes) decoding img and turning it into RGB will take, from its header.
+
+    full_size is the size before a JPEG draft; img.size is what will be decoded. What
+    follows (resizing to target, encoding) takes a few tens of MB at most.
+    """
+    width, height = img.size
+    if img.format == "WEBP":
+        cost = width * height * _WEBP_BYTES_PER_PIXEL
+    elif img.format == "HEIF":
+        cost = width * height * _HEIF_BYTES_PER_PIXEL
+    else:
+        cost = width * height * _mode_bytes(img.mode)
+    if isinstance(img, JpegImagePlugin.JpegImageFile) and (scans > 1 or "progressive" in img.info):
+        cost += _jpeg_coefficient_bytes(img, full_size)
+    if not _is_plain_rgb(img):  # converted into a new RGB image, reduced on the way
+        factor = _reduction(img.size, target)
+        cost += 4 * -(-width // factor) * -(-height // factor)
+    return cost
+
+
+def _check_cost(cost: int, size: tuple[int, int], max_decode_bytes: int) -> None:
+    """Refuse what would take more than max_decode_bytes, naming the pixel count this
+    kind of image may have instead."""
+    if cost > max_decode_bytes:
+        pixels = size[0] * size[1]
+        raise _too_many_pixels(max(1, max_decode_bytes * pixels // cost))
 
 
 def _fit(size: tuple[int, int], limit: int) -> tuple[int, int]:
@@ -241,19 +477,25 @@ def _draft_box(size: tuple[int, int], long_side: int) -> tuple[int, int] | None:
     return max(1, -(-width * long_side // longest)), max(1, -(-height * long_side // longest))
 
 
-def _high_bit_to_l(img: Image.Image) -> Image.Image:
-    """16-bit / 32-bit integer / float greyscale -> 8-bit "L", keeping the look."""
+def _levels(img: Image.Image) -> tuple[float, float]:
+    """The value range of a 16-bit / 32-bit integer / float greyscale image to show as 0..255."""
+    if img.mode.startswith("I;16"):
+        return 0, 65535
+    lo, hi = img.getextrema()
+    if img.mode == "F" and lo >= 0 and hi <= 1.0:  # normalised floats
+        return 0, 1.0
+    if lo >= 0 and hi <= 255:  # already 8-bit values
+        return 0, 255
+    if lo >= 0 and hi <= 65535:  # 16-bit values
+        return 0, 65535
+    return lo, hi
+
+
+def _high_bit_to_l(img: Image.Image, levels: tuple[float, float]) -> Image.Image:
+    """High-bit greyscale -> 8-bit "L", levels (of the whole image) mapped to 0..255."""
     if img.mode.startswith("I;16"):
         img = img.convert("I")
-        lo, hi = 0, 65535
-    else:
-        lo, hi = img.getextrema()
-        if img.mode == "F" and lo >= 0 and hi <= 1.0:  # normalised floats
-            lo, hi = 0, 1.0
-        elif lo >= 0 and hi <= 255:  # already 8-bit values
-            lo, hi = 0, 255
-        elif lo >= 0 and hi <= 65535:  # 16-bit values
-            lo, hi = 0, 65535
+    lo, hi = levels
     if hi <= lo:
         scale, offset = 0.0, 0.0 if hi <= 0 else 255.0
     else:
@@ -270,16 +512,39 @@ def _white_background(img: Image.Image) -> Image.Image:
     return out
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
+def _to_rgb(img: Image.Image, levels: tuple[float, float] | None = None) -> Image.Image:
     if img.mode in _HIGH_BIT_MODES:
         # Any "transparency" value is in the 16-bit range; treat the image as opaque.
-        return _high_bit_to_l(img).convert("RGB")
+        return _high_bit_to_l(img, levels or _levels(img)).convert("RGB")
     if img.mode in _ALPHA_MODES or (img.mode in _TRNS_MODES and "transparency" in img.info):
         return _white_background(img)
     if img.mode == "RGB":
         return img
     # L, 1, P, CMYK (Pillow already undid Adobe's inverted CMYK), YCbCr, RGBX, ...
     return img.convert("RGB")
+
+
+def _reduced_rgb(img: Image.Image, target: tuple[int, int]) -> Image.Image:
+    """The decoded image in RGB, box-reduced by the largest whole factor that keeps it at
+    least as large as target.
+
+    Converted strip by strip: at once, a 40-megapixel image with alpha would take three
+    more full-size copies (RGBA, a white canvas, the result), about 500 MB.
+    """
+    width, height = img.size
+    factor = _reduction(img.size, target)
+    if _is_plain_rgb(img):
+        return img.reduce(factor) if factor > 1 else img
+    rows = max(1, _STRIP_BYTES // (4 * width))
+    rows = max(factor, rows - rows % factor)
+    levels = _levels(img) if img.mode in _HIGH_BIT_MODES else None
+    if factor == 1 and rows >= height:
+        return _to_rgb(img, levels)
+    out = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, rows):
+        strip = _to_rgb(img.crop((0, top, width, min(height, top + rows))), levels)
+        out.paste(strip.reduce(factor) if factor > 1 else strip, (0, top // factor))
+    return out
 
 
 def _to_srgb(img: Image.Image, icc_profile: bytes | None) -> Image.Image:
@@ -322,45 +587,79 @@ def _resize(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _decode(data: bytes, max_pixels: int, long_side: int) -> Image.Image:
+@dataclass(frozen=True)
+class _Limits:
+    max_pixels: int
+    max_decode_bytes: int
+    long_side: int
+
+
+def _decode(data: bytes, limits: _Limits) -> Image.Image:
     """Open, check and decode the first frame; returns an upright RGB image."""
+    scans = _check_structure(data)
     head = bytes(data[:30])
-    webp_size = _webp_canvas_size(head)
-    if webp_size is not None:
-        # Pillow's WebP decoder allocates the whole canvas while opening.
-        _check_size(webp_size, max_pixels)
+    if _looks_like_webp(head):
+        # Pillow's WebP decoder allocates the whole canvas (twice) while opening.
+        webp_size = _webp_canvas_size(head)
+        if webp_size is None:  # libwebp would find a size some other way: don't ask it
+            raise _unsupported()
+        _check_size(webp_size, limits.max_pixels)
+        _check_cost(
+            webp_size[0] * webp_size[1] * _WEBP_BYTES_PER_PIXEL, webp_size, limits.max_decode_bytes
+        )
+
+    if head[4:8] == b"ftyp":  # HEIF (and other ISO media files, which Pillow refuses)
+        for coded in _heif_coded_sizes(data):
+            _check_size(coded, limits.max_pixels)
+            _check_cost(coded[0] * coded[1] * _HEIF_BYTES_PER_PIXEL, coded, limits.max_decode_bytes)
 
     try:
         img = Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _too_many_pixels(_pixel_limit(max_pixels)) from exc
+        raise _too_many_pixels(_pixel_limit(limits.max_pixels)) from exc
     except _DECODE_ERRORS as exc:
         raise _unsupported() from exc
 
     with img:
-        _check_size(img.size, max_pixels)  # from the header, nothing decoded yet
-        orientation = _orientation(img)
-        icc_profile = img.info.get("icc_profile")
-        rgb_source = img.mode in {"RGB", "RGBA", "RGBX", "RGBa", "P", "PA"}
+        full_size = img.size
+        _check_size(full_size, limits.max_pixels)  # from the header, nothing decoded yet
+        target = _fit(full_size, limits.long_side)
         try:
             # Also MPO (multi-picture JPEG from some cameras): Pillow's JPEG opener
             # returns those with format "MPO"; the first picture is the photo.
             if isinstance(img, JpegImagePlugin.JpegImageFile):
-                box = _draft_box(img.size, long_side)
+                box = _draft_box(full_size, limits.long_side)
                 if box is not None:
                     img.draft("RGB", box)
+            cost = _decode_cost(img, full_size, scans, target)
+            _check_cost(cost, full_size, limits.max_decode_bytes)
+            orientation = _orientation(img)  # (a PNG's EXIF may follow the pixels: it loads)
+            icc_profile = img.info.get("icc_profile")
+            rgb_source = img.mode in {"RGB", "RGBA", "RGBX", "RGBa", "P", "PA"}
             img.load()  # the first frame only, for animated images
-            out = _to_rgb(img)
-            out = _resize(out, _fit(out.size, long_side))
+            out = _resize(_reduced_rgb(img, target), target)
             if rgb_source:
                 out = _to_srgb(out, icc_profile)
             for step in _ORIENTATION_FIX.get(orientation, ()):
                 out = out.transpose(step)
             return _fresh_copy(out)
+        except PhotoError:
+            raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise _too_many_pixels(_pixel_limit(max_pixels)) from exc
+            raise _too_many_pixels(_pixel_limit(limits.max_pixels)) from exc
         except _DECODE_ERRORS as exc:
             raise _corrupt() from exc
+
+
+@contextmanager
+def _decode_slot() -> Iterator[None]:
+    """This process' turn to decode a photo (see DECODE_WAIT_SECONDS)."""
+    if not _DECODE_SLOT.acquire(timeout=DECODE_WAIT_SECONDS):
+        raise _busy()
+    try:
+        yield
+    finally:
+        _DECODE_SLOT.release()
 
 
 def process_photo(
@@ -368,6 +667,7 @@ def process_photo(
     *,
     max_bytes: int = 10 * _MIB,
     max_pixels: int = 40_000_000,
+    max_decode_bytes: int = MAX_DECODE_BYTES,
     long_side: int = 1600,
     thumb_side: int = 320,
 ) -> ProcessedPhoto:
@@ -380,16 +680,17 @@ def process_photo(
     if len(data) > max_bytes:
         raise _too_large(max_bytes)
 
+    limits = _Limits(max_pixels, max_decode_bytes, long_side)
     try:
         # The outcome must not depend on the process' warning filters (tests turn
         # warnings into errors, production does not):
         # - Pillow and pillow-heif warn about harmless oddities in metadata (corrupt
         #   EXIF, a malformed MPO index, ...). We drop all metadata anyway, so ignore them.
         # - Pillow only *warns* between 1x and 2x Image.MAX_IMAGE_PIXELS: always an error.
-        with warnings.catch_warnings():
+        with _decode_slot(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", module=r"(PIL|pillow_heif)(\.|$)")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = _decode(data, max_pixels, long_side)
+            img = _decode(data, limits)
             thumb = _fresh_copy(_resize(img, _fit(img.size, thumb_side)))
             return ProcessedPhoto(
                 data=_encode_jpeg(img),
