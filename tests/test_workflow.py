@@ -297,3 +297,65 @@ def test_replay_of_events_gives_the_status(world, make_tip):
 def test_every_role_label_is_vietnamese():
     assert Role.VILLAGE_LEADER.label == "Tổ trưởng tổ bảo vệ ANTT"
     assert S.TRIAGED.label == "Đã tiếp nhận, đang xử lý"
+
+
+# --- triage moves: assignment, priority, automatic escalation -------------------------------
+
+
+@pytest.mark.parametrize("name", ALL_USERS)
+def test_who_may_assign_a_tip_of_village_a1(world, make_tip, name):
+    tip = make_tip(world.a1)
+    member = world.user("member_a1")
+    allowed = name in VILLAGE_SETTLERS
+    try:
+        workflow.assign(tip, world.user(name), member)
+    except NotAllowed:
+        assert not allowed
+    else:
+        assert allowed and tip.assignee_id == member.id
+
+
+@pytest.mark.parametrize("name", ALL_USERS)
+def test_who_may_change_the_priority_of_a_tip_of_village_a1(world, make_tip, name):
+    from tipline.tips.models import Priority
+
+    tip = make_tip(world.a1)
+    allowed = name in VILLAGE_SETTLERS | {"member_a1"}
+    try:
+        workflow.set_priority(tip, world.user(name), Priority.URGENT)
+    except NotAllowed:
+        assert not allowed
+    else:
+        assert allowed and tip.priority == Priority.URGENT
+
+
+def test_closed_tips_are_neither_assigned_nor_reprioritised(world, make_tip):
+    from tipline.tips.models import Priority
+
+    tip = make_tip(world.a1)
+    police = world.user("police_a")
+    workflow.transition(tip, Action.REJECT, police, reason=RejectReason.SPAM)
+    with pytest.raises(WorkflowError):
+        workflow.assign(tip, police, police)
+    with pytest.raises(WorkflowError):
+        workflow.set_priority(tip, police, Priority.LOW)
+
+
+def test_automatic_escalation_writes_a_system_event_once(world, make_tip):
+    tip = make_tip(world.a1)
+    workflow.escalate_unattended(tip, hours=48)
+    assert tip.handler == Handler.COMMUNE_POLICE
+    event = tip.events[-1]
+    assert event.kind == EventKind.ESCALATED and event.actor_id is None
+    assert event.note.body.startswith("Tự động chuyển Công an xã")
+    with pytest.raises(WorkflowError):
+        workflow.escalate_unattended(tip, hours=48)
+    assert counts.differences() == {}
+
+
+def test_search_text_follows_a_blanked_description(world, make_tip):
+    tip = make_tip(world.a1, description="Trộm cắp ở chợ")
+    assert tip.search_text == "trom cap o cho"
+    tip.description = ""
+    db.session.commit()
+    assert db.session.get(Tip, tip.id).search_text == ""

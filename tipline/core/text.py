@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 _KEEP = {"\n", "\t"}
@@ -19,3 +20,17 @@ def clean_text(value):
         ch for ch in value if ch in _KEEP or unicodedata.category(ch) not in ("Cc", "Cs")
     )
     return unicodedata.normalize("NFC", value).strip()
+
+
+# Letters whose base is not a combining mark away from ASCII.
+_FOLD_LETTERS = str.maketrans({"đ": "d", "Đ": "d", "ð": "d", "ø": "o", "ł": "l"})
+_SPACES = re.compile(r"\s+")
+
+
+def fold(value: str | None) -> str:
+    """Text for matching: lower case, no tone or letter marks ("Trộm cắp" → "trom cap", đ → d)."""
+    if not value:
+        return ""
+    decomposed = unicodedata.normalize("NFD", value.translate(_FOLD_LETTERS))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", bare.lower()).strip()

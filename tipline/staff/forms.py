@@ -6,18 +6,23 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
     HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from tipline.core.text import clean_text
-from tipline.tips.models import Outcome, RejectReason
+from tipline.tips.models import STAFF_SOURCES, Outcome, Priority, RejectReason, TipSource
 from tipline.tips.workflow import Action
 
 
@@ -79,3 +84,97 @@ class NoteForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A bare CSRF-protected button (logout, show identity)."""
+
+
+class AssignForm(FlaskForm):
+    assignee = SelectField(_l("Giao cho"), choices=[], validate_choice=False)
+    version = IntegerField(widget=HiddenField.widget, validators=[InputRequired()])
+
+
+class PriorityForm(FlaskForm):
+    priority = SelectField(
+        _l("Mức ưu tiên"),
+        choices=Priority.choices(),
+        validators=[DataRequired(_l("Hãy chọn mức ưu tiên."))],
+    )
+    version = IntegerField(widget=HiddenField.widget, validators=[InputRequired()])
+
+
+class BulkForm(FlaskForm):
+    """Several tips of the inbox at once; each goes through the workflow on its own."""
+
+    tips = SelectMultipleField(choices=[], validate_choice=False)
+    operation = SelectField(
+        _l("Thao tác với các tin đã chọn"),
+        choices=[
+            SelectChoice("assign", _l("Giao cho")),
+            SelectChoice("priority", _l("Đổi mức ưu tiên")),
+            SelectChoice("spam", _l("Không xử lý: tin rác")),
+        ],
+        validators=[DataRequired(_l("Hãy chọn thao tác."))],
+    )
+    assignee = SelectField(_l("Người nhận"), choices=[], validate_choice=False)
+    priority = SelectField(
+        _l("Mức ưu tiên"),
+        choices=[SelectChoice("", "—"), *Priority.choices()],
+        validate_choice=False,
+    )
+
+
+class TemplateForm(FlaskForm):
+    commune = SelectField(_l("Xã, phường"), choices=[], validate_choice=False)
+    title = StringField(
+        _l("Tên mẫu"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Hãy đặt tên cho mẫu.")), Length(max=120)],
+    )
+    body = TextAreaField(
+        _l("Nội dung gửi người báo tin"),
+        filters=[clean_text],
+        validators=[
+            DataRequired(_l("Nội dung mẫu đang trống.")),
+            Length(max=4000, message=_l("Tối đa 4000 ký tự.")),
+        ],
+    )
+
+
+class EmailSettingsForm(FlaskForm):
+    email = StringField(
+        _l("Địa chỉ email nhận thông báo (để trống: chỉ xem trong ứng dụng)"),
+        filters=[clean_text],
+        validators=[
+            Optional(),
+            Length(max=254),
+            Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Địa chỉ email không hợp lệ.")),
+        ],
+    )
+    urgent_tips = BooleanField(_l("Báo khi có tin khẩn mới"))
+    tipster_replies = BooleanField(_l("Báo khi người báo tin trả lời"))
+
+
+class RecordedTipForm(Form):
+    """One tip heard from a resident (no CSRF of its own: it sits inside RecordForm)."""
+
+    category = SelectField(_l("Loại vụ việc"), choices=[], validate_choice=False)
+    unit = SelectField(_l("Địa bàn"), choices=[], validate_choice=False)
+    description = TextAreaField(
+        _l("Nội dung"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=4000, message=_l("Tối đa 4000 ký tự."))],
+    )
+    place = StringField(
+        _l("Nơi xảy ra"), filters=[clean_text], validators=[Optional(), Length(max=300)]
+    )
+    occurred_on = DateField(_l("Ngày xảy ra"), validators=[Optional()])
+
+
+class RecordForm(FlaskForm):
+    """Tips taken on behalf of residents: at a meeting, from the tip box, by phone."""
+
+    batch_key = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
+    source = SelectField(
+        _l("Nguồn tin"),
+        choices=[SelectChoice("", "—"), *TipSource.choices(STAFF_SOURCES)],
+        validators=[DataRequired(_l("Hãy chọn nguồn tin."))],
+    )
+    rows = FieldList(FormField(RecordedTipForm), min_entries=3, max_entries=10)

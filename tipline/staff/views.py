@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -14,32 +15,65 @@ from flask import (
     render_template,
     request,
     send_file,
-    session,
     url_for,
 )
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
+from flask_login import current_user, login_required
+from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from tipline.accounts.models import Role
+from tipline.accounts import sessions
+from tipline.accounts.models import Role, User
 from tipline.accounts.services import authenticate
-from tipline.core.errors import TiplineError
+from tipline.core.errors import StaleObject, TiplineError
 from tipline.core.http import no_store
+from tipline.core.text import clean_text
+from tipline.core.timeutil import utcnow
 from tipline.extensions import db, limiter
 from tipline.places.models import UnitLevel
-from tipline.places.services import communes_of, root_unit, unit_by_code, villages_of
-from tipline.staff.forms import ActionForm, ConfirmForm, LoginForm, NoteForm
-from tipline.tips import workflow
-from tipline.tips.models import IdentityAccess, Outcome, RejectReason, TipPhoto, TipStatus
+from tipline.places.services import (
+    communes_of,
+    root_unit,
+    unit_by_code,
+    unit_sort_key,
+    villages_of,
+)
+from tipline.staff.forms import (
+    ActionForm,
+    AssignForm,
+    BulkForm,
+    ConfirmForm,
+    EmailSettingsForm,
+    LoginForm,
+    NoteForm,
+    PriorityForm,
+    RecordForm,
+    TemplateForm,
+)
+from tipline.tips import triage, workflow
+from tipline.tips.models import (
+    Category,
+    IdentityAccess,
+    Outcome,
+    Priority,
+    RejectReason,
+    ResponseTemplate,
+    StaffEmail,
+    TipPhoto,
+    TipSource,
+    TipStatus,
+)
 from tipline.tips.queries import (
     can_see_identity,
-    status_counts,
     tip_by_reference_for,
     tip_for,
-    visible_tips,
 )
-from tipline.tips.services import normalize_reference
+from tipline.tips.services import (
+    active_categories,
+    category_by_code,
+    new_submission_key,
+    normalize_reference,
+)
 from tipline.tips.storage import storage_for
 
 bp = Blueprint("staff", __name__)
@@ -52,9 +86,7 @@ def _private(response):
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for(".inbox")
+    return sessions.safe_target(target) or url_for(".inbox")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -64,12 +96,19 @@ def login():
         return redirect(url_for(".inbox"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        user = authenticate(form.username.data, form.password.data)
+        username = form.username.data
+        if sessions.account_locked(username):
+            form.password.errors = [
+                _l("Tài khoản tạm dừng đăng nhập vì sai mật khẩu nhiều lần. Hãy thử lại sau.")
+            ]
+            return render_template("staff/login.html", form=form), 429
+        user = authenticate(username, form.password.data)
         if user is not None:
             db.session.commit()  # a rehashed password
-            session.clear()  # no fixation: a fresh session at login
-            login_user(user)
+            if not sessions.sign_in(user, form.next.data):
+                return redirect(url_for("account.second_factor"))
             return redirect(_safe_next(form.next.data))
+        sessions.record_wrong_password(username)
         form.password.errors = [_l("Tên đăng nhập hoặc mật khẩu không đúng.")]
         return render_template("staff/login.html", form=form), 401
     status = 400 if form.errors else 200
@@ -80,34 +119,156 @@ def login():
 @login_required
 def logout():
     if ConfirmForm().validate_on_submit():
-        logout_user()
-        session.clear()
+        sessions.sign_out(current_user)  # every copy of this session's cookie ends too
+        db.session.commit()
     return redirect(url_for(".login"))
 
 
 @bp.get("/")
 @login_required
 def inbox():
-    status_value = request.args.get("status") or None
     try:
-        status = TipStatus(status_value) if status_value else None
-    except ValueError:
-        abort(400)
-    page = request.args.get("page", 1, type=int) or 1
-    page = max(page, 1)
+        wanted = _inbox_filter(request.args)
+    except ValueError as error:
+        return _bad_filter(str(error))
+    now = utcnow()
     size = current_app.config["TIPLINE_INBOX_PAGE_SIZE"]
-    query = visible_tips(current_user, status=status)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    tips = db.session.scalars(query.limit(size).offset((page - 1) * size)).unique().all()
+    result = triage.inbox_page(current_user, wanted, size, now=now)
+    counts = triage.cached_inbox_counts(current_user, now=now)
+    options = triage.inbox_options(current_user)
+    bulk = BulkForm(formdata=None)
+    bulk.assignee.choices = _people_choices(options.assignees)
+    args = _filter_args(wanted)
+    base = url_for(".inbox")
     return render_template(
         "staff/inbox.html",
-        tips=tips,
-        status=status,
-        counts=status_counts(current_user),
-        page=page,
-        pages=max(1, -(-total // size)),
-        total=total,
+        tips=result.tips,
+        page=result.page,
+        has_next=result.has_next,
+        wanted=wanted,
+        chips=_chips(counts, args, base),
+        unread_total=counts.unread,
+        unread_ids=triage.unread_tip_ids(current_user, result.tips),
+        overdue_ids={t.id for t in result.tips if triage.is_overdue(t, now)},
+        categories=options.categories,
+        units=options.units,
+        sorts=SORT_LABELS,
+        bulk=bulk,
+        args=args,
+        # Built once here: the page repeats them for every tip.
+        status_labels={s: s.label for s in TipStatus},
+        priority_labels={p: p.label for p in Priority},
+        inbox_url=base,
+        tips_url=base + "tips/",
     )
+
+
+def _chips(counts: triage.InboxCounts, args: dict, base: str) -> list[tuple]:
+    """The quick filters: (label, count or None, link, whether it is the current filter)."""
+    chips = [
+        (_l("Tất cả"), None, {}),
+        (_l("Đang mở"), counts.open, {"open": "1"}),
+        (_l("Khẩn"), counts.urgent, {"priority": "urgent", "open": "1"}),
+        (_l("Của tôi"), counts.mine, {"mine": "1", "open": "1"}),
+        (_l("Quá hạn"), counts.overdue, {"overdue": "1"}),
+        (_l("Chưa đọc"), counts.unread, {"unread": "1"}),
+    ]
+    if counts.unread_replies or args.get("replies"):
+        chips.append((_l("Trả lời chưa đọc"), counts.unread_replies, {"replies": "1"}))
+    for status in TipStatus:
+        chips.append((status.label, counts.by_status.get(status), {"status": status.value}))
+    return [
+        (str(label), n, base + ("?" + urlencode(params) if params else ""), params == args)
+        for label, n, params in chips
+    ]
+
+
+SORT_LABELS = {
+    triage.Sort.PRIORITY: _l("Khẩn trước, mới trước"),
+    triage.Sort.NEWEST: _l("Mới nhất"),
+    triage.Sort.OLDEST: _l("Cũ nhất"),
+    triage.Sort.DUE: _l("Sắp đến hạn"),
+}
+_FLAGS = ("mine", "overdue", "unread", "replies", "open")
+
+
+def _inbox_filter(args) -> triage.InboxFilter:
+    """The inbox's query string, validated; ValueError says what is wrong."""
+    wanted = triage.InboxFilter(query=(clean_text(args.get("q", "")) or "")[:200])
+    status = args.get("status") or ""
+    if status:
+        try:
+            wanted.status = TipStatus(status)
+        except ValueError:
+            raise ValueError(_l("Trạng thái không hợp lệ.")) from None
+    priority = args.get("priority") or ""
+    if priority:
+        try:
+            wanted.priority = Priority(priority)
+        except ValueError:
+            raise ValueError(_l("Mức ưu tiên không hợp lệ.")) from None
+    category = args.get("category") or ""
+    if category:
+        found = category_by_code(category)
+        if found is None:
+            raise ValueError(_l("Loại vụ việc không hợp lệ."))
+        wanted.category_id = found.id
+    unit = args.get("unit") or ""
+    if unit:
+        found = unit_by_code(unit)
+        if found is None:
+            raise ValueError(_l("Địa bàn không hợp lệ."))
+        wanted.unit = found
+    sort = args.get("sort") or triage.Sort.PRIORITY
+    if sort not in triage.Sort.ALL:
+        raise ValueError(_l("Cách sắp xếp không hợp lệ."))
+    wanted.sort = sort
+    flags = {name: args.get(name) for name in _FLAGS}
+    for value in flags.values():
+        if value not in (None, "", "1"):
+            raise ValueError(_l("Bộ lọc không hợp lệ."))
+    wanted.mine = flags["mine"] == "1"
+    wanted.overdue = flags["overdue"] == "1"
+    wanted.unread = flags["unread"] == "1"
+    wanted.unread_replies = flags["replies"] == "1"
+    wanted.open_only = flags["open"] == "1"
+    page = args.get("page") or "1"
+    if not page.isdigit() or not 1 <= int(page) <= 10_000:
+        raise ValueError(_l("Số trang không hợp lệ."))
+    wanted.page = int(page)
+    wanted.__post_init__()
+    return wanted
+
+
+def _filter_args(wanted: triage.InboxFilter) -> dict:
+    """The filter as query-string arguments (for links that keep it)."""
+    args = {
+        "q": wanted.query or None,
+        "status": wanted.status.value if wanted.status else None,
+        "priority": wanted.priority.value if wanted.priority else None,
+        "unit": wanted.unit.code if wanted.unit else None,
+        "sort": wanted.sort if wanted.sort != triage.Sort.PRIORITY else None,
+        "mine": "1" if wanted.mine else None,
+        "overdue": "1" if wanted.overdue else None,
+        "unread": "1" if wanted.unread else None,
+        "replies": "1" if wanted.unread_replies else None,
+        "open": "1" if wanted.open_only else None,
+    }
+    if wanted.category_id is not None:
+        category = db.session.get(Category, wanted.category_id)
+        args["category"] = category.code if category else None
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def _bad_filter(message: str):
+    return render_template("staff/bad_filter.html", message=message), 400
+
+
+def _people_choices(people) -> list[SelectChoice]:
+    return [
+        SelectChoice("", _l("— Không giao cho ai —")),
+        *[SelectChoice(str(p.id), p.name) for p in people],
+    ]
 
 
 def _tip_or_404(public_id: str):
@@ -121,10 +282,20 @@ def _tip_or_404(public_id: str):
 @login_required
 def tip_detail(public_id: str):
     tip = _tip_or_404(public_id)
-    return _render_tip(tip)
+    triage.mark_read(tip, current_user)
+    db.session.commit()
+    template = request.args.get("template", type=int)
+    return _render_tip(tip, template_id=template)
 
 
-def _render_tip(tip, *, form: ActionForm | None = None, error=None, status: int = 200):
+def _render_tip(
+    tip,
+    *,
+    form: ActionForm | None = None,
+    error=None,
+    status: int = 200,
+    template_id: int | None = None,
+):
     actions = workflow.allowed_actions(tip, current_user)
     form = form or ActionForm(formdata=None, version=tip.version)
     form.version.data = tip.version
@@ -135,6 +306,18 @@ def _render_tip(tip, *, form: ActionForm | None = None, error=None, status: int 
     form.to_unit.choices = _move_targets(tip) if workflow.Action.MOVE in actions else []
     note_form = NoteForm(formdata=None)
     roles = workflow.acting_roles(tip, current_user)
+    templates = triage.templates_for(tip) if roles & workflow.SETTLERS else []
+    chosen = next((t for t in templates if t.id == template_id), None)
+    if chosen is not None:
+        note_form.body.data = chosen.body
+        note_form.to_tipster.data = True
+    can_assign = bool(roles & workflow.SETTLERS) and tip.is_open
+    assign_form = AssignForm(formdata=None, version=tip.version)
+    if can_assign:
+        assign_form.assignee.choices = _people_choices(triage.assignable_people([tip.unit]))
+        assign_form.assignee.data = str(tip.assignee_id or "")
+    priority_form = PriorityForm(formdata=None, version=tip.version, priority=tip.priority.value)
+    merge = workflow.Action.MARK_DUPLICATE in actions
     return (
         render_template(
             "staff/tip.html",
@@ -147,6 +330,14 @@ def _render_tip(tip, *, form: ActionForm | None = None, error=None, status: int 
             can_note_tipster=bool(roles & workflow.SETTLERS),
             identity_allowed=can_see_identity(tip, current_user),
             error=error,
+            templates=templates,
+            template_used=chosen,
+            can_assign=can_assign,
+            assign_form=assign_form,
+            can_prioritize=bool(roles & workflow.TRIAGERS) and tip.is_open,
+            priority_form=priority_form,
+            duplicates=triage.duplicate_candidates(tip, current_user) if merge else [],
+            overdue=triage.is_overdue(tip),
         ),
         status,
     )
@@ -269,3 +460,247 @@ def photo(public_id: str, size: str):
     except FileNotFoundError:
         abort(404)
     return send_file(io.BytesIO(data), mimetype="image/jpeg", max_age=0)
+
+
+@bp.app_context_processor
+def _unread_badge():
+    """The unread count in the staff menu (the inbox passes the one it already has)."""
+
+    def unread() -> int:
+        if not current_user.is_authenticated:
+            return 0
+        return triage.unread_count(current_user)
+
+    return {"unread_badge": unread, "Priority": Priority}
+
+
+def _user_choice(value: str | None) -> User | None:
+    if not value or not value.isdigit():
+        return None
+    return db.session.get(User, int(value))
+
+
+@bp.post("/tips/<public_id>/assign")
+@login_required
+def assign(public_id: str):
+    tip = _tip_or_404(public_id)
+    form = AssignForm()
+    if not form.validate_on_submit():
+        return _render_tip(tip, error=_l("Thao tác không hợp lệ."), status=400)
+    assignee = _user_choice(form.assignee.data)
+    if form.assignee.data and assignee is None:
+        return _render_tip(tip, error=_l("Không tìm thấy người được giao."), status=400)
+    try:
+        if form.version.data != tip.version:
+            raise StaleObject(workflow._CHANGED)
+        workflow.assign(tip, current_user, assignee)
+        db.session.commit()
+    except TiplineError as error:
+        db.session.rollback()
+        return _render_tip(tip, error=error.message, status=error.status_code)
+    flash(_l("Đã giao tin báo %(ref)s.", ref=tip.reference))
+    return redirect(url_for(".tip_detail", public_id=public_id), code=303)
+
+
+@bp.post("/tips/<public_id>/priority")
+@login_required
+def set_priority(public_id: str):
+    tip = _tip_or_404(public_id)
+    form = PriorityForm()
+    if not form.validate_on_submit():
+        message = next(iter(form.errors.values()), [_l("Thao tác không hợp lệ.")])[0]
+        return _render_tip(tip, error=message, status=400)
+    try:
+        if form.version.data != tip.version:
+            raise StaleObject(workflow._CHANGED)
+        workflow.set_priority(tip, current_user, Priority(form.priority.data))
+        db.session.commit()
+    except TiplineError as error:
+        db.session.rollback()
+        return _render_tip(tip, error=error.message, status=error.status_code)
+    flash(_l("Đã đổi mức ưu tiên: %(p)s.", p=tip.priority.label))
+    return redirect(url_for(".tip_detail", public_id=public_id), code=303)
+
+
+@bp.post("/bulk")
+@login_required
+def bulk():
+    form = BulkForm()
+    back = request.form.get("back", "")
+    back = back if back.startswith("/staff/") and not back.startswith("//") else url_for(".inbox")
+    if not form.validate_on_submit() or not form.tips.data:
+        flash(_l("Hãy chọn ít nhất một tin báo và một thao tác."))
+        return redirect(back, code=303)
+    assignee = _user_choice(form.assignee.data)
+    priority = None
+    if form.operation.data == "priority":
+        try:
+            priority = Priority(form.priority.data)
+        except ValueError:
+            flash(_l("Hãy chọn mức ưu tiên."))
+            return redirect(back, code=303)
+    if form.operation.data == "assign" and form.assignee.data and assignee is None:
+        flash(_l("Không tìm thấy người được giao."))
+        return redirect(back, code=303)
+    result = triage.bulk_apply(
+        current_user, form.tips.data, form.operation.data, assignee=assignee, priority=priority
+    )
+    db.session.commit()
+    flash(_l("Đã xử lý %(n)d tin báo.", n=len(result.done)))
+    for tip, message in result.refused:
+        flash(f"{tip.reference}: {message}")
+    if result.missing:
+        flash(_l("%(n)d tin không tìm thấy.", n=result.missing))
+    return redirect(back, code=303)
+
+
+@bp.route("/record", methods=["GET", "POST"])
+@login_required
+def record():
+    """Tips heard from residents (meeting, tip box, phone), several at once."""
+    units = sorted(triage.recordable_units(current_user), key=unit_sort_key)
+    if not units:
+        abort(403)
+    form = RecordForm()
+    if request.method == "GET":
+        form.batch_key.data = new_submission_key()
+    categories = active_categories()
+    category_choices = [SelectChoice("", "—"), *[SelectChoice(c.code, c.name) for c in categories]]
+    unit_choices = [SelectChoice("", "—"), *[SelectChoice(u.code, u.name) for u in units]]
+    for row in form.rows:
+        row.category.choices = category_choices
+        row.unit.choices = unit_choices
+    if request.method == "GET":
+        return render_template("staff/record.html", form=form)
+    rows, errors = _recorded_rows(form, {c.code: c for c in categories}, {u.code: u for u in units})
+    if not form.validate_on_submit() or errors or not rows:
+        if not rows and not errors:
+            errors.append(_l("Hãy nhập ít nhất một tin báo."))
+        return render_template("staff/record.html", form=form, errors=errors), 400
+    receipts = triage.record_on_behalf(
+        current_user, TipSource(form.source.data), form.batch_key.data, rows
+    )
+    db.session.commit()
+    return render_template("staff/recorded.html", receipts=receipts)
+
+
+def _recorded_rows(form, categories, units):
+    rows, errors = [], []
+    for index, row in enumerate(form.rows, start=1):
+        data = row.form
+        text = (data.description.data or "").strip()
+        if not text and not data.category.data and not data.unit.data:
+            continue  # an empty line of the form
+        category = categories.get(data.category.data or "")
+        unit = units.get(data.unit.data or "")
+        if category is None:
+            errors.append(_l("Tin %(n)d: hãy chọn loại vụ việc.", n=index))
+        if unit is None:
+            errors.append(_l("Tin %(n)d: hãy chọn địa bàn.", n=index))
+        if len(text) < 10:
+            errors.append(_l("Tin %(n)d: hãy ghi nội dung (ít nhất 10 ký tự).", n=index))
+        if category and unit and len(text) >= 10:
+            rows.append(
+                triage.RecordedTip(
+                    category, unit, text, data.place.data or None, data.occurred_on.data
+                )
+            )
+    return rows, errors
+
+
+@bp.route("/tips/<public_id>/print", methods=["GET", "POST"])
+@login_required
+def print_record(public_id: str):
+    """A printable record for the police case file; identity only where allowed, and logged."""
+    tip = _tip_or_404(public_id)
+    contact = None
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        if not can_see_identity(tip, current_user):
+            abort(403)
+        db.session.add(IdentityAccess(tip_id=tip.id, user_id=current_user.id, purpose="print"))
+        db.session.commit()
+        contact = tip.contact
+    return render_template(
+        "staff/print.html",
+        tip=tip,
+        contact=contact,
+        identity_allowed=can_see_identity(tip, current_user),
+        confirm=ConfirmForm(formdata=None),
+        printed_at=utcnow(),
+    )
+
+
+@bp.route("/templates", methods=["GET", "POST"])
+@login_required
+def response_templates():
+    communes = triage.template_communes(current_user, manage=True)
+    if not communes:
+        abort(403)
+    form = TemplateForm()
+    form.commune.choices = [SelectChoice(c.code, c.name) for c in communes]
+    status = 200
+    if request.method == "POST":
+        commune = next((c for c in communes if c.code == form.commune.data), None)
+        if form.validate_on_submit() and commune is not None:
+            db.session.add(
+                ResponseTemplate(unit_id=commune.id, title=form.title.data, body=form.body.data)
+            )
+            db.session.commit()
+            flash(_l("Đã lưu mẫu trả lời."))
+            return redirect(url_for(".response_templates"), code=303)
+        if commune is None:
+            form.commune.errors = [_l("Hãy chọn xã, phường.")]
+        status = 400
+    templates = db.session.scalars(
+        select(ResponseTemplate)
+        .where(ResponseTemplate.unit_id.in_([c.id for c in communes]))
+        .order_by(ResponseTemplate.title)
+    ).all()
+    return render_template(
+        "staff/templates.html",
+        form=form,
+        templates=templates,
+        confirm=ConfirmForm(formdata=None),
+    ), status
+
+
+@bp.post("/templates/delete")
+@login_required
+def delete_template():
+    communes = triage.template_communes(current_user, manage=True)
+    value = request.form.get("template", "")
+    template = db.session.get(ResponseTemplate, int(value)) if value.isdigit() else None
+    if template is None or template.unit_id not in {c.id for c in communes}:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    db.session.delete(template)
+    db.session.commit()
+    flash(_l("Đã xóa mẫu trả lời."))
+    return redirect(url_for(".response_templates"), code=303)
+
+
+@bp.route("/settings/notifications", methods=["GET", "POST"])
+@login_required
+def notification_settings():
+    settings = db.session.get(StaffEmail, current_user.id)
+    form = EmailSettingsForm(
+        obj=settings,
+        data=None if settings else {"urgent_tips": True, "tipster_replies": True},
+    )
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render_template("staff/notifications.html", form=form), 400
+        if not form.email.data:
+            if settings is not None:
+                db.session.delete(settings)
+        else:
+            settings = settings or StaffEmail(user_id=current_user.id)
+            form.populate_obj(settings)
+            db.session.add(settings)
+        db.session.commit()
+        flash(_l("Đã lưu cài đặt thông báo."))
+        return redirect(url_for(".notification_settings"), code=303)
+    return render_template("staff/notifications.html", form=form)

@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Text,
     Time,
+    event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -139,6 +141,8 @@ class EventKind(LabelledEnum):
     MOVED = "moved"
     NOTE = "note"
     PHOTO_ADDED = "photo_added"
+    ASSIGNED = "assigned"
+    PRIORITY = "priority"
 
     @classmethod
     def _labels(cls) -> dict:
@@ -155,7 +159,44 @@ class EventKind(LabelledEnum):
             cls.MOVED: _l("Chuyển địa bàn"),
             cls.NOTE: _l("Ghi chú"),
             cls.PHOTO_ADDED: _l("Thêm ảnh"),
+            cls.ASSIGNED: _l("Giao người xử lý"),
+            cls.PRIORITY: _l("Đổi mức ưu tiên"),
         }
+
+
+class Priority(LabelledEnum):
+    # The values sort alphabetically in reverse order of urgency (low < normal < urgent),
+    # so "ORDER BY priority DESC" puts urgent tips on top and can use a plain index.
+    URGENT = "urgent"
+    NORMAL = "normal"
+    LOW = "low"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {cls.URGENT: _l("Khẩn"), cls.NORMAL: _l("Bình thường"), cls.LOW: _l("Thấp")}
+
+
+class TipSource(LabelledEnum):
+    """How the tip reached Tipline: from the resident, or recorded by staff on their behalf."""
+
+    ONLINE = "online"
+    MEETING = "meeting"
+    TIP_BOX = "tip_box"
+    PHONE = "phone"
+    IN_PERSON = "in_person"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.ONLINE: _l("Người dân gửi trực tuyến"),
+            cls.MEETING: _l("Nghe tại cuộc họp"),
+            cls.TIP_BOX: _l("Thùng thư góp ý"),
+            cls.PHONE: _l("Qua điện thoại"),
+            cls.IN_PERSON: _l("Người dân đến báo trực tiếp"),
+        }
+
+
+STAFF_SOURCES = (TipSource.MEETING, TipSource.TIP_BOX, TipSource.PHONE, TipSource.IN_PERSON)
 
 
 def _public_id() -> str:
@@ -187,6 +228,9 @@ class TipsterContact(Base):
     purged_at: Mapped[datetime | None]
 
 
+_OPEN_SQL = "status IN ('received', 'triaged', 'verifying', 'verified')"
+
+
 class Tip(Base):
     __tablename__ = "tips"
     __table_args__ = (
@@ -207,6 +251,24 @@ class Tip(Base):
         CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="coordinates_pair"),
         CheckConstraint("duplicate_of_id IS NULL OR duplicate_of_id <> id", name="not_own_dup"),
         Index("ix_tips_unit_status", "unit_id", "status"),
+        # The inbox's default order: urgent first, newest first.
+        Index("ix_tips_priority_submitted", "priority", "submitted_at"),
+        Index("ix_tips_assignee_status", "assignee_id", "status"),
+        # Open tips are few and recent: the inbox counts read them through this index.
+        Index(
+            "ix_tips_open_unit",
+            "unit_id",
+            postgresql_where=text(_OPEN_SQL),
+            sqlite_where=text(_OPEN_SQL),
+        ),
+        # Substring search: on PostgreSQL a trigram index (pg_trgm) serves '%...%'
+        # (elsewhere it is a plain index, unused by such searches but harmless).
+        Index(
+            "ix_tips_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -257,6 +319,24 @@ class Tip(Base):
     )
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("tipster_contacts.id"))
 
+    # Triage: set from the category's defaults when the tip is recorded (tips.triage).
+    priority: Mapped[Priority] = mapped_column(
+        enum_column(Priority, "priority"), default=Priority.NORMAL
+    )
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    response_due_at: Mapped[datetime | None]
+    settle_due_at: Mapped[datetime | None]
+    source: Mapped[TipSource] = mapped_column(
+        enum_column(TipSource, "tip_source"), default=TipSource.ONLINE
+    )
+    # The staff member who recorded a tip on a resident's behalf.
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Description and place folded for search ("Trộm cắp" is stored as "trom cap").
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    # Last thing the tipster did (submission, later a reply): staff who have not opened
+    # the tip since then have it unread.
+    activity_at: Mapped[datetime | None]
+
     # Optimistic lock: two staff acting at once cannot both win.
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}
@@ -266,6 +346,8 @@ class Tip(Base):
     submitted_unit: Mapped[Unit] = relationship(foreign_keys=[submitted_unit_id])
     contact: Mapped[TipsterContact | None] = relationship()
     duplicate_of: Mapped[Tip | None] = relationship(remote_side=[id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    recorded_by: Mapped[User | None] = relationship(foreign_keys=[recorded_by_id])
     photos: Mapped[list[TipPhoto]] = relationship(
         back_populates="tip", order_by="TipPhoto.id", cascade="all, delete-orphan"
     )
@@ -348,11 +430,16 @@ class TipEvent(Base):
     from_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     to_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     note_id: Mapped[int | None] = mapped_column(ForeignKey("notes.id"))
+    # Assignment events: who the tip went to (None: nobody any more).
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Priority events: the new priority.
+    priority: Mapped[Priority | None] = mapped_column(enum_column(Priority, "event_priority"))
     # Whether the tipster's timeline shows this event.
     public: Mapped[bool] = mapped_column(default=False)
 
     tip: Mapped[Tip] = relationship(foreign_keys=[tip_id])
-    actor: Mapped[User | None] = relationship()
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     note: Mapped[Note | None] = relationship()
     related_tip: Mapped[Tip | None] = relationship(foreign_keys=[related_tip_id])
     from_unit: Mapped[Unit | None] = relationship(foreign_keys=[from_unit_id])
@@ -386,3 +473,81 @@ class TipCount(Base):
     count: Mapped[int] = mapped_column(default=0)
 
     __table_args__ = (Index("ix_tip_counts_day_metric", "day", "metric"),)
+
+
+class TipRead(Base):
+    """When a staff member last opened a tip: what is newer is unread for them."""
+
+    __tablename__ = "tip_reads"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_tip_reads_tip_id", "tip_id"),)
+
+
+class ResponseTemplate(Base):
+    """A ready-made note to tipsters, kept per commune."""
+
+    __tablename__ = "response_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    unit: Mapped[Unit] = relationship()
+
+
+class StaffEmail(Base):
+    """Where a staff member wants tip notifications by email (none: in the app only)."""
+
+    __tablename__ = "staff_emails"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    urgent_tips: Mapped[bool] = mapped_column(default=True)
+    tipster_replies: Mapped[bool] = mapped_column(default=True)
+
+    user: Mapped[User] = relationship()
+
+
+class OutboxMessage(Base):
+    """A staff notification waiting for `flask tipline notify send` (an outbox: mail leaves
+    after the tip is committed, and a slow mail server never holds up a resident)."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "urgent_tip", "escalated", "tipster_reply"
+    kind: Mapped[str] = mapped_column(String(32))
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+
+
+@event.listens_for(Tip, "before_insert")
+def _intake_defaults(_mapper, _connection, tip: Tip) -> None:
+    """Priority, due dates and the search text of a new tip, however it was recorded."""
+    from tipline.tips.triage import apply_intake_defaults
+
+    apply_intake_defaults(tip)
+
+
+@event.listens_for(Tip, "before_update")
+def _refold(_mapper, _connection, tip: Tip) -> None:
+    """Keep the search text a copy of the description and place (the purge blanks them)."""
+    from sqlalchemy import inspect
+
+    state = inspect(tip)
+    if state.attrs.description.history.has_changes() or state.attrs.place.history.has_changes():
+        from tipline.tips.triage import search_text_of
+
+        tip.search_text = search_text_of(tip)

@@ -14,7 +14,8 @@ from tipline.extensions import db
 from tipline.places.models import Unit
 from tipline.tips.models import Tip, TipStatus
 
-_TipUnit = aliased(Unit, name="tip_unit")
+TipUnit = aliased(Unit, name="tip_unit")
+_TipUnit = TipUnit  # the unit of the tip being filtered; other modules use TipUnit
 
 
 def reading_clause(user: User):

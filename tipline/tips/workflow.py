@@ -29,7 +29,9 @@ from tipline.tips.models import (
     Handler,
     Note,
     NoteVisibility,
+    OutboxMessage,
     Outcome,
+    Priority,
     RejectReason,
     Tip,
     TipEvent,
@@ -289,6 +291,85 @@ def record_submission(tip: Tip, at: datetime) -> TipEvent:
     )
     db.session.add(event)
     counts.apply_difference(counts.Counter(), counts.contributions(tip))
+    if tip.priority == Priority.URGENT:
+        db.session.add(OutboxMessage(kind=URGENT_TIP, tip_id=tip.id, created_at=at))
+    return event
+
+
+# Kinds of staff notification (tips.notify sends them).
+URGENT_TIP = "urgent_tip"
+ESCALATED = "escalated"
+TIPSTER_REPLY = "tipster_reply"
+
+
+def assign(tip: Tip, actor: User, assignee: User | None, *, at: datetime | None = None) -> TipEvent:
+    """Give the tip to a team member (or to nobody); the assignee must be able to act on it."""
+    if not acting_roles(tip, actor) & SETTLERS:
+        raise NotAllowed(_l("Bạn không có quyền giao tin báo này."))
+    if not tip.is_open:
+        raise WorkflowError(_l("Tin báo đã đóng, không giao được nữa."))
+    if assignee is not None and not acting_roles(tip, assignee) & TRIAGERS:
+        raise WorkflowError(_l("%(name)s không xử lý được tin báo này.", name=assignee.full_name))
+    if (assignee.id if assignee else None) == tip.assignee_id:
+        raise WorkflowError(_l("Tin báo đã được giao như vậy."))
+    at = at or utcnow()
+    tip.assignee = assignee
+    tip.assignee_id = assignee.id if assignee else None
+    return _record(tip, actor, EventKind.ASSIGNED, at, assignee=assignee)
+
+
+def set_priority(tip: Tip, actor: User, priority: Priority, *, at=None) -> TipEvent:
+    if not acting_roles(tip, actor) & TRIAGERS:
+        raise NotAllowed(_l("Bạn không có quyền đổi mức ưu tiên của tin báo này."))
+    if not tip.is_open:
+        raise WorkflowError(_l("Tin báo đã đóng, không đổi mức ưu tiên được nữa."))
+    if tip.priority == priority:
+        raise WorkflowError(_l("Tin báo đã ở mức ưu tiên này."))
+    tip.priority = priority
+    return _record(tip, actor, EventKind.PRIORITY, at or utcnow(), priority=priority)
+
+
+def escalate_unattended(tip: Tip, *, hours: float, at: datetime | None = None) -> TipEvent:
+    """The system hands a tip nobody acted on to the commune police (the cron command)."""
+    if not tip.is_open or tip.handler == Handler.COMMUNE_POLICE:
+        raise WorkflowError(_l("Tin này đã do Công an xã xử lý."))
+    at = at or utcnow()
+    event = TipEvent(
+        tip=tip,
+        kind=EventKind.ESCALATED,
+        at=at,
+        actor=None,
+        from_status=tip.status,
+        to_status=tip.status,
+        public=False,
+    )
+    text = _l(
+        "Tự động chuyển Công an xã: không ai xử lý tin trong %(hours)s giờ.",
+        hours=f"{hours:g}",
+    )
+    event.note = _note(tip, str(text), False, at)
+    tip.handler = Handler.COMMUNE_POLICE
+    db.session.add(event)
+    db.session.add(OutboxMessage(kind=ESCALATED, tip_id=tip.id, created_at=at))
+    _flush()
+    return event
+
+
+def _record(tip: Tip, actor: User, kind: EventKind, at: datetime, **fields) -> TipEvent:
+    event = TipEvent(
+        tip=tip,
+        kind=kind,
+        at=at,
+        actor=actor,
+        from_status=tip.status,
+        to_status=tip.status,
+        public=False,
+        **fields,
+    )
+    db.session.add(event)
+    if tip.first_response_at is None:
+        tip.first_response_at = at
+    _flush()
     return event
 
 
@@ -342,6 +423,9 @@ def _move(tip: Tip, to_unit: Unit | None, actor: User, event: TipEvent) -> None:
         # The new commune starts afresh: its own village team and police decide.
         tip.handler = Handler.VILLAGE_TEAM
         tip.hidden_from_village = False
+    if tip.assignee is not None and not acting_roles(tip, tip.assignee) & TRIAGERS:
+        tip.assignee = None  # the assignee has no say over the new place
+        tip.assignee_id = None
 
 
 def _flush() -> None:
