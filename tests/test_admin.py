@@ -437,3 +437,75 @@ def test_commune_police_see_who_viewed_an_identity_in_their_commune(world, login
     assert other.reference not in html
     assert "Người Báo" not in html  # the log names the tip, not the tipster
     assert login("admin").get("/admin/identity-log").status_code == 404
+
+
+# --- categories ------------------------------------------------------------------------------
+
+
+def test_administrators_add_and_tune_categories_that_set_new_tips_defaults(world, login, make_tip):
+    from tipline.tips.models import Category, Priority
+
+    admin = login("admin")
+    added = admin.post(
+        "/admin/categories",
+        data={
+            "code": "wildlife",
+            "name": "Săn bắt động vật hoang dã",
+            "name_en": "Wildlife poaching",
+            "default_priority": "urgent",
+            "response_days": "1",
+            "settle_days": "15",
+        },
+    )
+    assert added.status_code == 302
+    category = db.session.scalar(select(Category).where(Category.code == "wildlife"))
+    tip = make_tip(world.a1, category=category)
+    assert tip.priority == Priority.URGENT
+    assert (tip.settle_due_at - tip.submitted_at).days == 15
+
+    edited = admin.post(
+        "/admin/categories/wildlife",
+        data={
+            "code": "changed",
+            "name": "Săn bắt trái phép",
+            "default_priority": "",
+            "settle_days": "30",
+        },
+    )
+    assert edited.status_code == 302
+    db.session.expire_all()
+    assert category.code == "wildlife" and category.name == "Săn bắt trái phép"
+    assert category.default_priority is None and category.settle_days == 30
+
+
+def test_a_category_in_use_is_retired_not_deleted(world, login, make_tip, client):
+    make_tip(world.a1, category=world.theft)
+    admin = login("admin")
+    assert admin.post("/admin/categories/theft/active").status_code == 302
+    db.session.expire_all()
+    assert world.theft.active is False
+    assert "Trộm cắp tài sản" not in client.get("/gui-tin?xa=A").get_data(as_text=True)
+    assert admin.post("/admin/categories/theft/active").status_code == 302
+    db.session.expire_all()
+    assert world.theft.active is True
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"code": "Có Dấu"}, "chữ thường không dấu"),
+        ({"code": "theft"}, "Mã này đã có."),
+        ({"settle_days": "0"}, "Number must be between"),
+        ({"name": ""}, "Hãy nhập tên."),
+    ],
+)
+def test_bad_categories_are_refused(world, login, fields, message):
+    data = {"code": "newcat", "name": "Loại mới"} | fields
+    response = login("admin").post("/admin/categories", data=data)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name", ["police_a", "officer", "leader_a1"])
+def test_only_administrators_of_the_root_manage_categories(world, login, name):
+    assert login(name).get("/admin/categories").status_code == 404

@@ -1,4 +1,4 @@
-"""accounts, units and teams: retired units, the teams registry, session version, forced password change, two-factor, recovery codes, audit log
+"""accounts, units, categories and teams: retired units, category settings, the teams registry, session version, forced password change, two-factor, recovery codes, audit log
 
 Revision ID: b7a1c0de0004
 Revises: b7a1c0de0003
@@ -23,6 +23,12 @@ AUDIT_ACTIONS = (
 
 
 def upgrade():
+    with op.batch_alter_table('categories', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('name_en', sa.String(length=120), nullable=True))
+        batch_op.add_column(sa.Column('default_priority', sa.Enum('urgent', 'normal', 'low', name='category_priority', native_enum=False, create_constraint=True, length=24), nullable=True))
+        batch_op.add_column(sa.Column('response_days', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('settle_days', sa.Integer(), nullable=True))
+
     with op.batch_alter_table('units', schema=None) as batch_op:
         batch_op.add_column(sa.Column('merged_into_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('retired_at', sa.DateTime(), nullable=True))
@@ -112,6 +118,11 @@ def downgrade():
         batch_op.drop_column('totp_secret')
         batch_op.drop_column('must_change_password')
         batch_op.drop_column('session_version')
+    with op.batch_alter_table('categories', schema=None) as batch_op:
+        batch_op.drop_column('settle_days')
+        batch_op.drop_column('response_days')
+        batch_op.drop_column('default_priority')
+        batch_op.drop_column('name_en')
     with op.batch_alter_table('units', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_units_merged_into_id_units'), type_='foreignkey')
         batch_op.drop_column('retired_at')

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms import HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from tipline.core.text import clean_text
 
@@ -56,3 +56,32 @@ class VillagesUploadForm(FlaskForm):
 
 class VillagesConfirmForm(FlaskForm):
     payload = HiddenField(validators=[DataRequired()])
+
+
+class CategoryForm(FlaskForm):
+    code = StringField(
+        _l("Mã"),
+        filters=[clean_text, _lower],
+        validators=[
+            DataRequired(_l("Hãy nhập mã.")),
+            Regexp(r"^[a-z][a-z0-9_]{1,39}$", message=_l("Mã gồm chữ thường không dấu, số và _")),
+        ],
+    )
+    name = StringField(
+        _l("Tên (tiếng Việt)"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Hãy nhập tên.")), Length(max=120)],
+    )
+    name_en = StringField(
+        _l("Tên (tiếng Anh)"), filters=[clean_text], validators=[Optional(), Length(max=120)]
+    )
+    sort_order = IntegerField(
+        _l("Thứ tự"), default=0, validators=[Optional(), NumberRange(min=0, max=999)]
+    )
+    default_priority = SelectField(_l("Mức ưu tiên mặc định"), validators=[Optional()])
+    response_days = IntegerField(
+        _l("Hạn phản hồi đầu tiên (ngày)"), validators=[Optional(), NumberRange(min=1, max=90)]
+    )
+    settle_days = IntegerField(
+        _l("Hạn giải quyết (ngày)"), validators=[Optional(), NumberRange(min=1, max=365)]
+    )

@@ -33,6 +33,7 @@ from tipline.accounts.services import (
     user_by_username,
 )
 from tipline.admin.forms import (
+    CategoryForm,
     ConfirmForm,
     NewStaffForm,
     RevokeForm,
@@ -44,7 +45,8 @@ from tipline.core.http import no_store
 from tipline.extensions import db
 from tipline.places.importer import apply_villages, plan_villages
 from tipline.places.models import Unit, UnitLevel
-from tipline.tips.models import IdentityAccess, Tip
+from tipline.places.services import root_unit
+from tipline.tips.models import Category, IdentityAccess, Priority, Tip
 
 bp = Blueprint("admin", __name__)
 
@@ -376,3 +378,104 @@ def identity_log():
         more=len(rows) > PAGE_SIZE,
         purposes=PURPOSES,
     )
+
+
+# --- categories -----------------------------------------------------------------------------
+
+
+def _category_admin() -> None:
+    """Categories are the deployment's: administrators of its root unit manage them."""
+    root = root_unit()
+    if root is None or not any(
+        a.role == Role.ADMIN and a.unit.contains(root) for a in current_user.roles
+    ):
+        abort(404)
+
+
+def _priority_choices() -> list[tuple[str, str]]:
+    return [("", str(_l("Theo cấu hình chung")))] + [(p.value, str(p.label)) for p in Priority]
+
+
+@bp.get("/categories")
+def categories():
+    _category_admin()
+    found = db.session.scalars(
+        select(Category).order_by(Category.active.desc(), Category.sort_order, Category.name)
+    ).all()
+    form = CategoryForm()
+    form.default_priority.choices = _priority_choices()
+    return render_template(
+        "admin/categories.html", categories=found, form=form, confirm=ConfirmForm()
+    )
+
+
+@bp.post("/categories")
+def add_category():
+    _category_admin()
+    form = CategoryForm()
+    form.default_priority.choices = _priority_choices()
+    if form.validate_on_submit():
+        if db.session.scalar(select(Category).where(Category.code == form.code.data)):
+            form.code.errors = [_l("Mã này đã có.")]
+        else:
+            category = Category(code=form.code.data)
+            _save_category(category, form)
+            db.session.add(category)
+            db.session.commit()
+            flash(_l("Đã thêm loại vụ việc."), "success")
+            return redirect(url_for(".categories"))
+    found = db.session.scalars(select(Category).order_by(Category.sort_order)).all()
+    return render_template(
+        "admin/categories.html", categories=found, form=form, confirm=ConfirmForm()
+    ), 422
+
+
+def _category(code: str) -> Category:
+    category = db.session.scalar(select(Category).where(Category.code == code))
+    if category is None:
+        abort(404)
+    return category
+
+
+@bp.route("/categories/<code>", methods=["GET", "POST"])
+def category(code: str):
+    _category_admin()
+    found = _category(code)
+    form = CategoryForm(obj=found)
+    form.default_priority.choices = _priority_choices()
+    if not form.is_submitted():
+        form.default_priority.data = found.default_priority.value if found.default_priority else ""
+    form.code.data = found.code  # the code is an identifier: it never changes
+    if form.validate_on_submit():
+        _save_category(found, form)
+        db.session.commit()
+        flash(_l("Đã lưu."), "success")
+        return redirect(url_for(".categories"))
+    status = 422 if form.errors else 200
+    return render_template("admin/category.html", category=found, form=form), status
+
+
+@bp.post("/categories/<code>/active")
+def toggle_category(code: str):
+    _category_admin()
+    found = _category(code)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    found.active = not found.active
+    db.session.commit()
+    flash(
+        _l("Đã mở lại loại vụ việc.") if found.active else _l("Đã ngừng dùng loại vụ việc."),
+        "success",
+    )
+    return redirect(url_for(".categories"))
+
+
+def _save_category(category: Category, form: CategoryForm) -> None:
+    category.name = form.name.data
+    category.name_en = form.name_en.data or None
+    category.sort_order = form.sort_order.data or 0
+    category.default_priority = (
+        Priority(form.default_priority.data) if form.default_priority.data else None
+    )
+    category.response_days = form.response_days.data
+    category.settle_days = form.settle_days.data

@@ -209,11 +209,29 @@ class Category(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str | None] = mapped_column(String(120))
     sort_order: Mapped[int] = mapped_column(default=0)
+    # A category in use is retired (no longer offered), never deleted.
     active: Mapped[bool] = mapped_column(default=True)
+    # None: the deployment's defaults (TIPLINE_TRIAGE_DEFAULTS) apply.
+    default_priority: Mapped[Priority | None] = mapped_column(
+        enum_column(Priority, "category_priority")
+    )
+    response_days: Mapped[int | None]
+    settle_days: Mapped[int | None]
 
     def __repr__(self) -> str:
         return f"<Category {self.code}>"
+
+    @property
+    def label(self) -> str:
+        """The name in the reader's language (English when one is set and asked for)."""
+        from flask_babel import get_locale
+
+        locale = get_locale()
+        if self.name_en and locale is not None and locale.language == "en":
+            return self.name_en
+        return self.name
 
 
 class TipsterContact(Base):

@@ -60,6 +60,12 @@ def apply_intake_defaults(tip: Tip) -> None:
         with db.session.no_autoflush:
             category = db.session.get(Category, tip.category_id)
     defaults = category_defaults(category.code if category else None)
+    if category is not None:  # what an administrator set on the category comes first
+        defaults = CategoryDefaults(
+            category.default_priority or defaults.priority,
+            category.response_days or defaults.response_days,
+            category.settle_days or defaults.settle_days,
+        )
     submitted = tip.submitted_at or utcnow()
     if tip.priority is None:
         tip.priority = defaults.priority
