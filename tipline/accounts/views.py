@@ -36,6 +36,20 @@ def _account_checks():
     return None
 
 
+@bp.app_context_processor
+def _menu():
+    """Which account pages the staff menu offers the signed-in user."""
+
+    def account_links() -> dict[str, bool]:
+        from tipline.accounts.services import MANAGERS
+        from tipline.teams.services import KEEPERS
+
+        roles = {a.role for a in current_user.roles} if current_user.is_authenticated else set()
+        return {"admin": bool(roles & MANAGERS), "teams": bool(roles & KEEPERS)}
+
+    return {"account_links": account_links}
+
+
 @bp.after_request
 def _private(response):
     return no_store(response)
