@@ -71,7 +71,7 @@ def test_security_headers_on_every_page(client, world):
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
 def test_request_log_line_loses_the_client_address():

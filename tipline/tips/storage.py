@@ -10,13 +10,20 @@ and makes it once per app.
 
 from __future__ import annotations
 
+import errno
 import os
 import pathlib
 import re
 import secrets
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from flask_babel import lazy_gettext as _l
+
+from tipline.core.errors import TiplineError
+from tipline.core.faults import crash_point
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -25,6 +32,7 @@ __all__ = [
     "LocalStorage",
     "PhotoStorage",
     "S3Storage",
+    "StorageFull",
     "check_name",
     "is_photo_name",
     "storage_for",
@@ -35,6 +43,25 @@ __all__ = [
 NAME_RE = re.compile(r"(?P<token>[A-Za-z0-9_-]{24})(?:\.thumb)?\.jpg")
 
 EXTENSION_KEY = "tipline_photo_storage"
+
+# A file being written: ".<name>.<16 hex>.tmp" next to where <name> will be.
+TEMPORARY_RE = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{16}\.tmp")
+# Errors that mean "no room" rather than "broken": the resident can still send words.
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+class StorageFull(TiplineError):
+    """The photo store has no room left; nothing was stored (507 Insufficient Storage)."""
+
+    status_code = 507
+
+    def __init__(self) -> None:
+        super().__init__(
+            _l(
+                "Máy chủ tạm thời không còn chỗ lưu ảnh nên tin của bạn chưa được gửi. "
+                "Hãy quay lại và gửi tin không kèm ảnh, hoặc thử lại sau."
+            )
+        )
 
 
 def is_photo_name(name: object) -> bool:
@@ -103,11 +130,14 @@ def _write_atomic(path: pathlib.Path, data: bytes) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
     try:
         with os.fdopen(fd, "wb") as fh:
+            crash_point("storage.before_tmp_write")
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+            crash_point("storage.after_tmp_write")
         os.replace(tmp, path)
     except BaseException:
+        # A process killed here leaves the temporary file: sweep_temporary removes it.
         tmp.unlink(missing_ok=True)
         raise
 
@@ -129,9 +159,20 @@ class LocalStorage(PhotoStorage):
     def put(self, name: str, data: bytes) -> None:
         _refuse_to_write(name)
         path = self.path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, data)
-        _fsync_dir(path.parent)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(path, data)
+        except OSError as error:
+            if error.errno in _FULL_ERRNOS:
+                raise StorageFull() from error
+            raise
+        try:
+            crash_point("storage.after_rename")
+            _fsync_dir(path.parent)
+        except BaseException:
+            # A put that fails stores nothing, so callers clean up only what they stored.
+            path.unlink(missing_ok=True)
+            raise
 
     def get(self, name: str) -> bytes:
         path = self.path(name)
@@ -164,6 +205,30 @@ class LocalStorage(PhotoStorage):
 
     def ping(self) -> bool:
         return self.root.is_dir() and os.access(self.root, os.W_OK | os.X_OK)
+
+    def sweep_temporary(self, older_than_seconds: float, *, now: float | None = None) -> int:
+        """Remove temporary files left by writers that died (a crash, a kill); return how many.
+
+        A live writer's file is seconds old: anything older than the limit is abandoned.
+        """
+        if not self.root.is_dir():
+            return 0
+        limit = (now if now is not None else time.time()) - older_than_seconds
+        removed = 0
+        for folder in self.root.iterdir():
+            if not folder.is_dir() or folder.is_symlink():
+                continue
+            for path in folder.iterdir():
+                match = TEMPORARY_RE.fullmatch(path.name)
+                if match is None or not is_photo_name(match["name"]) or not path.is_file():
+                    continue
+                try:
+                    if path.stat().st_mtime < limit:
+                        path.unlink()
+                        removed += 1
+                except FileNotFoundError:  # another sweeper or the writer got there first
+                    continue
+        return removed
 
 
 # ------------------------------------------------------------------------------ S3

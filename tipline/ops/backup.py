@@ -1,0 +1,304 @@
+"""Backups: the database and every stored photo in one tar file, and back again.
+
+A backup is a plain (uncompressed: photos are JPEG already) tar file holding
+
+    manifest.json       format, time, database kind, Alembic revision, row counts per
+                        table, and the SHA-256 of the database file and of every photo
+    database.sqlite3    SQLite: a copy made with SQLite's online backup API, so the app
+                        keeps serving (and writing) while it runs
+    database.dump       PostgreSQL: `pg_dump --format=custom` (restored by pg_restore)
+    photos/<name>       every stored photo and thumbnail, read through the photo storage
+
+The database is copied first, then the photos: a photo is stored before the row that
+names it is committed, so every photo the copied rows name is already there to copy.
+Photos written after the database copy come along as orphans, which `photos prune`
+removes after a restore.
+
+Photos are read through the app's photo storage, so an S3 store is backed up too (every
+object is downloaded into the tar, and a restore uploads them again); for a large bucket,
+prefer the object store's own versioning or replication and back up the database only
+(`--no-photos`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import func, inspect, select, table, text
+from sqlalchemy.engine import make_url
+
+from tipline.extensions import db
+from tipline.tips.storage import is_photo_name, storage_for
+
+FORMAT = "tipline-backup/1"
+MANIFEST = "manifest.json"
+SQLITE_MEMBER = "database.sqlite3"
+POSTGRES_MEMBER = "database.dump"
+PHOTO_PREFIX = "photos/"
+
+
+class BackupError(Exception):
+    """A backup or restore that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    path: Path
+    database: str
+    tables: int
+    rows: int
+    photos: int
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def database_kind(uri: str) -> str:
+    backend = make_url(uri).get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise BackupError(f"unsupported database: {backend}")
+    return backend
+
+
+def _sqlite_path(uri: str) -> Path:
+    database = make_url(uri).database
+    if not database or database == ":memory:":
+        raise BackupError("an in-memory SQLite database cannot be backed up")
+    return Path(database)
+
+
+def _libpq(uri: str) -> tuple[str, dict[str, str]]:
+    """A libpq URL without the password (it goes in PGPASSWORD, off the process list)."""
+    url = make_url(uri)
+    env = dict(os.environ)
+    if url.password is not None:
+        env["PGPASSWORD"] = str(url.password)
+    plain = url.set(drivername="postgresql", password=None)
+    return plain.render_as_string(hide_password=False), env
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise BackupError(f"{name} is not installed (apt-get install postgresql-client)")
+    return found
+
+
+def _run(command: list[str], env: dict[str, str]) -> None:
+    # A fixed argument list (the tool's path from PATH, our options), no shell.
+    result = subprocess.run(  # noqa: S603  # nosec B603
+        command, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise BackupError(f"{Path(command[0]).name} failed: {result.stderr.strip()[-2000:]}")
+
+
+def _row_counts() -> dict[str, int]:
+    names = inspect(db.engine).get_table_names()
+    return {
+        name: db.session.scalar(select(func.count()).select_from(table(name)))
+        for name in sorted(names)
+    }
+
+
+def _revision() -> str | None:
+    try:
+        return db.session.scalar(text("SELECT version_num FROM alembic_version"))
+    except Exception:  # no Alembic table: a database built without migrations
+        db.session.rollback()
+        return None
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    # The online backup API copies a consistent snapshot page by page while others write.
+    if not source.is_file():
+        raise BackupError(f"no SQLite database at {source}")
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(target)
+    try:
+        with dst:
+            src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+def backup(app: Flask, output: Path, *, photos: bool = True) -> Summary:
+    """Write a backup of app's database and photos to output (a new tar file)."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    kind = database_kind(uri)
+    output = Path(output)
+    if output.exists():
+        raise BackupError(f"{output} exists already")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output.parent, prefix=".backup-") as work_dir:
+        work = Path(work_dir)
+        counts = _row_counts()
+        revision = _revision()
+        db.session.rollback()
+        if kind == "sqlite":
+            member, dump = SQLITE_MEMBER, work / SQLITE_MEMBER
+            _copy_sqlite(_sqlite_path(uri), dump)
+        else:
+            member, dump = POSTGRES_MEMBER, work / POSTGRES_MEMBER
+            conninfo, env = _libpq(uri)
+            _run(
+                [_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
+                 f"--file={dump}", f"--dbname={conninfo}"],
+                env,
+            )  # fmt: skip
+        partial = work / "backup.tar"
+        photo_sums: dict[str, str] = {}
+        with tarfile.open(partial, "w") as tar:
+            tar.add(dump, arcname=member)
+            if photos:
+                storage = storage_for(app)
+                for name, _modified in sorted(storage.list()):
+                    try:
+                        data = storage.get(name)
+                    except FileNotFoundError:  # pruned while we were copying
+                        continue
+                    photo_sums[name] = _sha256(data)
+                    _add_bytes(tar, PHOTO_PREFIX + name, data)
+            manifest = {
+                "format": FORMAT,
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "database": kind,
+                "database_member": member,
+                "database_sha256": _file_sha256(dump),
+                "revision": revision,
+                "rows": counts,
+                "photos_included": photos,
+                "photos": photo_sums,
+            }
+            _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
+        with partial.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(partial, output)  # readers never see half a backup
+    return Summary(output, kind, len(counts), sum(counts.values()), len(photo_sums))
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = int(datetime.now(UTC).timestamp())
+    info.mode = 0o600
+    tar.addfile(info, io.BytesIO(data))
+
+
+def read_manifest(archive: Path) -> dict:
+    with tarfile.open(archive, "r") as tar:
+        return _manifest(tar)
+
+
+def _manifest(tar: tarfile.TarFile) -> dict:
+    try:
+        member = tar.getmember(MANIFEST)
+    except KeyError as error:
+        raise BackupError("not a Tipline backup: no manifest.json") from error
+    manifest = json.loads(_read(tar, member))
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"unknown backup format {manifest.get('format')!r}")
+    return manifest
+
+
+def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    # Members are read, never extracted: a hostile archive cannot write outside anything.
+    if not member.isfile():
+        raise BackupError(f"{member.name}: not a regular file")
+    handle = tar.extractfile(member)
+    if handle is None:
+        raise BackupError(f"{member.name}: cannot be read")
+    with handle:
+        return handle.read()
+
+
+def restore(app: Flask, archive: Path, *, photos: bool = True) -> Summary:
+    """Replace app's database (and photo store) by the backup's; check everything first."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    kind = database_kind(uri)
+    archive = Path(archive)
+    with tarfile.open(archive, "r") as tar, tempfile.TemporaryDirectory() as work_dir:
+        manifest = _manifest(tar)
+        if manifest["database"] != kind:
+            raise BackupError(
+                f"the backup holds a {manifest['database']} database; this app uses {kind}"
+            )
+        member = manifest["database_member"]
+        dump = Path(work_dir) / member
+        dump.write_bytes(_read(tar, tar.getmember(member)))
+        if _file_sha256(dump) != manifest["database_sha256"]:
+            raise BackupError(f"{member}: checksum mismatch, the backup is damaged")
+        wanted: dict[str, bytes] = {}
+        if photos and manifest["photos_included"]:
+            for name, digest in manifest["photos"].items():
+                if not is_photo_name(name):
+                    raise BackupError(f"{name!r}: not a photo name")
+                try:
+                    data = _read(tar, tar.getmember(PHOTO_PREFIX + name))
+                except KeyError as error:
+                    raise BackupError(f"{name}: missing from the backup") from error
+                if _sha256(data) != digest:
+                    raise BackupError(f"{name}: checksum mismatch, the backup is damaged")
+                wanted[name] = data
+
+        # Everything checked: now replace. No connection of ours may hold the database.
+        db.session.remove()
+        db.engine.dispose()
+        if kind == "sqlite":
+            _restore_sqlite(dump, _sqlite_path(uri))
+        else:
+            conninfo, env = _libpq(uri)
+            _run(
+                [_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
+                 "--single-transaction", "--exit-on-error", f"--dbname={conninfo}", str(dump)],
+                env,
+            )  # fmt: skip
+        db.engine.dispose()
+
+    if photos and manifest["photos_included"]:
+        storage = storage_for(app)
+        for name, data in wanted.items():
+            storage.put(name, data)
+        # Photos the backup does not have belong to tips the restore removed.
+        for name, _modified in list(storage.list()):
+            if name not in wanted:
+                storage.delete(name)
+    rows = manifest["rows"]
+    return Summary(archive, kind, len(rows), sum(rows.values()), len(wanted))
+
+
+def _restore_sqlite(source: Path, target: Path) -> None:
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(target)
+    try:
+        with contextlib.closing(dst.cursor()) as cursor:
+            cursor.execute("PRAGMA busy_timeout=15000")
+        src.backup(dst)  # replaces every page of target, under its write lock
+        with contextlib.closing(dst.cursor()) as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        dst.close()
+        src.close()
