@@ -40,6 +40,7 @@ test: install-dev
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/bandit -q -r tipline -c pyproject.toml
 
 format: install-dev
 	$(VENV)/bin/ruff check --fix .

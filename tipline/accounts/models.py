@@ -139,8 +139,8 @@ class AuditAction(LabelledEnum):
     ROLE_REVOKED = "role_revoked"
     USER_DEACTIVATED = "user_deactivated"
     USER_REACTIVATED = "user_reactivated"
-    PASSWORD_RESET = "password_reset"  # noqa: S105 (an action name, not a password)
-    PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an action name, not a password)
+    PASSWORD_RESET = "password_reset"  # noqa: S105  # nosec B105 (an action name)
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105  # nosec B105 (an action name)
     TWO_FACTOR_ENABLED = "two_factor_enabled"
     TWO_FACTOR_DISABLED = "two_factor_disabled"
     VILLAGES_IMPORTED = "villages_imported"
