@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run install install-dev test lint format demo messages clean
+.PHONY: run install install-dev test lint format demo messages translations compile screenshots lighthouse clean
 
 $(VENV)/.installed: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,8 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
-install-dev: $(VENV)/.dev-installed
+install: $(VENV)/.installed compile
+install-dev: $(VENV)/.dev-installed compile
 
 ## run: install, migrate, load the demo when the database is empty, serve
 run: install
@@ -49,6 +49,22 @@ format: install-dev
 ## messages: extract the translatable strings (Vietnamese is the source language)
 messages: install-dev
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o tipline/translations/messages.pot .
+
+## translations: update the English catalogue from the strings; fill its empty msgstr, then `make compile`
+translations: messages
+	$(VENV)/bin/pybabel update -i tipline/translations/messages.pot -d tipline/translations --no-fuzzy-matching --ignore-obsolete
+
+compile: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -d tipline/translations
+
+## screenshots: every public page at 360x740 into docs/screenshots/ (Debian's chromium)
+screenshots: install-dev
+	$(PY) bench/screenshots.py
+
+## lighthouse: scores and transfer sizes of the home, submit and status pages
+lighthouse: install-dev
+	cd bench/lighthouse && npm ci --no-audit --no-fund
+	$(PY) bench/lighthouse/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

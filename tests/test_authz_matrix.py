@@ -111,6 +111,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("public.submit", "POST"): public(422, args={"xa": "A"}),
     ("public.follow_up", "GET"): public(200),
     ("public.follow_up", "POST"): public(422, data={"reference": "TL-AAAA-BBBB", "code": "x"}),
+    ("public.add_photo", "POST"): public(422, data={"reference": "TL-AAAA-BBBB", "code": "x"}),
     ("ops.healthz", "GET"): public(200),
     ("static", "GET"): public(200),
     ("web.manifest", "GET"): public(200),

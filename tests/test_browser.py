@@ -98,6 +98,26 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+class PostRecorder:
+    """WSGI wrapper that keeps the raw body of every POST while a test asks for them."""
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+        self.bodies: list[tuple[str, bytes]] | None = None
+
+    def __call__(self, environ, start_response):
+        if self.bodies is not None and environ["REQUEST_METHOD"] == "POST":
+            import io
+
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
+            self.bodies.append((environ.get("CONTENT_TYPE", ""), body))
+        return self.wsgi_app(environ, start_response)
+
+
+RECORDER = PostRecorder(None)
+
+
 @pytest.fixture(scope="module")
 def live_server(app):
     answer = app.test_client().get("/staff/login")
@@ -106,7 +126,8 @@ def live_server(app):
             "the app redirects plain HTTP to HTTPS: an earlier create_app() in this process "
             "reconfigured the shared flask-talisman instance (it keeps force_https on itself)"
         )
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    RECORDER.wsgi_app = app
+    server = make_server("127.0.0.1", 0, RECORDER, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
@@ -134,9 +155,9 @@ class Phone:
         self.contexts = []
         self.problems: list[str] = []
 
-    def open(self, *, javascript: bool = True):
+    def open(self, *, javascript: bool = True, **options):
         context = self.browser.new_context(
-            **PHONE, base_url=self.base_url, java_script_enabled=javascript
+            **{**PHONE, **options}, base_url=self.base_url, java_script_enabled=javascript
         )
         context.set_default_timeout(10_000)
         self.contexts.append(context)
@@ -462,4 +483,194 @@ def test_pages_are_vietnamese_and_every_form_field_has_a_label(world, phone):
     assert page.evaluate(UNLABELLED) == []
     page.get_by_label("Tên đăng nhập").wait_for()
     page.get_by_label("Mật khẩu").wait_for()
+    phone.assert_no_errors()
+
+
+# --- what JavaScript adds: offline outbox, photo shrinking, location, language -----------
+
+
+def tips_with(app, description: str) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(select(Tip.reference).where(Tip.description == description)))
+
+
+def wait_for_service_worker(page) -> None:
+    """Until the page is controlled by the service worker (it claims pages on activation)."""
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+
+
+def test_tip_written_offline_waits_on_the_phone_and_is_sent_once_when_online(app, world, phone):
+    from tipline.tips.services import find_by_receipt
+
+    page = phone.open()
+    start_tip(page)
+    wait_for_service_worker(page)
+    # The worker keeps the blank form, without its one-time submission key.
+    cached = page.evaluate(
+        """async () => {
+          for (const name of await caches.keys()) {
+            const hit = await (await caches.open(name)).match(location.href);
+            if (hit) return await hit.text();
+          }
+          return null;
+        }"""
+    )
+    assert cached is not None, "the form was not kept for offline use"
+    assert 'name="submission_key" type="hidden" value=""' in cached
+    assert "csrf" not in cached
+
+    description = "Có người lạ dò xét các nhà trong xóm, gửi khi mất sóng."
+    context = page.context
+    context.set_offline(True)
+    page.reload()  # the form opens from the worker's copy
+    fill_tip(page, description)
+    page.get_by_role("button", name="Gửi tin báo", exact=True).click()
+    page.get_by_role("heading", name="Tin đã được lưu trên máy này").wait_for()
+    code = page.locator("#follow-up-code").inner_text().strip()
+    assert FOLLOW_UP_CODE.match(code), code
+    assert page.locator("#reference").inner_text() == "sẽ hiện ở đây khi tin được gửi"
+    assert tips_with(app, description) == []
+
+    context.set_offline(False)  # nothing to press: the page sends it by itself
+    page.wait_for_function(
+        "() => /^TL-/.test(document.querySelector('#reference').textContent)", timeout=20_000
+    )
+    reference = page.locator("#reference").inner_text().strip()
+    assert REFERENCE.match(reference), reference
+    page.get_by_role("heading", name="Đã nhận tin báo của bạn").wait_for()
+    assert "Đã gửi tin" in page.locator("#outbox").inner_text()
+    assert tips_with(app, description) == [reference]
+
+    # Another sender (a second tab, the worker's sync) finds nothing left to send;
+    # and a replay of the same submission gives back the same tip.
+    page.evaluate("() => TiplineOutbox.sendAll()")
+    page.reload()
+    page.locator("#outbox").get_by_text(reference).wait_for()
+    assert tips_with(app, description) == [reference]
+    with app.app_context():
+        assert find_by_receipt(reference, code).reference == reference
+
+    page.goto("/tra-cuu")
+    follow_up(page, reference, code)
+    page.locator("#outbox").get_by_role("button", name="Đã ghi lại, xóa khỏi máy").click()
+    page.locator("#outbox").wait_for(state="hidden")
+    phone.problems = [p for p in phone.problems if "ERR_INTERNET_DISCONNECTED" not in p]
+    phone.assert_no_errors()
+
+
+def make_big_photo(folder: Path) -> Path:
+    from PIL import Image
+
+    noise = Image.effect_noise((3000, 2000), 60).convert("RGB")
+    path = folder / "camera.jpg"
+    noise.save(path, "JPEG", quality=95)
+    return path
+
+
+def test_photo_is_shrunk_on_the_phone_before_it_travels(app, world, phone, tmp_path):
+    import io
+
+    from PIL import Image
+    from werkzeug.formparser import parse_form_data
+
+    big = make_big_photo(tmp_path)
+    page = phone.open()
+    start_tip(page)
+    description = "Xe tải đổ trộm phế thải ra bờ sông, có ảnh chụp bằng điện thoại."
+    fill_tip(page, description)
+    page.get_by_label("Ảnh (không bắt buộc)").set_input_files(big)
+    RECORDER.bodies = []
+    try:
+        post(page, "Gửi tin báo")
+        reference, code = read_receipt(page)
+    finally:
+        bodies, RECORDER.bodies = RECORDER.bodies, None
+    assert len(bodies) == 1
+    content_type, body = bodies[0]
+    assert len(body) < big.stat().st_size / 4, (len(body), big.stat().st_size)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+    }
+    _, form, files = parse_form_data(environ)
+    with files["photo"].stream as stream, Image.open(stream) as photo:
+        assert (photo.format, photo.size) == ("JPEG", (1600, 1067))
+    assert re.fullmatch(f"{SYMBOL}{{16}}", form["follow_up_code"])
+    assert code.replace("-", "") == form["follow_up_code"]
+    assert stored_tip(app, reference)["photos"] == 1
+    phone.assert_no_errors()
+
+
+def test_use_my_location_fills_the_coordinates(world, phone):
+    page = phone.open(
+        geolocation={"latitude": 19.807512, "longitude": 105.776401}, permissions=["geolocation"]
+    )
+    page.goto("/gui-tin?xa=A")
+    page.get_by_role("button", name="Dùng vị trí của tôi").click()
+    page.get_by_text("Đã điền vĩ độ và kinh độ.").wait_for()
+    assert page.get_by_label("Vĩ độ").input_value() == "19.807512"
+    assert page.get_by_label("Kinh độ").input_value() == "105.776401"
+    phone.assert_no_errors()
+
+
+def test_location_button_needs_javascript_and_is_hidden_without_it(world, phone):
+    page = phone.open(javascript=False)
+    page.goto("/gui-tin?xa=A")
+    assert not page.get_by_role("button", name="Dùng vị trí của tôi").is_visible()
+    page.get_by_text("Tọa độ (không bắt buộc)").click()
+    page.get_by_label("Vĩ độ").fill("19.8")  # typed by hand instead
+
+
+def test_resident_switches_to_english_and_the_phone_remembers_without_a_cookie(world, phone):
+    page = phone.open()
+    page.goto("/gui-tin?xa=A")
+    page.get_by_role("link", name="English").click()
+    page.get_by_role("heading", name="Send a tip").wait_for()
+    assert page.url.endswith("/en/gui-tin?xa=A")
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.get_by_role("link", name="Follow up", exact=True).click()
+    page.get_by_role("heading", name="Follow up a tip").wait_for()
+
+    # Coming back to a plain address (a bookmark, the home-screen icon): still English.
+    page.goto("/")
+    page.wait_for_url("**/en/")
+    page.get_by_role("heading", name="Report security and order problems where you live").wait_for()
+    assert page.context.cookies() == []
+
+    page.get_by_role("link", name="Tiếng Việt").click()
+    page.get_by_role("heading", name="Báo tin về an ninh, trật tự nơi bạn sống").wait_for()
+    page.goto("/tra-cuu")
+    page.get_by_role("heading", name="Tra cứu tin báo").wait_for()
+    assert page.url.endswith("/tra-cuu") and "/en/" not in page.url
+    check_fits_phone(page, "13-follow-up-after-switch")
+    phone.assert_no_errors()
+
+
+def test_english_pages_fit_the_phone(world, phone):
+    page = phone.open()
+    for path, name in [("/en/", "20-en-home"), ("/en/gui-tin?xa=A", "21-en-form")]:
+        page.goto(path)
+        check_fits_phone(page, name)
+    phone.assert_no_errors()
+
+
+def test_tipster_adds_a_photo_later_from_the_status_page(app, world, phone, tmp_path):
+    page = phone.open()
+    start_tip(page)
+    fill_tip(page, "Bãi đất trống sau chợ có người tụ tập ban đêm, ảnh gửi sau.")
+    post(page, "Gửi tin báo")
+    reference, code = read_receipt(page)
+    page.goto("/tra-cuu")
+    follow_up(page, reference, code)
+    assert "Tin có 0 ảnh." in page.locator("main").inner_text()
+    page.get_by_label("Thêm ảnh").set_input_files(make_big_photo(tmp_path))
+    post(page, "Gửi ảnh")
+    page.get_by_text("Đã thêm 1 ảnh.").wait_for()
+    assert "Tin có 1 ảnh." in page.locator("main").inner_text()
+    assert stored_tip(app, reference)["photos"] == 1
+    check_fits_phone(page, "14-status-photo-added")
     phone.assert_no_errors()

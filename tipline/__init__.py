@@ -23,7 +23,14 @@ CSP = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
-PERMISSIONS = {"camera": "()", "microphone": "()", "geolocation": "(self)", "interest-cohort": "()"}
+PERMISSIONS = {
+    "camera": "()",
+    "microphone": "()",
+    "geolocation": "(self)",
+    "payment": "()",
+    "usb": "()",
+    "interest-cohort": "()",
+}
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -103,13 +110,18 @@ def register_extensions(app: Flask) -> None:
         force_https=app.config["TIPLINE_PRODUCTION"],
         strict_transport_security=app.config["TIPLINE_PRODUCTION"],
         session_cookie_secure=app.config["TIPLINE_PRODUCTION"],
+        session_cookie_http_only=True,
+        session_cookie_samesite="Lax",
         frame_options="DENY",
         content_security_policy=CSP,
-        # same-origin: no referrer leaves the site, and our own posts carry a real
-        # Origin and Referer (Flask-WTF's HTTPS referrer check needs one).
-        referrer_policy="same-origin",
+        # no-referrer: not even our own pages learn where a visitor came from. Flask-WTF's
+        # HTTPS referrer check is replaced by an Origin check (tipline/core/security.py).
+        referrer_policy="no-referrer",
         permissions_policy=PERMISSIONS,
     )
+    from tipline.core import security
+
+    security.init_app(app)
 
     login_manager.init_app(app)
     login_manager.login_view = "staff.login"
@@ -120,9 +132,9 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        if not user_id.isdigit():
-            return None
-        return db.session.get(User, int(user_id))
+        from tipline.accounts.services import load_session_user
+
+        return load_session_user(user_id)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
@@ -153,14 +165,9 @@ def _sqlite_pragmas() -> None:
 
 
 def _select_locale() -> str:
-    from flask import current_app, has_request_context
+    from tipline.core.i18n import select_locale
 
-    if not has_request_context():
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
-    wanted = request.cookies.get("lang") or request.args.get("lang")
-    if wanted in current_app.config["TIPLINE_LOCALES"]:
-        return wanted
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+    return select_locale()
 
 
 def register_blueprints(app: Flask) -> None:
@@ -171,6 +178,18 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public_bp)
     app.register_blueprint(ops_bp)
     app.register_blueprint(staff_bp, url_prefix="/staff")
+    from tipline.accounts.views import bp as account_bp
+    from tipline.admin.views import bp as admin_bp
+
+    app.register_blueprint(account_bp, url_prefix="/staff/tai-khoan")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    from tipline.teams.views import bp as teams_bp
+
+    app.register_blueprint(teams_bp, url_prefix="/staff/to-chuc")
+    from tipline.reports.views import bp as reports_bp, public_bp as reports_public_bp
+
+    app.register_blueprint(reports_public_bp)
+    app.register_blueprint(reports_bp, url_prefix="/staff/bao-cao")
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -190,3 +209,8 @@ def register_template_helpers(app: Flask) -> None:
 
     templating.register(app)
     app.jinja_env.globals["get_locale"] = get_locale
+
+    from tipline.core import assets, i18n
+
+    assets.init_app(app)
+    i18n.init_app(app)

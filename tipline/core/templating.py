@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 from flask import Flask
 from flask_babel import format_decimal
+from markupsafe import Markup
 
 from tipline.core.timeutil import to_local
 
@@ -40,6 +42,15 @@ def percent(value: float | None) -> str:
     return f"{format_decimal(round(value * 100, 1))} %"
 
 
+def json_data(value) -> Markup:
+    """JSON for a <script type="application/json"> block: UTF-8 as is (a third smaller
+    than \\u escapes on Vietnamese text), with the characters HTML cares about escaped."""
+    text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        text = text.replace(char, escape)
+    return Markup(text)  # noqa: S704 - every character HTML could read as markup is escaped
+
+
 def register(app: Flask) -> None:
     from tipline.accounts.models import Role
     from tipline.tips.models import IdentityTier, Outcome, TipStatus
@@ -51,6 +62,7 @@ def register(app: Flask) -> None:
         public_number=public_number,
         number=number,
         percent=percent,
+        json_data=json_data,
     )
     app.jinja_env.globals.update(
         TipStatus=TipStatus, Outcome=Outcome, IdentityTier=IdentityTier, Role=Role, Action=Action

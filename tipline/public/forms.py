@@ -6,7 +6,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
+from flask_wtf.file import MultipleFileField
 from wtforms import (
     DateField,
     FloatField,
@@ -31,6 +31,7 @@ from wtforms.validators import (
 from tipline.core.text import clean_text
 from tipline.core.timeutil import local_today
 from tipline.tips.models import IdentityTier
+from tipline.tips.services import normalize_code, valid_code
 
 PHONE = re.compile(r"^(0|\+?84)(3|5|7|8|9|2)\d{8}$")
 BAD_FORM = _l("Biểu mẫu đã cũ hoặc không hợp lệ. Hãy bấm Gửi tin báo một lần nữa.")
@@ -44,6 +45,11 @@ def _stop_if_unreadable(form, field) -> None:
     """A value that could not be read already has its message: say nothing more."""
     if field.process_errors:
         raise StopValidation()
+
+
+def _valid_code(form, field) -> None:
+    if field.data and not valid_code(field.data):
+        raise ValidationError(BAD_FORM)
 
 
 class PublicForm(FlaskForm):
@@ -115,8 +121,13 @@ class SubmitTipForm(PublicForm):
         ],
         invalid_value_message=_l("Kinh độ không hợp lệ."),
     )
-    photo = FileField(_l("Ảnh (không bắt buộc)"))
+    photo = MultipleFileField(_l("Ảnh (không bắt buộc)"))
     photo_token = HiddenField()
+    # Sent by the page's script: the follow-up code chosen on the phone (see TipDraft).
+    follow_up_code = HiddenField(
+        filters=[lambda value: normalize_code(value) if value else None],
+        validators=[Optional(), _valid_code],
+    )
     identity_tier = RadioField(
         _l("Danh tính của bạn"),
         choices=IdentityTier.choices(),
@@ -181,3 +192,11 @@ class FollowUpForm(PublicForm):
             Length(max=60, message=_l("Mã tra cứu không đúng.")),
         ],
     )
+
+
+class AddPhotoForm(PublicForm):
+    """Photos added from the status page; the two codes come back as hidden fields."""
+
+    reference = HiddenField(validators=[DataRequired(BAD_FORM), Length(max=40, message=BAD_FORM)])
+    code = HiddenField(validators=[DataRequired(BAD_FORM), Length(max=60, message=BAD_FORM)])
+    photo = MultipleFileField(_l("Thêm ảnh"))

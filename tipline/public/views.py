@@ -8,28 +8,38 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    jsonify,
     make_response,
     redirect,
     render_template,
     request,
-    send_from_directory,
     url_for,
 )
 from flask_babel import lazy_gettext as _l
 
-from tipline.core.http import no_store
+from tipline.core.http import no_store, wants_json
 from tipline.core.timeutil import local_today, months_back
 from tipline.extensions import csrf, db, limiter
 from tipline.places.models import UnitLevel
-from tipline.places.services import communes_of, root_unit, unit_by_code, villages_of
-from tipline.public.forms import FollowUpForm, SubmitTipForm
+from tipline.places.services import (
+    cached_communes,
+    cached_root_unit,
+    cached_unit,
+    cached_villages,
+    communes_of,
+    root_unit,
+)
+from tipline.public.forms import AddPhotoForm, FollowUpForm, SubmitTipForm
 from tipline.tips import counts
 from tipline.tips.models import IdentityTier
 from tipline.tips.photos import PhotoError, process_photo
 from tipline.tips.services import (
+    MAX_PHOTOS,
+    PhotoLimit,
     TipDraft,
-    active_categories,
-    category_by_code,
+    add_photos,
+    cached_categories,
+    cached_category,
     find_by_receipt,
     new_submission_key,
     pending_photo,
@@ -87,14 +97,14 @@ def index():
 
 @bp.get("/gui-tin")
 def submit_start():
-    root = root_unit()
+    root = cached_root_unit()
     if root is None:
         abort(404)
     commune = _chosen_commune(root)
     if commune is None:
         return render_template(
             "public/choose_commune.html",
-            communes=communes_of(root),
+            communes=cached_communes(root),
             error=_l("Hãy chọn xã, phường.") if request.args.get("xa") is not None else None,
         )
     form = SubmitTipForm(formdata=None, submission_key=new_submission_key())
@@ -106,11 +116,14 @@ def submit_start():
 @limiter.limit(_limit("TIPLINE_SUBMIT_LIMIT"))
 def submit():
     check_same_origin()
+    request.max_content_length = _upload_limit()
     form = SubmitTipForm()
-    # The photo first, before any query: re-encoding takes tens of milliseconds and must
+    # The photos first, before any query: re-encoding takes tens of milliseconds and must
     # not hold the database (SQLite's single write lock is taken at the first query).
-    photos, photo_error = _take_photo(form)
-    root = root_unit()
+    photos, photo_error = _take_photos(form)
+    # Units and categories come from the reference cache: the first query of a submission
+    # is then the one in submit_tip, and on SQLite the write lock is held from there only.
+    root = cached_root_unit()
     commune = _chosen_commune(root) if root else None
     if commune is None:
         return redirect(url_for(".submit_start"))
@@ -119,9 +132,9 @@ def submit():
     if photo_error is not None:
         form.photo.errors = [*form.photo.errors, photo_error]
         valid = False
-    form.photo_token.data = pending_photo_token(photos[0]) if photos else ""
+    form.photo_token.data = " ".join(pending_photo_token(p) for p in photos)
 
-    category = category_by_code(form.category.data or "")
+    category = cached_category(form.category.data or "")
     if valid and category is None:
         form.category.errors = [_l("Hãy chọn loại vụ việc.")]
         valid = False
@@ -129,9 +142,11 @@ def submit():
         if form.submission_key.errors:
             # The resident cannot repair a hidden key: the form shown again gets a fresh one.
             form.submission_key.data = new_submission_key()
+        if wants_json():
+            return _form_errors_json(form)
         return _render_form(form, commune, kept_photo=bool(photos)), 422
 
-    village = unit_by_code(form.village.data) if form.village.data else None
+    village = next((v for v in cached_villages(commune) if v.code == form.village.data), None)
     tier = IdentityTier(form.identity_tier.data)
     draft = TipDraft(
         submission_key=form.submission_key.data,
@@ -147,45 +162,83 @@ def submit():
         name=form.name.data.strip() if tier != IdentityTier.ANONYMOUS else None,
         phone=form.phone.data if tier != IdentityTier.ANONYMOUS else None,
         photos=photos,
+        follow_up_code=form.follow_up_code.data,
     )
     receipt = submit_tip(draft)
-    # Rendered before the commit so nothing is read back after it; should the commit
-    # fail, the page is thrown away and the error handler answers instead.
+    _commit_keeping_loaded()
+    # Rendered after the commit (on SQLite the write lock is released first) from what
+    # the session already holds; should the page fail, a re-post gives the same receipt.
+    if wants_json():  # a phone's outbox sending a tip written offline
+        return no_store(
+            jsonify(
+                reference=receipt.tip.reference,
+                code=receipt.formatted_code,
+                created=receipt.created,
+                photos=len(receipt.tip.photos),
+            )
+        )
     page = render_template("public/receipt.html", receipt=receipt)
-    db.session.commit()
     return no_store(make_response(page))
 
 
-def _take_photo(form: SubmitTipForm):
-    """The uploaded photo cleaned and stored, or the one kept from an earlier attempt.
+def _upload_limit() -> int:
+    """Up to MAX_PHOTOS photos at their size limit, plus the form fields."""
+    return MAX_PHOTOS * current_app.config["TIPLINE_MAX_PHOTO_BYTES"] + 256 * 1024
 
-    Returns (photos, error message or None); a refused new photo keeps the earlier one.
+
+def _form_errors_json(form):
+    errors = {f.name: [str(e) for e in f.errors] for f in form if f.errors}
+    text = " ".join(f"{form[name].label.text}: {' '.join(msgs)}" for name, msgs in errors.items())
+    return no_store(make_response(jsonify(error=text, fields=errors), 422))
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what was loaded, so the receipt reads nothing back."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
+def _take_photos(form) -> tuple[list, object]:
+    """The uploaded photos cleaned and stored, or those kept from an earlier attempt.
+
+    Returns (photos, error message or None). New photos replace the kept ones; a refused
+    photo leaves the others as they are.
     """
+    limit = current_app.config["TIPLINE_MAX_PHOTO_BYTES"]
+    uploads = [u for u in form.photo.data or [] if getattr(u, "filename", None)]
     error = None
-    upload = form.photo.data
-    if upload is not None and getattr(upload, "filename", None) is not None:
-        limit = current_app.config["TIPLINE_MAX_PHOTO_BYTES"]
+    if len(uploads) > MAX_PHOTOS:
+        error = _l("Chỉ gửi được tối đa %(n)d ảnh; %(n)d ảnh đầu đã được giữ lại.", n=MAX_PHOTOS)
+        uploads = uploads[:MAX_PHOTOS]
+    fresh = []
+    for upload in uploads:
         data = upload.stream.read(limit + 1)
-        if data:
-            try:
-                processed = process_photo(
-                    data,
-                    max_bytes=limit,
-                    max_pixels=current_app.config["TIPLINE_MAX_PHOTO_PIXELS"],
-                )
-            except PhotoError as refused:
-                error = refused.message
-            else:
-                return [store_photo(processed)], None
-    kept = pending_photo(form.photo_token.data) if form.photo_token.data else None
-    return ([kept] if kept is not None else []), error
+        if not data:
+            continue
+        try:
+            processed = process_photo(
+                data, max_bytes=limit, max_pixels=current_app.config["TIPLINE_MAX_PHOTO_PIXELS"]
+            )
+        except PhotoError as refused:
+            error = refused.message
+        else:
+            fresh.append(store_photo(processed))
+    if fresh:
+        return fresh, error
+    tokens = (getattr(form, "photo_token", None) and form.photo_token.data or "").split()
+    kept = [pending_photo(token) for token in tokens[:MAX_PHOTOS]]
+    return [p for p in kept if p is not None], error
 
 
 def _chosen_commune(root):
     code = request.args.get("xa", "")
     if not code:
         return None
-    commune = unit_by_code(code)
+    commune = cached_unit(code)
     if commune is None or commune.level != UnitLevel.COMMUNE or not root.contains(commune):
         return None
     return commune
@@ -193,9 +246,9 @@ def _chosen_commune(root):
 
 def _fill_choices(form: SubmitTipForm, commune) -> None:
     form.village.choices = [(UNKNOWN_VILLAGE, str(_l("Không rõ thôn")))] + [
-        (v.code, v.name) for v in villages_of(commune)
+        (v.code, v.name) for v in cached_villages(commune)
     ]
-    form.category.choices = [(c.code, c.name) for c in active_categories()]
+    form.category.choices = [(c.code, c.name) for c in cached_categories()]
 
 
 def _render_form(form: SubmitTipForm, commune, kept_photo: bool = False):
@@ -217,22 +270,68 @@ def follow_up():
         if form.validate():
             tip = find_by_receipt(form.reference.data, form.code.data)
             if tip is not None:
-                response = make_response(
-                    render_template(
-                        "public/status.html",
-                        tip=tip,
-                        status=public_status(tip),
-                        timeline=public_timeline(tip),
-                    )
-                )
-                return no_store(response)
+                return _status_page(tip, form.reference.data, form.code.data)
             form.code.errors = [_l("Mã số tin báo hoặc mã tra cứu không đúng.")]
         return no_store(make_response(render_template("public/follow_up.html", form=form), 422))
     return render_template("public/follow_up.html", form=form)
 
 
+def _status_page(tip, reference: str, code: str, *, added=None, error=None, status=200):
+    photo_form = AddPhotoForm(formdata=None, reference=reference, code=code)
+    if error is not None:
+        photo_form.photo.errors = [error]
+    page = render_template(
+        "public/status.html",
+        tip=tip,
+        status=public_status(tip),
+        timeline=public_timeline(tip),
+        photo_form=photo_form,
+        max_photos=MAX_PHOTOS,
+        added=added,
+    )
+    return no_store(make_response(page, status))
+
+
+@bp.post("/tra-cuu/anh")
+@csrf.exempt
+@limiter.limit(_limit("TIPLINE_FOLLOWUP_LIMIT"))
+def add_photo():
+    """Photos the tipster adds later, from the status page (the two codes prove the tip)."""
+    check_same_origin()
+    request.max_content_length = _upload_limit()
+    form = AddPhotoForm()
+    photos, error = _take_photos(form)  # before any query, as for a new tip
+    tip = None
+    if form.validate():
+        tip = find_by_receipt(form.reference.data, form.code.data)
+    if tip is None:
+        message = _l("Mã số tin báo hoặc mã tra cứu không đúng.")
+        if wants_json():
+            return no_store(make_response(jsonify(error=str(message)), 422))
+        lookup = FollowUpForm(formdata=None, reference=form.reference.data)
+        lookup.code.errors = [message]
+        return no_store(make_response(render_template("public/follow_up.html", form=lookup), 422))
+    if error is None and not photos:
+        error = _l("Hãy chọn ảnh.")
+    if error is None:
+        try:
+            added = add_photos(tip, photos)
+        except PhotoLimit as refused:
+            error = refused.message
+    if error is None:
+        db.session.commit()
+        if wants_json():
+            return no_store(jsonify(reference=tip.reference, added=added, photos=len(tip.photos)))
+        return _status_page(tip, form.reference.data, form.code.data, added=added)
+    if wants_json():
+        return no_store(make_response(jsonify(error=str(error)), 422))
+    return _status_page(tip, form.reference.data, form.code.data, error=error, status=422)
+
+
 @bp.get("/favicon.ico")
 def favicon():
-    return send_from_directory(
-        current_app.static_folder, "favicon.ico", mimetype="image/x-icon", max_age=86400
-    )
+    from tipline.core.assets import serve_static
+
+    response = serve_static("favicon.ico")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -9,12 +9,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached, selectinload
 
+from tipline.core import refcache
+from tipline.core.errors import TiplineError
+from tipline.core.faults import crash_point
 from tipline.core.timeutil import to_minute, utcnow
 from tipline.extensions import db
 from tipline.places.models import Unit
+from tipline.places.services import UnitRef
 from tipline.tips import workflow
 from tipline.tips.models import (
     Category,
@@ -34,6 +40,7 @@ from tipline.tips.storage import storage_for
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_LENGTH = 16  # 80 bits
 REFERENCE_LENGTH = 8  # 40 bits: public, but still not guessable in sequence
+MAX_PHOTOS = 3  # per tip, counting those added later
 
 
 def _encode(data: bytes, length: int) -> str:
@@ -101,8 +108,8 @@ class TipDraft:
     """A validated submission, as the public form or the API hands it over."""
 
     submission_key: str
-    category: Category
-    unit: Unit
+    category: Category | CategoryRef
+    unit: Unit | UnitRef
     description: str
     place: str | None = None
     latitude: float | None = None
@@ -113,6 +120,31 @@ class TipDraft:
     name: str | None = None
     phone: str | None = None
     photos: list[ProcessedPhoto | StoredPhoto] = field(default_factory=list)
+    # Chosen on the phone when the tip was written offline (16 symbols of ALPHABET); None
+    # derives it from the submission key. Either way only its hash is stored.
+    follow_up_code: str | None = None
+
+
+@dataclass(frozen=True)
+class CategoryRef:
+    """A read-only copy of an active category, safe to share between requests and threads."""
+
+    id: int
+    code: str
+    name: str
+    sort_order: int
+
+    @classmethod
+    def of(cls, category: Category) -> CategoryRef:
+        return cls(category.id, category.code, category.name, category.sort_order)
+
+    def in_session(self) -> Category:
+        """The category as a persistent instance of this session, without a query."""
+        category = Category(
+            id=self.id, code=self.code, name=self.name, sort_order=self.sort_order, active=True
+        )
+        make_transient_to_detached(category)
+        return db.session.merge(category, load=False)
 
 
 @dataclass(frozen=True)
@@ -142,15 +174,36 @@ def store_photo(processed: ProcessedPhoto) -> StoredPhoto:
     return StoredPhoto(name, thumb, processed.width, processed.height, len(processed.data))
 
 
+class ReceiptMismatch(TiplineError):
+    """A replay of a recorded submission that brings another follow-up code."""
+
+    status_code = 409
+
+
+def valid_code(code: str) -> bool:
+    return len(code) == CODE_LENGTH and all(ch in ALPHABET for ch in code)
+
+
 def submit_tip(draft: TipDraft, *, now: datetime | None = None) -> Receipt:
-    """Record a tip once per submission key; a repeat gives back the same receipt."""
+    """Record a tip once per submission key; a repeat gives back the same receipt.
+
+    The follow-up code is bound to the submission the first time it arrives. A replay
+    (a phone's outbox sending again, hours later) is answered with the receipt only when
+    it brings the same code; with another code it learns nothing, not even the reference.
+    """
     key_hash = hash_submission_key(draft.submission_key)
-    code = code_for(draft.submission_key)
+    if draft.follow_up_code is not None:
+        code = normalize_code(draft.follow_up_code)
+        if not valid_code(code):
+            raise ValueError("a follow-up code is 16 symbols of ALPHABET")
+    else:
+        code = code_for(draft.submission_key)
     existing = _by_submission_key(key_hash)
     if existing is not None:
-        return Receipt(existing, code, created=False)
+        return _replayed(existing, code)
 
     photos = [p if isinstance(p, StoredPhoto) else store_photo(p) for p in draft.photos]
+    crash_point("submit.after_photos")
     submitted_at = to_minute(now or utcnow())
     for _ in range(5):
         tip = _new_tip(draft, key_hash, code, submitted_at, photos)
@@ -163,17 +216,32 @@ def submit_tip(draft: TipDraft, *, now: datetime | None = None) -> Receipt:
         except IntegrityError:
             existing = _by_submission_key(key_hash)
             if existing is not None:  # the same form, posted twice at once
-                return Receipt(existing, code, created=False)
+                return _replayed(existing, code)
             taken = db.session.scalar(select(Tip.id).where(Tip.reference == tip.reference))
             if taken is None:
                 raise  # not a collision: a real constraint says no
             continue  # a reference collision: draw again
+        crash_point("submit.after_flush")
         return Receipt(tip, code, created=True)
     raise RuntimeError("could not allocate a unique tip reference")
 
 
+def _replayed(existing: Tip, code: str) -> Receipt:
+    if not hmac.compare_digest(existing.receipt_hash, hash_code(code)):
+        raise ReceiptMismatch(
+            _l(
+                "Tin này đã được gửi trước đó với một mã tra cứu khác. "
+                "Hãy tra cứu bằng mã bạn nhận được lần đầu."
+            )
+        )
+    return Receipt(existing, code, created=False)
+
+
 def _by_submission_key(key_hash: str) -> Tip | None:
-    return db.session.scalar(select(Tip).where(Tip.submission_key == key_hash))
+    # With its photos: the receipt shows their number, and reads nothing after the commit.
+    return db.session.scalar(
+        select(Tip).where(Tip.submission_key == key_hash).options(selectinload(Tip.photos))
+    )
 
 
 def _new_tip(
@@ -182,13 +250,18 @@ def _new_tip(
     contact = None
     if draft.identity_tier != IdentityTier.ANONYMOUS:
         contact = TipsterContact(name=draft.name, phone=draft.phone, created_at=submitted_at)
+    category = draft.category
+    if isinstance(category, CategoryRef):
+        category = category.in_session()
+    # A cached unit is set by id only: nothing in recording a tip reads the unit itself.
+    unit = {"unit": draft.unit} if isinstance(draft.unit, Unit) else {}
     tip = Tip(
         reference=new_reference(),
         receipt_hash=hash_code(code),
         submission_key=key_hash,
-        category=draft.category,
-        category_id=draft.category.id,
-        unit=draft.unit,
+        category=category,
+        category_id=category.id,
+        **unit,
         unit_id=draft.unit.id,
         submitted_unit_id=draft.unit.id,
         description=draft.description,
@@ -201,9 +274,8 @@ def _new_tip(
         status=TipStatus.RECEIVED,
         identity_tier=draft.identity_tier,
         contact=contact,
-    )
-    for photo in photos:
-        tip.photos.append(
+        # Always set, even empty: the receipt then reads the photos without a query.
+        photos=[
             TipPhoto(
                 filename=photo.filename,
                 thumb_filename=photo.thumb_filename,
@@ -212,8 +284,49 @@ def _new_tip(
                 size_bytes=photo.size_bytes,
                 created_at=submitted_at,
             )
-        )
+            for photo in photos
+        ],
+    )
     return tip
+
+
+class PhotoLimit(TiplineError):
+    status_code = 422
+
+
+def add_photos(tip: Tip, photos: list[StoredPhoto], *, now: datetime | None = None) -> int:
+    """Attach photos the tipster adds later, from the status page; returns how many.
+
+    Re-encoding is deterministic, so a replayed upload (a retry after a lost answer)
+    has the same size and dimensions as the photo it repeats and is not added twice.
+    """
+    held = {(p.width, p.height, p.size_bytes) for p in tip.photos}
+    fresh = []
+    for photo in photos:
+        shape = (photo.width, photo.height, photo.size_bytes)
+        if shape not in held:
+            held.add(shape)
+            fresh.append(photo)
+    if len(tip.photos) + len(fresh) > MAX_PHOTOS:
+        raise PhotoLimit(_l("Mỗi tin báo có tối đa %(n)d ảnh.", n=MAX_PHOTOS))
+    if not fresh:
+        return 0
+    at = to_minute(now or utcnow())
+    for photo in fresh:
+        tip.photos.append(
+            TipPhoto(
+                filename=photo.filename,
+                thumb_filename=photo.thumb_filename,
+                width=photo.width,
+                height=photo.height,
+                size_bytes=photo.size_bytes,
+                created_at=at,
+            )
+        )
+    # Not a change of state: an entry in the tip's public timeline, nothing counted.
+    db.session.add(TipEvent(tip=tip, kind=EventKind.PHOTO_ADDED, at=at, public=True))
+    db.session.flush()
+    return len(fresh)
 
 
 # --- follow-up -----------------------------------------------------------------------
@@ -319,6 +432,21 @@ def active_categories() -> list[Category]:
 
 def category_by_code(code: str) -> Category | None:
     return db.session.scalar(select(Category).where(Category.code == code, Category.active))
+
+
+refcache.watch(Category)
+
+
+def cached_categories() -> tuple[CategoryRef, ...]:
+    """`active_categories()`, from the reference cache."""
+    return refcache.cached(
+        "categories", lambda: tuple(CategoryRef.of(c) for c in active_categories())
+    )
+
+
+def cached_category(code: str) -> CategoryRef | None:
+    """An active category by code, from the reference cache."""
+    return next((c for c in cached_categories() if c.code == code), None)
 
 
 def prune_orphan_photos(older_than_seconds: float, *, now: float | None = None) -> list[str]:

@@ -1,0 +1,265 @@
+/* Tipline: what JavaScript adds to pages that work without it. Photos are shrunk before
+   they travel; a form sent on a bad network is retried, and without a network it waits in
+   the outbox (outbox.js) and goes by itself when the network returns; "use my location";
+   the language choice remembered in local storage. Every sentence comes from the page. */
+(function () {
+  "use strict";
+  var doc = document, root = doc.documentElement, box = window.TiplineOutbox;
+  var S = {}, SIDE = 1600, MAX_PHOTOS = 3;
+  var ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+
+  function $(sel, el) { return (el || doc).querySelector(sel); }
+  function el(tag, cls, text) {
+    var e = doc.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = text;
+    return e;
+  }
+  function random(n) { // n symbols of the follow-up code alphabet (32 divides 256: no bias)
+    var out = "", bytes = crypto.getRandomValues(new Uint8Array(n));
+    for (var i = 0; i < n; i++) out += ALPHABET[bytes[i] % 32];
+    return out;
+  }
+  function grouped(code) { return code.match(/.{1,4}/g).join("-"); }
+  function wait(ms) { return new Promise(function (ok) { setTimeout(ok, ms); }); }
+
+  /* --- language: remembered on this phone, never in a cookie ----------------------- */
+  function rememberLanguage() {
+    var saved;
+    try { saved = localStorage.getItem("tipline-lang"); } catch (e) { return; }
+    doc.addEventListener("click", function (e) {
+      var a = e.target.closest && e.target.closest("a[data-lang]");
+      if (a) try { localStorage.setItem("tipline-lang", a.getAttribute("data-lang")); } catch (e2) {}
+    });
+    var other = saved && saved !== root.lang && $('link[rel=alternate][hreflang="' + saved + '"]');
+    if (other) location.replace(other.href);
+  }
+
+  /* --- photos: long side 1600 px, JPEG, metadata left behind ------------------------ */
+  function shrink(file) {
+    if (!window.createImageBitmap) return Promise.resolve(file);
+    return createImageBitmap(file, { imageOrientation: "from-image" }).then(function (bmp) {
+      var scale = Math.min(1, SIDE / Math.max(bmp.width, bmp.height));
+      var canvas = el("canvas");
+      canvas.width = Math.round(bmp.width * scale);
+      canvas.height = Math.round(bmp.height * scale);
+      canvas.getContext("2d").drawImage(bmp, 0, 0, canvas.width, canvas.height);
+      if (bmp.close) bmp.close();
+      return new Promise(function (ok) { canvas.toBlob(ok, "image/jpeg", 0.8); });
+    }).then(function (blob) { return blob || file; }, function () { return file; });
+  }
+
+  /* A form as a list of [name, value(, filename)]: what IndexedDB can keep. */
+  function collect(form) {
+    var fields = [], files = [], data = new FormData(form);
+    data.forEach(function (value, name) {
+      if (typeof value === "string") fields.push([name, value]);
+      else if (value.size && files.length < MAX_PHOTOS) files.push([name, value]);
+    });
+    return Promise.all(files.map(function (f) { return shrink(f[1]); })).then(function (blobs) {
+      blobs.forEach(function (blob, i) {
+        fields.push([files[i][0], blob, "anh-" + (i + 1) + (blob.type === "image/jpeg" ? ".jpg" : "")]);
+      });
+      return fields;
+    });
+  }
+
+  function body(fields) {
+    var data = new FormData();
+    fields.forEach(function (f) { if (f.length > 2) data.append(f[0], f[1], f[2]); else data.append(f[0], f[1]); });
+    return data;
+  }
+
+  /* Online: post, retrying a dropped connection; the answer replaces the page. */
+  function attempt(url, fields, tries) {
+    return fetch(url, { method: "POST", body: body(fields), headers: { Accept: "text/html" } })
+      .then(function (r) {
+        if (r.status >= 500) throw new Error(String(r.status));
+        return r.text();
+      }).catch(function (error) {
+        if (tries <= 1) throw error;
+        return wait(1500).then(function () { return attempt(url, fields, tries - 1); });
+      });
+  }
+
+  function show(html) {
+    var next = new DOMParser().parseFromString(html, "text/html");
+    doc.title = next.title;
+    doc.body.replaceWith(doc.adoptNode(next.body));
+    window.scrollTo(0, 0);
+    page();
+    var target = $("#form-errors") || $("main h1");
+    if (target) { target.tabIndex = -1; target.focus(); }
+  }
+
+  function validOffline(form) {
+    var tier = $("input[name=identity_tier]:checked", form), named = tier && tier.value !== "anonymous";
+    [["name", S.need_name], ["phone", S.need_phone]].forEach(function (pair) {
+      var input = form.elements[pair[0]];
+      if (input) input.setCustomValidity(named && !input.value.trim() ? pair[1] : "");
+    });
+    return form.checkValidity() || (form.reportValidity(), false);
+  }
+
+  function enhance(form) {
+    var tip = !!form.elements.submission_key, files = $("input[type=file]", form);
+    if (files) files.addEventListener("change", function () {
+      var note = $("[data-photo-note]", form);
+      if (note) note.textContent = files.files.length > MAX_PHOTOS ? S.too_many : "";
+    });
+    form.addEventListener("submit", function (event) {
+      if (!box || !window.fetch || !window.indexedDB) return; // the plain post does it all
+      event.preventDefault();
+      if (form.getAttribute("aria-busy")) return;
+      if (!navigator.onLine && !validOffline(form)) return;
+      form.setAttribute("aria-busy", "true");
+      var button = $("button[type=submit]", form), label = button && button.textContent;
+      if (button) button.textContent = S.sending;
+      var entry = { kind: tip ? "tip" : "photo", url: form.action, created: Date.now(), state: "waiting" };
+      if (tip) {
+        if (!form.elements.submission_key.value) form.elements.submission_key.value = random(24);
+        entry.id = form.elements.submission_key.value;
+        entry.code = random(16); // the follow-up code: chosen here, kept even before sending
+      } else {
+        entry.id = random(24);
+        entry.reference = form.elements.reference.value;
+      }
+      collect(form).then(function (fields) {
+        if (tip) fields.push(["follow_up_code", entry.code]);
+        entry.fields = fields;
+        var send = navigator.onLine ? attempt(form.action, fields, 3) : Promise.reject();
+        return send.then(show, function () {
+          if (!navigator.onLine || validOffline(form)) return queue(form, entry);
+          form.removeAttribute("aria-busy");
+        });
+      }).catch(function () {
+        form.submit(); // no IndexedDB here (private window): the plain post still works
+      }).then(function () {
+        if (button) button.textContent = label;
+        form.removeAttribute("aria-busy");
+      });
+    });
+  }
+
+  function queue(form, entry) {
+    return box.put(entry).then(function () {
+      var main = $("main");
+      main.textContent = "";
+      var h1 = el("h1", null, entry.kind === "tip" ? S.queued_title : S.photo_queued_title);
+      main.appendChild(h1);
+      main.appendChild(el("p", "lead", entry.kind === "tip" ? S.queued_text : S.photo_queued_text));
+      if (entry.kind === "tip") {
+        var dl = el("dl", "receipt card");
+        [[S.reference, S.reference_pending, "reference"], [S.code, grouped(entry.code), "follow-up-code"]]
+          .forEach(function (row) {
+            var div = el("div"), dd = el("dd", "code", row[1]);
+            dd.id = row[2];
+            if (row[2] === "reference") { dd.className = "pending"; dd.setAttribute("data-entry", entry.id); }
+            div.appendChild(el("dt", null, row[0]));
+            div.appendChild(dd);
+            dl.appendChild(div);
+          });
+        main.appendChild(dl);
+        main.appendChild(el("p", "warning", S.code_once));
+      }
+      var again = el("a", "button", entry.kind === "tip" ? S.another : S.home);
+      again.href = entry.kind === "tip" ? location.href : (root.getAttribute("data-home") || "/");
+      var p = el("p", "actions");
+      p.appendChild(again);
+      main.appendChild(p);
+      h1.tabIndex = -1;
+      h1.focus();
+      if (navigator.serviceWorker && navigator.serviceWorker.ready) {
+        navigator.serviceWorker.ready.then(function (reg) {
+          if (reg.sync) return reg.sync.register("tipline-outbox");
+        }).catch(function () {});
+      }
+      render();
+    });
+  }
+
+  /* --- the outbox, on every page ----------------------------------------------------- */
+  var timer = null;
+  function render() {
+    var panel = $("#outbox");
+    if (!panel || !box) return Promise.resolve();
+    return box.all().then(function (entries) {
+      panel.textContent = "";
+      panel.hidden = !entries.length;
+      if (!entries.length) return;
+      panel.appendChild(el("h2", null, S.outbox));
+      var list = el("ul");
+      entries.sort(function (a, b) { return a.created - b.created; }).forEach(function (e) {
+        var li = el("li", e.state), text;
+        if (e.state === "waiting") text = e.kind === "tip" ? S.waiting_tip : S.waiting_photo;
+        else if (e.state === "sent") text = e.kind === "tip" ? S.sent_tip : S.sent_photo;
+        else text = S.failed + " " + (e.error || "");
+        li.appendChild(el("span", null, text + " "));
+        if (e.reference) li.appendChild(el("strong", "ref", e.reference + " "));
+        if (e.code) li.appendChild(el("span", "code", grouped(e.code)));
+        var pending = $('[data-entry="' + e.id + '"]');
+        if (pending && e.reference) {
+          pending.textContent = e.reference;
+          pending.className = "code";
+          $("main h1").textContent = S.sent_title;
+          $("main .lead").textContent = S.sent_text;
+        }
+        if (e.state !== "waiting") {
+          var forget = el("button", "button", S.forget);
+          forget.type = "button";
+          forget.addEventListener("click", function () { box.remove(e.id).then(render); });
+          li.appendChild(forget);
+        }
+        list.appendChild(li);
+      });
+      panel.appendChild(list);
+      var waiting = entries.some(function (e) { return e.state === "waiting"; });
+      if (waiting && !timer) timer = setInterval(send, 20000);
+      if (!waiting && timer) { clearInterval(timer); timer = null; }
+    }).catch(function () {});
+  }
+
+  function send() {
+    if (!box || !navigator.onLine) return;
+    box.sendAll().then(render, render);
+  }
+
+  /* --- "use my location" ---------------------------------------------------------------- */
+  function locate(button) {
+    if (!navigator.geolocation) return;
+    button.hidden = false;
+    var status = $("[data-locate-status]");
+    button.addEventListener("click", function () {
+      status.textContent = S.locating;
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        $("#latitude").value = pos.coords.latitude.toFixed(6);
+        $("#longitude").value = pos.coords.longitude.toFixed(6);
+        var details = $("#latitude").closest("details");
+        if (details) details.open = true;
+        status.textContent = S.located;
+      }, function () { status.textContent = S.locate_failed; }, { enableHighAccuracy: true, timeout: 20000 });
+    });
+  }
+
+  function page() {
+    var strings = $("#tl-strings");
+    if (strings) S = JSON.parse(strings.textContent);
+    Array.prototype.forEach.call(doc.querySelectorAll("form[data-enhance]"), enhance);
+    var button = $("[data-locate]");
+    if (button) locate(button);
+    var errors = $("#form-errors");
+    if (errors) { errors.tabIndex = -1; errors.focus(); }
+    render().then(send);
+  }
+
+  rememberLanguage();
+  page();
+  window.addEventListener("online", send);
+  if (navigator.serviceWorker && root.getAttribute("data-sw")) {
+    navigator.serviceWorker.addEventListener("message", render);
+    window.addEventListener("load", function () {
+      navigator.serviceWorker.register(root.getAttribute("data-sw"), { scope: root.getAttribute("data-scope") })
+        .catch(function () {});
+    });
+  }
+})();
