@@ -108,9 +108,11 @@ def test_full_disk_on_upload_is_a_clear_error_and_saves_nothing(
     response = client.post(
         "/gui-tin?xa=A", data=tip_form(world, photo=jpeg()), content_type="multipart/form-data"
     )
-    assert response.status_code == 507
+    # The form comes back with the message at the photo field and the typed text kept.
+    assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "không còn chỗ lưu ảnh" in html and "không kèm ảnh" in html
+    assert "Có người lạ đột nhập kho hợp tác xã lúc nửa đêm." in html
     assert tip_count() == 0
     assert files_under(uploads) == []  # neither a temporary file nor the thumbnail remain
     assert counts.differences() == {}
@@ -121,7 +123,7 @@ def test_text_only_tips_still_work_while_the_disk_is_full(client, world, uploads
     refused = client.post(
         "/gui-tin?xa=A", data=tip_form(world, photo=jpeg()), content_type="multipart/form-data"
     )
-    assert refused.status_code == 507
+    assert refused.status_code == 422
     response = client.post("/gui-tin?xa=A", data=tip_form(world))
     assert response.status_code == 200
     assert 'id="follow-up-code"' in response.get_data(as_text=True)

@@ -1028,11 +1028,6 @@ def test_photo_sent_with_a_lying_type_and_name_is_judged_by_its_content(app, cli
     assert db.session.scalar(select(func.count(TipPhoto.id))) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tipline/public/views.py ignores an empty file part even when a file was chosen "
-    "(upload.filename set); it should let process_photo refuse it as 'empty'",
-)
 def test_zero_byte_file_is_refused_by_the_field(app, client, world):
     before = stored_files(app)
     response = post_photo(client, b"", "anh.jpg", "image/jpeg")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     abort,
@@ -49,6 +47,7 @@ from tipline.tips.services import (
     store_photo,
     submit_tip,
 )
+from tipline.tips.storage import StorageFull
 
 bp = Blueprint("public", __name__)
 
@@ -57,24 +56,6 @@ UNKNOWN_VILLAGE = ""
 
 def _limit(name: str):
     return lambda: current_app.config[name]
-
-
-def check_same_origin() -> None:
-    """Refuse cross-site posts (what CSRF tokens do for staff, without a resident cookie)."""
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None and site not in {"same-origin", "none"}:
-        abort(403)
-    origin = request.headers.get("Origin")
-    if not origin:
-        return
-    if origin == "null":
-        # Sandboxed frames and privacy settings send "null"; only trust it when the
-        # browser itself says the post comes from our own pages.
-        if site != "same-origin":
-            abort(403)
-        return
-    if urlsplit(origin).netloc != request.host:
-        abort(403)
 
 
 @bp.get("/")
@@ -115,7 +96,6 @@ def submit_start():
 @csrf.exempt
 @limiter.limit(_limit("TIPLINE_SUBMIT_LIMIT"))
 def submit():
-    check_same_origin()
     request.max_content_length = _upload_limit()
     form = SubmitTipForm()
     # The photos first, before any query: re-encoding takes tens of milliseconds and must
@@ -216,17 +196,15 @@ def _take_photos(form) -> tuple[list, object]:
         uploads = uploads[:MAX_PHOTOS]
     fresh = []
     for upload in uploads:
+        # A chosen but empty file is refused by process_photo, not skipped in silence.
         data = upload.stream.read(limit + 1)
-        if not data:
-            continue
         try:
             processed = process_photo(
                 data, max_bytes=limit, max_pixels=current_app.config["TIPLINE_MAX_PHOTO_PIXELS"]
             )
-        except PhotoError as refused:
-            error = refused.message
-        else:
             fresh.append(store_photo(processed))
+        except (PhotoError, StorageFull) as refused:
+            error = refused.message  # the form comes back with its text kept
     if fresh:
         return fresh, error
     tokens = (getattr(form, "photo_token", None) and form.photo_token.data or "").split()
@@ -266,7 +244,6 @@ def _render_form(form: SubmitTipForm, commune, kept_photo: bool = False):
 def follow_up():
     form = FollowUpForm()
     if request.method == "POST":
-        check_same_origin()
         if form.validate():
             tip = find_by_receipt(form.reference.data, form.code.data)
             if tip is not None:
@@ -297,7 +274,6 @@ def _status_page(tip, reference: str, code: str, *, added=None, error=None, stat
 @limiter.limit(_limit("TIPLINE_FOLLOWUP_LIMIT"))
 def add_photo():
     """Photos the tipster adds later, from the status page (the two codes prove the tip)."""
-    check_same_origin()
     request.max_content_length = _upload_limit()
     form = AddPhotoForm()
     photos, error = _take_photos(form)  # before any query, as for a new tip
