@@ -74,11 +74,24 @@ class Config:
     TIPLINE_LOGIN_LIMIT = os.environ.get("TIPLINE_LOGIN_LIMIT", "10 per 15 minutes")
 
     TIPLINE_INBOX_PAGE_SIZE = 25
+    # Units and categories are kept per worker process (tipline/core/refcache.py). A change
+    # made through this process shows at once; one made by another worker, machine or a
+    # CLI command shows within this many seconds. 0 reads them on every request.
+    TIPLINE_REFERENCE_CACHE_SECONDS = _int("TIPLINE_REFERENCE_CACHE_SECONDS", 60)
     # Retention: personal data of a closed tip (contact, note texts; photos when
     # TIPLINE_RETENTION_PHOTOS) is removed this many days after closing, by the cron
     # command `flask tipline retention purge`. Counters and states are kept.
     TIPLINE_RETENTION_DAYS = _int("TIPLINE_RETENTION_DAYS", 365)
     TIPLINE_RETENTION_PHOTOS = _bool("TIPLINE_RETENTION_PHOTOS", False)
+    # Staff accounts (tipline/accounts/): password policy, idle sign-out, two-factor.
+    TIPLINE_PASSWORD_MIN_LENGTH = _int("TIPLINE_PASSWORD_MIN_LENGTH", 10)
+    TIPLINE_STAFF_IDLE_MINUTES = _int("TIPLINE_STAFF_IDLE_MINUTES", 30)
+    # Wrong passwords for one account, from anywhere (the per-client limit is separate).
+    TIPLINE_LOGIN_ACCOUNT_LIMIT = os.environ.get("TIPLINE_LOGIN_ACCOUNT_LIMIT", "5 per 15 minutes")
+    # Roles that must sign in with a second factor, e.g. "commune_police,admin"; none by default.
+    TIPLINE_REQUIRE_2FA_ROLES = tuple(
+        r for r in os.environ.get("TIPLINE_REQUIRE_2FA_ROLES", "").replace(" ", "").split(",") if r
+    )
     # Proxies in front (nginx: 1). The forwarded client address is used only, in memory,
     # for the rate limiter's hourly keyed hash; it is never stored or logged.
     TIPLINE_PROXY_HOPS = _int("TIPLINE_PROXY_HOPS", 0)
@@ -92,6 +105,47 @@ class Config:
     TIPLINE_S3_PREFIX = os.environ.get("TIPLINE_S3_PREFIX", "photos/")
     TIPLINE_S3_ENDPOINT_URL = os.environ.get("TIPLINE_S3_ENDPOINT_URL") or None
     TIPLINE_S3_REGION = os.environ.get("TIPLINE_S3_REGION") or None
+
+    # --- reports (tipline/reports/) ------------------------------------------------------
+    # Public and dashboard sums are kept this long (any write in the process drops them).
+    TIPLINE_REPORTS_CACHE_SECONDS = _int("TIPLINE_REPORTS_CACHE_SECONDS", 60)
+    # Exports stop at this many rows (the screen says so before the download).
+    TIPLINE_REPORTS_EXPORT_MAX_ROWS = _int("TIPLINE_REPORTS_EXPORT_MAX_ROWS", 100_000)
+
+    # --- triage (tipline/tips/triage.py, tipline/tips/notify.py) ---------------------------
+    # Per category code: (default priority, days to a first response, days to settle).
+    # 20 days to settle is the legal period for reports of crime (Criminal Procedure Code
+    # 2015, art. 147); the other periods are the commune's own targets.
+    TIPLINE_TRIAGE_DEFAULTS = {
+        "theft": ("normal", 1, 20),
+        "drugs": ("urgent", 1, 20),
+        "gambling": ("normal", 2, 20),
+        "disturbance": ("urgent", 1, 20),
+        "domestic_violence": ("urgent", 1, 20),
+        "suspicious": ("normal", 1, 20),
+        "traffic": ("normal", 3, 30),
+        "fire": ("urgent", 1, 10),
+        "social_evils": ("normal", 3, 30),
+        "other": ("low", 3, 30),
+    }
+    TIPLINE_TRIAGE_FALLBACK = ("normal", 3, 30)
+    # `flask tipline escalate-stale` hands tips nobody acted on for this long to the police.
+    TIPLINE_ESCALATE_AFTER_HOURS = _int("TIPLINE_ESCALATE_AFTER_HOURS", 48)
+    # Likely duplicates are looked for this many days either side of a tip.
+    TIPLINE_DUPLICATE_WINDOW_DAYS = _int("TIPLINE_DUPLICATE_WINDOW_DAYS", 7)
+    # Reuse the inbox's counts until a tip event or a read changes them (None: on, except
+    # under TESTING).
+    TIPLINE_INBOX_COUNTS_CACHE = None
+    # Staff email notifications (`flask tipline notify send`); no host: in the app only.
+    TIPLINE_SMTP_HOST = os.environ.get("TIPLINE_SMTP_HOST") or None
+    TIPLINE_SMTP_PORT = _int("TIPLINE_SMTP_PORT", 25)
+    TIPLINE_SMTP_USER = os.environ.get("TIPLINE_SMTP_USER") or None
+    TIPLINE_SMTP_PASSWORD = os.environ.get("TIPLINE_SMTP_PASSWORD") or None
+    TIPLINE_SMTP_STARTTLS = _bool("TIPLINE_SMTP_STARTTLS", False)
+    TIPLINE_SMTP_TIMEOUT = _int("TIPLINE_SMTP_TIMEOUT", 10)
+    TIPLINE_MAIL_FROM = os.environ.get("TIPLINE_MAIL_FROM", "tipline@localhost")
+    # Links in emails point here (e.g. https://tinbao.example.vn).
+    TIPLINE_BASE_URL = os.environ.get("TIPLINE_BASE_URL", "http://127.0.0.1:5000")
 
 
 class ProductionConfig(Config):

@@ -57,3 +57,48 @@ def test_demo_reproduces_the_provincial_review_and_is_idempotent(demo_app, runne
 
     quick = runner.invoke(args=["tipline", "demo", "--if-empty"])
     assert "demo not loaded" in quick.output
+
+    _review_reproduces_the_seed(demo_app, root)
+
+
+# The seed's figures in its order (DOMAIN.md), and where the demo's review gets each one.
+SEED = [
+    ("1", 634, "indicator"),
+    ("2", 5882, "indicator"),
+    ("3", 34891, "indicator"),
+    ("4", 2967, "tips"),
+    ("5", 488, "indicator"),
+    ("6", 4327, "indicator"),
+    ("7", 4508, "indicator"),
+    ("8", 697, "both"),  # "gần 700"
+    ("9", 1164, "indicator"),
+    ("9a", 396, "indicator"),
+    ("10", 2655, "tips"),
+    ("11", 27, "both"),
+    ("12", None, "not_tracked"),  # ~5,000 officers sent to the grassroots: not tracked
+]
+
+
+def _review_reproduces_the_seed(demo_app, root):
+    from tipline.reports import services
+
+    period = services.latest_indicator_period(root)
+    assert period.start == months_back(local_today(), 12) and period.end == local_today()
+    review = services.annual_review(root, period)
+    assert [(line.number, line.value, line.source) for line in review.lines] == SEED
+    assert review.indicators.communes_entered == review.indicators.communes_total == 166
+    mediated = review.lines[7]
+    assert mediated.from_tips > 0 and mediated.entered + mediated.from_tips == 697
+
+    client = demo_app.test_client()
+    response = client.post("/staff/login", data={"username": "tinh", "password": "tipline-demo"})
+    assert response.status_code == 302
+    html = client.get(f"/staff/bao-cao/so-ket?ky={period.key}").get_data(as_text=True)
+    for number, value, _ in SEED:
+        row = html[html.index(f'id="review-{number}"') :].split("</tr>")[0]
+        expected = "—" if value is None else f"{value:,}".replace(",", ".")
+        assert f'class="num">{expected}<' in row, (number, row)
+    xlsx = client.get(f"/staff/bao-cao/so-ket.xlsx?ky={period.key}")
+    assert xlsx.status_code == 200
+    public = demo_app.test_client().get("/so-lieu").get_data(as_text=True)
+    assert "Sơ kết gần nhất" in public and ">34.891<" in public

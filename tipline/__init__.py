@@ -186,7 +186,8 @@ def register_blueprints(app: Flask) -> None:
     from tipline.teams.views import bp as teams_bp
 
     app.register_blueprint(teams_bp, url_prefix="/staff/to-chuc")
-    from tipline.reports.views import bp as reports_bp, public_bp as reports_public_bp
+    from tipline.reports.views import bp as reports_bp
+    from tipline.reports.views import public_bp as reports_public_bp
 
     app.register_blueprint(reports_public_bp)
     app.register_blueprint(reports_bp, url_prefix="/staff/bao-cao")

@@ -1,6 +1,9 @@
-"""`flask tipline ...`: demo data, counters, accounts."""
+"""`flask tipline ...`: demo data, counters, accounts, photos, backups."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
@@ -101,6 +104,60 @@ def counters_rebuild() -> None:
     click.echo(f"Counters rebuilt: {cells} cells.")
 
 
+@tipline_cli.command("backup")
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--no-photos", is_flag=True, help="The database only (e.g. photos in S3).")
+@with_appcontext
+def backup_command(output: Path | None, no_photos: bool) -> None:
+    """Back up the database and the photos into one tar file (while the app runs)."""
+    from flask import current_app
+
+    from tipline.ops.backup import BackupError, backup
+
+    if output is None:
+        output = Path(f"tipline-backup-{datetime.now(UTC):%Y%m%d-%H%M%S}.tar")
+    try:
+        summary = backup(current_app, output, photos=not no_photos)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(
+        f"Backup written to {summary.path}: {summary.database}, {summary.tables} tables, "
+        f"{summary.rows} rows, {summary.photos} photo files."
+    )
+
+
+@tipline_cli.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--no-photos", is_flag=True, help="Restore the database only.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_command(archive: Path, no_photos: bool, yes: bool) -> None:
+    """Replace the database and the photos by those of a backup (checked first)."""
+    from flask import current_app
+
+    from tipline.ops.backup import BackupError, read_manifest, restore
+
+    try:
+        manifest = read_manifest(archive)
+    except (BackupError, OSError, ValueError) as error:
+        raise click.ClickException(f"{archive}: {error}") from error
+    click.echo(
+        f"Backup of {manifest['created_at']}: {manifest['database']}, "
+        f"revision {manifest['revision']}, {sum(manifest['rows'].values())} rows, "
+        f"{len(manifest['photos'])} photo files."
+    )
+    if not yes:
+        click.confirm("This replaces every tip, account and photo here. Continue?", abort=True)
+    try:
+        summary = restore(current_app, archive, photos=not no_photos)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(
+        f"Restored {summary.rows} rows in {summary.tables} tables and "
+        f"{summary.photos} photo files. Run `flask db upgrade` if this code is newer."
+    )
+
+
 @tipline_cli.group("photos")
 def photos_cli() -> None:
     """Maintain stored photos."""
@@ -113,11 +170,25 @@ def photos_cli() -> None:
     show_default=True,
     help="Keep orphans younger than this (a form may still be sent with its kept photo).",
 )
+@click.option(
+    "--temporary-older-than-minutes",
+    default=60,
+    show_default=True,
+    help="Remove temporary files of writes that died (a crash, a kill) once this old.",
+)
 @with_appcontext
-def photos_prune(older_than_hours: int) -> None:
-    """Delete photo files that no tip refers to (meant for a daily cron)."""
-    from tipline.tips.services import prune_orphan_photos
+def photos_prune(older_than_hours: int, temporary_older_than_minutes: int) -> None:
+    """Delete photo files that no tip refers to, and stale temporary files (daily cron)."""
+    from flask import current_app
 
+    from tipline.tips.services import prune_orphan_photos
+    from tipline.tips.storage import storage_for
+
+    storage = storage_for(current_app)
+    sweep = getattr(storage, "sweep_temporary", None)  # S3 writes leave no temporary files
+    if sweep is not None:
+        swept = sweep(temporary_older_than_minutes * 60)
+        click.echo(f"Removed {swept} stale temporary files.")
     removed = prune_orphan_photos(older_than_hours * 3600)
     click.echo(f"Removed {len(removed)} orphan photo files.")
 
@@ -209,3 +280,99 @@ def units_import_villages(commune_code: str, dry_run: bool, file) -> None:
         f"{commune.name}: added {report.added}, updated {report.updated}, "
         f"unchanged {report.unchanged}."
     )
+
+
+@tipline_cli.command("escalate-stale")
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Hand over tips nobody acted on for this long (default TIPLINE_ESCALATE_AFTER_HOURS).",
+)
+@with_appcontext
+def escalate_stale_command(hours: float | None) -> None:
+    """Hand tips nobody acted on to the commune police (meant for cron, e.g. hourly)."""
+    from tipline.tips.triage import escalate_stale
+
+    escalated = escalate_stale(hours=hours)
+    db.session.commit()
+    click.echo(f"Escalated {len(escalated)} unattended tips to the commune police.")
+    for tip in escalated:
+        click.echo(f"  {tip.reference}")
+
+
+@tipline_cli.group("notify")
+def notify_cli() -> None:
+    """Staff notifications by email."""
+
+
+@notify_cli.command("send")
+@with_appcontext
+def notify_send_command() -> None:
+    """Send waiting staff notifications over SMTP (meant for cron, e.g. every minute)."""
+    from flask import current_app
+
+    from tipline.tips.notify import send_pending
+
+    if not current_app.config.get("TIPLINE_SMTP_HOST"):
+        click.echo("TIPLINE_SMTP_HOST is not set: nothing sent.")
+        return
+    report = send_pending()
+    db.session.commit()
+    click.echo(
+        f"Sent {report.sent} notifications ({report.emails} emails), {report.failed} failed."
+    )
+    if report.failed:
+        raise click.exceptions.Exit(1)
+
+
+@units_cli.command("merge")
+@click.argument("code")
+@click.option("--into", "into_code", required=True, help="Code of the unit that takes it over.")
+@with_appcontext
+def units_merge(code: str, into_code: str) -> None:
+    """Retire a unit and merge it into another (its tips and figures go along)."""
+    from tipline.accounts.models import AuditAction
+    from tipline.accounts.services import audit
+    from tipline.places.changes import retire_unit, unit_by_any_code
+    from tipline.places.importer import ImportRefused
+
+    unit, into = unit_by_any_code(code), unit_by_any_code(into_code)
+    if unit is None or into is None:
+        raise click.ClickException(f"no unit with code {code if unit is None else into_code!r}")
+    try:
+        retire_unit(unit, into)
+    except ImportRefused as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    audit(None, AuditAction.UNIT_RETIRED, into, detail=f"{unit.code} {unit.name} → {into.code}")
+    db.session.commit()
+    click.echo(f"{unit.name} ({unit.code}) retired and merged into {into.name} ({into.code}).")
+
+
+@tipline_cli.command("review")
+@click.option("--unit", "unit_code", default=None, help="Unit code (default: the root unit).")
+@click.option("--period", default="12t", show_default=True, help="12t, YYYY, YYYY-MM or a range.")
+@with_appcontext
+def review_command(unit_code: str | None, period: str) -> None:
+    """Print the annual review ("Báo cáo sơ kết") of a unit and period."""
+    from sqlalchemy import select
+
+    from tipline.core.errors import TiplineError
+    from tipline.places.models import Unit
+    from tipline.places.services import root_unit
+    from tipline.reports import services
+
+    unit = (
+        db.session.scalar(select(Unit).where(Unit.code == unit_code)) if unit_code else root_unit()
+    )
+    if unit is None:
+        raise click.ClickException(f"no unit with code {unit_code!r}")
+    try:
+        review = services.annual_review(unit, services.parse_period(period))
+    except TiplineError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"{review.unit.name} · {review.period.label}")
+    for line in review.lines:
+        value = "—" if line.value is None else f"{line.value:,}".replace(",", ".")
+        click.echo(f"{line.number:>3}  {value:>9}  {line.label}  [{line.source_label}]")

@@ -30,7 +30,7 @@ RECEIVED_TOTAL = 2967
 SETTLED_TOTAL = 2655
 DUPLICATES = 84
 REJECTED = 61
-DEMO_PASSWORD = "tipline-demo"  # noqa: S105 - printed on purpose: demo accounts only
+DEMO_PASSWORD = "tipline-demo"  # printed on purpose: demo accounts only  # noqa: S105  # nosec B105
 
 CATEGORIES = [
     ("theft", "Trộm cắp tài sản"),
@@ -244,7 +244,65 @@ def build(*, seed: int = 2655, today=None, echo=print) -> dict:
     officers[focus.id] = users["congan"]
     created = _make_tips(rng, communes, focus, users, officers, today or local_today())
     echo(f"Demo tips created: {created}." if created else "Demo tips already present.")
-    return {"tips_created": created, "accounts": accounts}
+    period = enter_review_indicators(root, communes, today or local_today())
+    echo(f"Review indicators entered for {period.start:%d/%m/%Y}–{period.end:%d/%m/%Y}.")
+    return {"tips_created": created, "accounts": accounts, "review_period": period}
+
+
+# The seed's figures that are not tips, in DOMAIN.md's order; the demo enters them as the
+# communes' indicators so that its review reproduces the seed.
+SEED_INDICATORS = {
+    "steering_committees": 634,
+    "protection_teams": 5882,
+    "social_security_teams": 34891,
+    "patrol_teams": 488,
+    "mediation_teams": 4327,
+    "self_managed_areas": 4508,
+    "people_managed": 1164,
+    "people_improved": 396,
+}
+# "gần 700" mediations and 27 surrenders: totals of entered figures and tips' outcomes.
+SEED_MEDIATED = 697
+SEED_SURRENDERED = 27
+
+
+def enter_review_indicators(root: Unit, communes: list[Unit], today):
+    """Spread the seed's non-tip figures over the communes for the demo's year."""
+    from tipline.reports import services
+    from tipline.tips.models import Outcome
+
+    period = services.parse_period(services.LAST_12, today)
+    tips = services.unit_figures(root, period)[0]
+    totals = dict(SEED_INDICATORS)
+    totals["disputes_mediated"] = max(
+        0, SEED_MEDIATED - tips.outcomes.get(Outcome.MEDIATED.value, 0)
+    )
+    totals["wanted_surrendered"] = max(
+        0, SEED_SURRENDERED - tips.outcomes.get(Outcome.SURRENDERED.value, 0)
+    )
+    weights_rng = random.Random(634)
+    weights = [weights_rng.uniform(0.5, 1.5) for _ in communes]
+    shares = {name: _apportion(total, weights) for name, total in totals.items()}
+    # Improved people are a part of those managed, commune by commune.
+    shares["people_improved"] = _apportion(totals["people_improved"], shares["people_managed"])
+    for index, commune in enumerate(communes):
+        values = {name: shares[name][index] for name in totals}
+        services.store_indicator(commune, period.start, period.end, values, entered_by=None)
+    db.session.flush()
+    return period
+
+
+def _apportion(total: int, weights: list[float]) -> list[int]:
+    """Whole numbers in proportion to `weights` that add up to `total` (largest remainder)."""
+    whole = sum(weights)
+    if not whole:
+        return [0] * len(weights)
+    exact = [total * w / whole for w in weights]
+    parts = [int(x) for x in exact]
+    order = sorted(range(len(weights)), key=lambda i: exact[i] - parts[i], reverse=True)
+    for i in order[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
 
 
 def _make_tips(rng, communes, focus, users, officers, today) -> int:

@@ -139,8 +139,8 @@ class AuditAction(LabelledEnum):
     ROLE_REVOKED = "role_revoked"
     USER_DEACTIVATED = "user_deactivated"
     USER_REACTIVATED = "user_reactivated"
-    PASSWORD_RESET = "password_reset"  # noqa: S105  # nosec B105 (an action name)
-    PASSWORD_CHANGED = "password_changed"  # noqa: S105  # nosec B105 (an action name)
+    PASSWORD_RESET = "password_reset"  # an action name  # noqa: S105  # nosec B105
+    PASSWORD_CHANGED = "password_changed"  # an action name  # noqa: S105  # nosec B105
     TWO_FACTOR_ENABLED = "two_factor_enabled"
     TWO_FACTOR_DISABLED = "two_factor_disabled"
     VILLAGES_IMPORTED = "villages_imported"

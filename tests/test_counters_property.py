@@ -1,0 +1,139 @@
+"""Property: whatever transitions, merges and moves happen, the counters equal a recount,
+and the reports' sums (per unit up the tree, per day, month and year) equal a count of
+the tips themselves."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from tipline.core.errors import TiplineError
+from tipline.core.timeutil import local_date
+from tipline.extensions import db
+from tipline.reports import services
+from tipline.reports.services import Period
+from tipline.tips import counts, workflow
+from tipline.tips.models import (
+    SETTLED_STATUSES,
+    UNCOUNTED_STATUSES,
+    Outcome,
+    RejectReason,
+    Tip,
+    TipStatus,
+)
+from tipline.tips.workflow import Action
+
+ACTORS = ["leader_a1", "leader_a2", "police_a", "committee_a", "member_a1", "police_b", "leader_b1"]
+UNITS = ["a1", "a2", "b1", "commune_a", "commune_b"]
+START = datetime(2025, 12, 31, 15, 0)  # 22:00 on 31 Dec in Hà Nội: days and years turn over
+
+
+def _recount(tips: list[Tip], root, start: date, end: date) -> dict:
+    """The figures straight from the tips, by DOMAIN.md's definitions."""
+    inside = [t for t in tips if t.unit.path.startswith(root.path)]
+    counted = [t for t in inside if t.status not in UNCOUNTED_STATUSES]
+
+    def within(moment):
+        return moment is not None and start <= local_date(moment) <= end
+
+    settled = [t for t in counted if t.status in SETTLED_STATUSES and within(t.closed_at)]
+    return {
+        "received": sum(within(t.submitted_at) for t in counted),
+        "verified": sum(within(t.verified_at) for t in counted),
+        "settled": len(settled),
+        "in_progress": sum(
+            local_date(t.submitted_at) <= end
+            and not (t.status in SETTLED_STATUSES and local_date(t.closed_at) <= end)
+            for t in counted
+        ),
+        "outcomes": Counter(t.outcome.value for t in settled if t.status == TipStatus.RESOLVED),
+    }
+
+
+def _figures(f) -> dict:
+    return {
+        "received": f.received,
+        "verified": f.verified,
+        "settled": f.settled,
+        "in_progress": f.in_progress,
+        "outcomes": Counter({k: v for k, v in f.outcomes.items() if v}),
+    }
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.integers(0, 4),  # which tip
+            st.sampled_from(list(Action)),
+            st.sampled_from(ACTORS),
+            st.sampled_from(list(Outcome)),
+            st.integers(0, 4),  # merge target / move target
+            st.integers(0, 300),  # hours after the previous step
+        ),
+        max_size=20,
+    ),
+    where=st.lists(st.integers(0, 4), min_size=5, max_size=5),
+)
+def test_counters_and_report_sums_equal_a_recount(world, make_tip, steps, where):
+    """Random transitions, merges and moves, legal or not."""
+    moment = START
+    tips = [
+        make_tip(getattr(world, UNITS[w]), now=moment + timedelta(hours=3 * i))
+        for i, w in enumerate(where)
+    ]
+    for index, action, actor, outcome, other, hours in steps:
+        moment = moment + timedelta(hours=hours)
+        kwargs = {
+            Action.RESOLVE: {"outcome": outcome},
+            Action.REJECT: {"reason": RejectReason.SPAM},
+            Action.MARK_DUPLICATE: {"duplicate_of": tips[other]},
+            Action.MOVE: {"to_unit": getattr(world, UNITS[other])},
+        }.get(action, {})
+        try:
+            workflow.transition(tips[index], action, world.user(actor), at=moment, **kwargs)
+            db.session.commit()
+        except TiplineError:
+            db.session.rollback()
+    db.session.expire_all()
+    for tip in tips:
+        assert workflow.replay(tip.events) == tip.status
+    # Hypothesis runs every example in the same test: earlier examples' tips are there too.
+    tips = db.session.scalars(select(Tip)).all()
+
+    assert counts.differences() == {}
+
+    last = local_date(moment)
+    periods = [
+        Period(date(2025, 12, 31), last, "all"),
+        Period(date(2025, 12, 31), date(2025, 12, 31), "day"),
+        Period(date(2026, 1, 1), date(2026, 1, 31), "month"),
+        Period(date(2026, 1, 1), date(2026, 12, 31), "year"),
+    ]
+    for period in periods:
+        total, per_commune = services.unit_figures(
+            world.province, period, by=world.a1.level.COMMUNE
+        )
+        assert _figures(total) == _recount(tips, world.province, period.start, period.end)
+        for commune in (world.commune_a, world.commune_b):
+            got = per_commune.get(commune.id, services.Figures())
+            assert _figures(got) == _recount(tips, commune, period.start, period.end)
+        for village in (world.a1, world.b1):
+            got, _ = services.unit_figures(village, period)
+            assert _figures(got) == _recount(tips, village, period.start, period.end)
+
+    # Days and months add up to the whole.
+    whole = periods[0]
+    months = services.monthly(world.province, whole)
+    assert (
+        sum(f.received for _, f in months)
+        == _recount(tips, world.province, whole.start, whole.end)["received"]
+    )
+    days = services.daily(world.province, whole)
+    assert sum(f.settled for f in days.values()) == sum(f.settled for _, f in months)
+    years = services.yearly(world.province, whole)
+    assert sum(f.verified for f in years.values()) == sum(f.verified for _, f in months)
