@@ -24,7 +24,6 @@ from tipline.places.services import (
     cached_root_unit,
     cached_unit,
     cached_villages,
-    communes_of,
     root_unit,
 )
 from tipline.public.forms import AddPhotoForm, FollowUpForm, SubmitTipForm
@@ -65,14 +64,14 @@ def index():
         return render_template("public/not_ready.html"), 503
     end = local_today()
     start = months_back(end, 12)
-    total, per_commune = counts.figures_by_commune(root, start, end)
+    # The province's headline only: per-commune figures live on the transparency page,
+    # which also withholds what would let a hidden small number be worked out.
     return render_template(
         "public/index.html",
         root=root,
         start=start,
         end=end,
-        total=total,
-        rows=[(c, per_commune.get(c.id, counts.Figures())) for c in communes_of(root)],
+        total=counts.figures_for(root, start, end),
     )
 
 

@@ -368,3 +368,15 @@ def review_pdf():
 
 
 __all__ = ["bp", "public_bp", "UnitLevel"]
+
+
+@bp.app_context_processor
+def _menu():
+    """The staff menu's link to the dashboard, for those who may open one."""
+
+    def reports_link() -> bool:
+        return current_user.is_authenticated and any(
+            a.role in services.DASHBOARD_ROLES for a in current_user.roles
+        )
+
+    return {"reports_link": reports_link}
