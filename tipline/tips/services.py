@@ -30,6 +30,7 @@ from tipline.tips.models import (
     Tip,
     TipEvent,
     TipPhoto,
+    TipSource,
     TipStatus,
     TipsterContact,
 )
@@ -123,6 +124,9 @@ class TipDraft:
     # Chosen on the phone when the tip was written offline (16 symbols of ALPHABET); None
     # derives it from the submission key. Either way only its hash is stored.
     follow_up_code: str | None = None
+    # How it reached Tipline: the resident online, or staff recording it on their behalf.
+    source: TipSource = TipSource.ONLINE
+    recorded_by_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -274,6 +278,8 @@ def _new_tip(
         status=TipStatus.RECEIVED,
         identity_tier=draft.identity_tier,
         contact=contact,
+        source=draft.source,
+        recorded_by_id=draft.recorded_by_id,
         # Always set, even empty: the receipt then reads the photos without a query.
         photos=[
             TipPhoto(

@@ -534,13 +534,10 @@ def record_on_behalf(
             description=row.description,
             place=row.place,
             occurred_on=row.occurred_on,
+            source=source,
+            recorded_by_id=user.id,
         )
-        receipt = submit_tip(draft, now=now)
-        if receipt.created:
-            receipt.tip.source = source
-            receipt.tip.recorded_by_id = user.id
-            db.session.flush()
-        receipts.append(receipt)
+        receipts.append(submit_tip(draft, now=now))
     return receipts
 
 
