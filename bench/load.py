@@ -819,6 +819,17 @@ def run_command(args: list[str], env: dict, timeout: float) -> subprocess.Comple
     )
 
 
+CREATE_ALL_SNIPPET = r"""
+from tipline import create_app
+from tipline.extensions import db
+
+with create_app().app_context():
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    db.create_all()
+"""
+
 SEED_SNIPPET = r"""
 import json
 from sqlalchemy import select
@@ -1075,6 +1086,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="before each measurement, wait up to this many seconds for the shared machine "
         "to be mostly idle (default 60)",
     )
+    parser.add_argument(
+        "--schema",
+        choices=["migrations", "models"],
+        default="migrations",
+        help="migrations: `flask db upgrade` (the default); models: create the tables from "
+        "the models and stamp the head revision (while someone's models are ahead of their "
+        "migration)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="of the clients' random choices")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs)")
     parser.add_argument("--json", type=Path, default=None, help="where to write the figures")
@@ -1168,7 +1187,21 @@ class Run:
     def setup_database(self) -> dict:
         started = time.monotonic()
         self.database.create()
-        steps = [["db", "upgrade"]]
+        if self.args.schema == "models":
+            created = subprocess.run(
+                [sys.executable, "-c", CREATE_ALL_SNIPPET],
+                cwd=ROOT,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            if created.returncode != 0:
+                raise RuntimeError(f"creating the tables failed:\n{created.stderr}")
+            steps = [["db", "stamp", "head"]]
+        else:
+            steps = [["db", "upgrade"]]
         if self.args.setup == "demo":
             steps.append(["tipline", "demo"])
         else:

@@ -24,7 +24,7 @@ import secrets
 import sys
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -168,6 +168,16 @@ def main() -> int:
     parser.add_argument("--requests", type=load.bounded(1, 2000), default=300)
     parser.add_argument("--top", type=load.bounded(5, 100), default=30)
     parser.add_argument("--photo", type=Path, default=None)
+    parser.add_argument(
+        "--schema", choices=["migrations", "models"], default="migrations", help="as in load.py"
+    )
+    parser.add_argument(
+        "--callees",
+        action="append",
+        default=[],
+        metavar="FUNCTION",
+        help="also print what this function calls (a pstats pattern, e.g. submit_tip)",
+    )
     parser.add_argument("--no-limiter", action="store_true", help="RATELIMIT_ENABLED=false")
     parser.add_argument(
         "--parts",
@@ -184,7 +194,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    run = load.Run(load.parse_args(["--database", args.database]))
+    run = load.Run(load.parse_args(["--database", args.database, "--schema", args.schema]))
     timer = threading.Timer(600, lambda: (run.cleanup(), os._exit(3)))
     timer.daemon = True
     timer.start()
@@ -203,10 +213,8 @@ def main() -> int:
         for _ in range(min(20, args.requests)):  # warm-up: imports, caches, pool
             driver.one()
 
-        started = time.perf_counter()
-        for _ in range(args.requests):
-            driver.one()
-        plain = (time.perf_counter() - started) / args.requests
+        plain, cpu = best_of(3, args.requests, driver.one)
+        bare, bare_cpu = best_of(3, args.requests * 5, bare_client())
 
         profiler = cProfile.Profile()
         started = time.perf_counter()
@@ -216,6 +224,14 @@ def main() -> int:
         profiler.disable()
         profiled = (time.perf_counter() - started) / args.requests
         report(profiler, args, plain, profiled)
+        print(
+            f"best of 3 rounds of {args.requests}: {plain * 1000:.2f} ms wall, "
+            f"{cpu * 1000:.2f} ms CPU of this process per request\n"
+            f"bare Flask GET / (bench/bare.py) through a test client, same process: "
+            f"{bare * 1000:.3f} ms wall, {bare_cpu * 1000:.3f} ms CPU per request\n"
+            f"{args.kind} = {bare / plain:.3f} x bare by wall time, "
+            f"{bare_cpu / cpu:.3f} x bare by CPU time"
+        )
         if args.parts:
             time_parts(app, driver, args.requests)
     finally:
@@ -300,12 +316,19 @@ def time_parts(app, driver: Driver, requests: int) -> None:
 
         return listener
 
+    statements: Counter[str] = Counter()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(conn, cursor, statement, parameters, context, executemany):
+        statements[" ".join(statement.split())[:70]] += 1
+
     event.listen(engine, "commit", _end("[transaction until COMMIT]"))
     event.listen(engine, "rollback", _end("[transaction until ROLLBACK (request end)]"))
     for _ in range(min(10, requests)):
         driver.one()
     spent.clear()
     calls.clear()
+    statements.clear()
     started = time.perf_counter()
     for _ in range(requests):
         driver.one()
@@ -316,6 +339,31 @@ def time_parts(app, driver: Driver, requests: int) -> None:
             f"  {label:<44}{spent[label] / requests * 1000:8.2f} ms"
             f"  ({calls[label] / requests:.1f} calls)"
         )
+    print(f"\nSQL statements per request ({sum(statements.values()) / requests:.1f} in all):")
+    for statement, count in statements.most_common():
+        print(f"  {count / requests:5.2f}  {statement}")
+
+
+def best_of(rounds: int, requests: int, one) -> tuple[float, float]:
+    """The lowest wall and CPU seconds per call over a few rounds (the machine is shared)."""
+    wall = cpu = float("inf")
+    for _ in range(rounds):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        for _ in range(requests):
+            one()
+        wall = min(wall, (time.perf_counter() - started) / requests)
+        cpu = min(cpu, (time.process_time() - started_cpu) / requests)
+    return wall, cpu
+
+
+def bare_client():
+    """`GET /` on bench/bare.py's app through Flask's test client, as one call."""
+    from bare import app as bare_app
+
+    client = bare_app.test_client()
+    for _ in range(50):
+        client.get("/")
+    return lambda: client.get("/")
 
 
 def report(profiler: cProfile.Profile, args, plain: float, profiled: float) -> None:
@@ -328,6 +376,7 @@ def report(profiler: cProfile.Profile, args, plain: float, profiled: float) -> N
         f"\n{args.kind} on {args.database}: {plain * 1000:.1f} ms per request without the "
         f"profiler ({1 / plain:.0f} req/s for one thread), {profiled * 1000:.1f} ms with it"
     )
+
     print("\nprofiled time by library (own time of its functions):")
     for group, seconds in sorted(groups.items(), key=lambda kv: -kv[1]):
         print(f"  {group:<48}{seconds / args.requests * 1000:8.2f} ms {seconds / total:6.1%}")
@@ -337,6 +386,10 @@ def report(profiler: cProfile.Profile, args, plain: float, profiled: float) -> N
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
     print(strip_paths(out.getvalue()))
+    for pattern in args.callees:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_callees(pattern)
+        print(strip_paths(out.getvalue()))
 
 
 def strip_paths(text: str) -> str:

@@ -243,3 +243,13 @@ def test_impossible_merges_are_refused(ctx, runner, world, code, into, message):
     assert message in run(runner, "merge", code, "--into", into, code=1)
     db.session.expire_all()
     assert unit(code) is None or unit(code).active
+
+
+def test_residents_of_a_merged_commune_find_their_village_under_the_new_one(
+    ctx, runner, world, client
+):
+    run(runner, "merge", "B", "--into", "A")
+    html = client.get("/gui-tin?xa=A").get_data(as_text=True)
+    assert "Tổ dân phố 1" in html  # B1, now reached through Xã An Bình
+    choose = client.get("/gui-tin").get_data(as_text=True)
+    assert "Phường Bắc Sơn" not in choose  # the retired commune is not offered

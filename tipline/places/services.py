@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import current_app
 from sqlalchemy import select
 
+from tipline.core import refcache
 from tipline.core.textsort import vi_key
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
+
+refcache.watch(Unit)
 
 
 def add_unit(
@@ -59,9 +64,71 @@ def communes_of(unit: Unit) -> list[Unit]:
 
 
 def villages_of(commune: Unit) -> list[Unit]:
+    """The commune's active villages, those of communes merged into it included."""
     villages = db.session.scalars(
-        select(Unit).where(
-            Unit.parent_id == commune.id, Unit.level == UnitLevel.VILLAGE, Unit.active
-        )
+        select(Unit).where(commune.subtree_clause(), Unit.level == UnitLevel.VILLAGE, Unit.active)
     )
     return sorted(villages, key=lambda v: vi_key(v.name))
+
+
+# --- cached snapshots for the resident pages --------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    """A read-only copy of a unit's columns, safe to share between requests and threads."""
+
+    id: int
+    code: str
+    name: str
+    kind: str
+    level: UnitLevel
+    parent_id: int | None
+    path: str
+
+    @classmethod
+    def of(cls, unit: Unit) -> UnitRef:
+        return cls(unit.id, unit.code, unit.name, unit.kind, unit.level, unit.parent_id, unit.path)
+
+    def contains(self, other: Unit | UnitRef) -> bool:
+        return other.path.startswith(self.path)
+
+    def subtree_clause(self):
+        return Unit.path.startswith(self.path, autoescape=True)
+
+
+def cached_root_unit() -> UnitRef | None:
+    """`root_unit()`, from the reference cache."""
+    code = current_app.config["TIPLINE_ROOT_UNIT"]
+
+    def load() -> UnitRef | None:
+        unit = root_unit()
+        return UnitRef.of(unit) if unit is not None else None
+
+    return refcache.cached(("root-unit", code), load)
+
+
+def cached_unit(code: str) -> UnitRef | None:
+    """An active unit by code, from the reference cache (unknown codes are not kept)."""
+    return refcache.cached(("unit", code), lambda: _unit_ref(code), keep_none=False)
+
+
+def _unit_ref(code: str) -> UnitRef | None:
+    unit = unit_by_code(code)
+    return UnitRef.of(unit) if unit is not None else None
+
+
+def cached_villages(commune: Unit | UnitRef) -> tuple[UnitRef, ...]:
+    """`villages_of(commune)`, sorted, from the reference cache."""
+    return refcache.cached(
+        ("villages", commune.id),
+        lambda: tuple(UnitRef.of(v) for v in villages_of(commune)),  # type: ignore[arg-type]
+    )
+
+
+def cached_communes(root: Unit | UnitRef) -> tuple[UnitRef, ...]:
+    """`communes_of(root)`, sorted, from the reference cache."""
+    return refcache.cached(
+        ("communes", root.path),
+        lambda: tuple(UnitRef.of(c) for c in communes_of(root)),  # type: ignore[arg-type]
+    )

@@ -76,16 +76,25 @@ def _write_pending(session: Session, _context) -> None:
     if not rows:
         return
     connection = session.connection()
-    dialect = connection.dialect.name
-    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
-    if insert is None:
-        raise RuntimeError(f"counters need PostgreSQL or SQLite, not {dialect}")
-    stmt = insert(TipCount)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["unit_id", "category_id", "day", "metric"],
-        set_={"count": TipCount.count + stmt.excluded.count},
-    )
-    connection.execute(stmt, rows)
+    connection.execute(_upsert(connection.dialect.name), rows)
+
+
+_UPSERTS: dict = {}
+
+
+def _upsert(dialect: str):
+    """The counters' upsert for a dialect, built once (building `excluded` is not cheap)."""
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
+        if insert is None:
+            raise RuntimeError(f"counters need PostgreSQL or SQLite, not {dialect}")
+        stmt = insert(TipCount)
+        stmt = _UPSERTS[dialect] = stmt.on_conflict_do_update(
+            index_elements=["unit_id", "category_id", "day", "metric"],
+            set_={"count": TipCount.count + stmt.excluded.count},
+        )
+    return stmt
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -10,6 +10,7 @@ from datetime import date, datetime, time
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
@@ -137,16 +138,26 @@ class CategoryRef:
     code: str
     name: str
     sort_order: int
+    # Every column, so that the copy put in a session has nothing left to load.
+    columns: tuple[tuple[str, object], ...] = ()
 
     @classmethod
     def of(cls, category: Category) -> CategoryRef:
-        return cls(category.id, category.code, category.name, category.sort_order)
+        columns = tuple(
+            (column.key, getattr(category, column.key))
+            for column in sa_inspect(Category).column_attrs
+        )
+        return cls(category.id, category.code, category.name, category.sort_order, columns)
+
+    def __getattr__(self, name: str):
+        for key, value in self.columns:
+            if key == name:
+                return value
+        raise AttributeError(name)
 
     def in_session(self) -> Category:
         """The category as a persistent instance of this session, without a query."""
-        category = Category(
-            id=self.id, code=self.code, name=self.name, sort_order=self.sort_order, active=True
-        )
+        category = Category(**dict(self.columns))
         make_transient_to_detached(category)
         return db.session.merge(category, load=False)
 
