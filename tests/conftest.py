@@ -169,6 +169,17 @@ def other_app():
     vars(limiter).update(saved)
 
 
+def settings_like(app, **overrides) -> dict:
+    """Settings for another app on the same database, uploads and secret (see other_app)."""
+    settings = {
+        key: app.config[key]
+        for key in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "UPLOAD_DIR", "TIPLINE_ROOT_UNIT")
+    }
+    settings.update(TESTING=True, WTF_CSRF_ENABLED=False)
+    settings.update(overrides)
+    return settings
+
+
 @pytest.fixture
 def ctx(app):
     with app.app_context():

@@ -13,7 +13,7 @@ from tipline.accounts.passwords import password_problems, temporary_password
 from tipline.extensions import db
 from tipline.places.models import Unit
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, settings_like
 
 GOOD_PASSWORD = "ba con mèo trèo cây cau"
 
@@ -275,13 +275,8 @@ def test_two_factor_enrolment_gives_recovery_codes(world, login):
 
 
 def test_roles_that_require_two_factor_are_sent_to_enrol(other_app, app, world):
-    settings = {
-        key: app.config[key]
-        for key in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "UPLOAD_DIR", "TIPLINE_ROOT_UNIT")
-    }
-    settings.update(
-        TESTING=True,
-        WTF_CSRF_ENABLED=False,
+    settings = settings_like(
+        app,
         RATELIMIT_ENABLED=False,
         TIPLINE_REQUIRE_2FA_ROLES=("commune_police",),
     )
@@ -384,13 +379,8 @@ def test_sign_in_with_two_factor_takes_a_code_or_a_recovery_code_once(app, world
 
 
 def test_wrong_passwords_pause_one_account_for_every_client(other_app, app, world):
-    settings = {
-        key: app.config[key]
-        for key in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "UPLOAD_DIR", "TIPLINE_ROOT_UNIT")
-    }
-    settings.update(
-        TESTING=True,
-        WTF_CSRF_ENABLED=False,
+    settings = settings_like(
+        app,
         RATELIMIT_ENABLED=True,
         RATELIMIT_STORAGE_URI="memory://",
         TIPLINE_LOGIN_LIMIT="100 per hour",

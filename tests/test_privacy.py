@@ -13,7 +13,7 @@ from tipline.core import privacy
 from tipline.core.privacy import DropClientAddress, client_bucket
 from tipline.tips.services import new_submission_key
 
-from .conftest import database_text
+from .conftest import database_text, settings_like
 
 ADDRESS = "203.0.113.77"
 FORWARDED = "203.0.113.78, 203.0.113.79"
@@ -277,13 +277,8 @@ def test_rate_limiter_keeps_no_trace_in_redis(other_app, app, world):
     import redis
 
     prefix = f"tipline-privacy-{uuid.uuid4().hex}"
-    settings = {
-        key: app.config[key]
-        for key in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "UPLOAD_DIR", "TIPLINE_ROOT_UNIT")
-    }
-    settings.update(
-        TESTING=True,
-        WTF_CSRF_ENABLED=False,
+    settings = settings_like(
+        app,
         RATELIMIT_ENABLED=True,
         RATELIMIT_STORAGE_URI=url,
         RATELIMIT_KEY_PREFIX=prefix,

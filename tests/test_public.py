@@ -28,7 +28,7 @@ from tipline.tips.photos import photo_path
 from tipline.tips.services import StoredPhoto
 from tipline.tips.workflow import Action
 
-from .conftest import SHARED_PHOTOS, database_text
+from .conftest import SHARED_PHOTOS, database_text, settings_like
 
 DESCRIPTION = "Hai người lạ đi xe máy không biển số dò xét từng nhà vào buổi tối."
 PLACE = "Cổng nhà văn hóa thôn Đông"
@@ -926,13 +926,8 @@ def limited_app(app, request):
     """
     saved = {extension: dict(vars(extension)) for extension in (limiter,)}
     storage = request.param
-    settings = {
-        key: app.config[key]
-        for key in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "UPLOAD_DIR", "TIPLINE_ROOT_UNIT")
-    }
-    settings.update(
-        TESTING=True,
-        WTF_CSRF_ENABLED=False,
+    settings = settings_like(
+        app,
         RATELIMIT_ENABLED=True,
         TIPLINE_FOLLOWUP_LIMIT="3 per hour",
         RATELIMIT_STORAGE_URI="memory://",
