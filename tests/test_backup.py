@@ -72,6 +72,9 @@ def history(app, world, make_tip):
 
 
 def _invoke(runner, *args):
+    # The command runs as if in another process: this test's session must not hold a
+    # transaction (and its locks) that pg_restore would wait for.
+    db.session.commit()
     result = runner.invoke(args=["tipline", *args])
     assert result.exit_code == 0, result.output + repr(result.exception)
     return result
@@ -146,6 +149,7 @@ def test_a_damaged_backup_is_refused_before_anything_changes(app, runner, histor
                 data = data[:-10] + b"0123456789"  # one photo changed in the archive
             member.size = len(data)
             dst.addfile(member, io.BytesIO(data))
+    db.session.commit()
     result = runner.invoke(args=["tipline", "restore", str(damaged), "--yes"])
     assert result.exit_code == 1
     assert "checksum mismatch" in result.output
@@ -155,6 +159,7 @@ def test_a_damaged_backup_is_refused_before_anything_changes(app, runner, histor
 def test_restore_asks_before_replacing_and_refuses_other_files(app, runner, history, tmp_path):
     archive = tmp_path / "tipline.tar"
     _invoke(runner, "backup", str(archive))
+    db.session.commit()
     answer_no = runner.invoke(args=["tipline", "restore", str(archive)], input="n\n")
     assert answer_no.exit_code == 1 and "Continue?" in answer_no.output
     not_a_backup = tmp_path / "other.tar"
