@@ -553,6 +553,8 @@ def test_backup_and_restore_carry_the_photos_of_either_store(photo_app, world, t
     from tipline.ops.backup import backup, read_manifest, restore
 
     _, filename, thumb = _submit_with_photo(photo_app, world)
+    # pg_restore must not wait for a transaction of the test's own session.
+    db.session.commit()
     archive = tmp_path / "backup.tar"
     with photo_app.app_context():
         storage = storage_for(photo_app)

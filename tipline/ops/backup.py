@@ -89,9 +89,6 @@ def _sqlite_path(uri: str) -> Path:
     return Path(database)
 
 
-RESTORE_LOCK_TIMEOUT = "30s"
-
-
 def _libpq(uri: str) -> tuple[str, dict[str, str]]:
     """A libpq URL without the password (it goes in PGPASSWORD, off the process list)."""
     url = make_url(uri)
@@ -274,9 +271,6 @@ def restore(app: Flask, archive: Path, *, photos: bool = True) -> Summary:
             _restore_sqlite(dump, _sqlite_path(uri))
         else:
             conninfo, env = _libpq(uri)
-            # A connection elsewhere (a running worker) holding a table would make
-            # pg_restore wait forever: give up after a while, with a clear error.
-            env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} -c lock_timeout={RESTORE_LOCK_TIMEOUT}"
             _run(
                 [_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
                  "--single-transaction", "--exit-on-error", f"--dbname={conninfo}", str(dump)],
