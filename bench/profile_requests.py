@@ -260,7 +260,6 @@ PARTS = {
     "tipline.staff.views": [
         "authenticate",
         "visible_tips",
-        "status_counts",
         "tip_for",
         "render_template",
     ],

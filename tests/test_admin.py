@@ -499,3 +499,18 @@ def test_bad_categories_are_refused(world, login, fields, message):
 @pytest.mark.parametrize("name", ["police_a", "officer", "leader_a1"])
 def test_only_administrators_of_the_root_manage_categories(world, login, name):
     assert login(name).get("/admin/categories").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["page=100000000000000000000", "page=-5", "page=x", "q=%25_%25"])
+def test_odd_admin_queries_are_answered_not_crashed(world, login, query):
+    admin = login("admin")
+    for url in ("/admin/users", "/admin/audit"):
+        assert admin.get(f"{url}?{query}").status_code == 200
+    assert login("police_a").get(f"/admin/identity-log?{query}").status_code == 200
+
+
+def test_user_search_treats_wildcards_as_text(world, login):
+    html = login("police_a").get("/admin/users?q=_").get_data(as_text=True)
+    assert 'href="/admin/users/member_a1"' in html  # "_" is in the name, as a character
+    html = login("police_a").get("/admin/users?q=%25").get_data(as_text=True)
+    assert "0 tài khoản trong phạm vi của bạn." in html

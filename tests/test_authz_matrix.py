@@ -193,6 +193,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("reports.dashboard", "GET"): staff(403, **REPORT_READERS),
     ("reports.export_csv", "GET"): staff(403, **REPORT_READERS),
     ("reports.export_xlsx", "GET"): staff(403, **REPORT_READERS),
+    ("reports.export_csv", "POST"): staff(403, **REPORT_READERS),
+    ("reports.export_xlsx", "POST"): staff(403, **REPORT_READERS),
     ("reports.review", "GET"): staff(403, **REPORT_READERS),
     ("reports.review_xlsx", "GET"): staff(403, **REPORT_READERS),
     ("reports.review_pdf", "GET"): staff(403, **REPORT_READERS),

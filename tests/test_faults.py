@@ -158,8 +158,6 @@ def test_an_exception_at_any_storage_point_leaves_no_file_and_no_tip(
 def test_an_exception_in_the_submission_saves_no_tip_and_the_retry_works(
     client, world, uploads, runner, point
 ):
-    if not _submission_points_in_place():
-        pytest.skip("the submission crash points are not in tipline/tips/services.py yet")
     data = tip_form(world, photo=jpeg())
     key = data["submission_key"]
     faults.arm(point, "raise")
@@ -229,11 +227,6 @@ KILL_POINTS = [
 ]
 
 
-def _submission_points_in_place() -> bool:
-    source = (ROOT / "tipline" / "tips" / "services.py").read_text()
-    return 'crash_point("submit.after_photos")' in source
-
-
 def _run_worker(
     app, tmp_path, uploads: Path, key: str, env_extra: dict
 ) -> subprocess.CompletedProcess:
@@ -260,8 +253,6 @@ def _run_worker(
 def test_a_worker_killed_mid_upload_leaves_nothing_half_done(
     app, world, tmp_path, uploads, runner, point, skip
 ):
-    if point.startswith("submit.") and not _submission_points_in_place():
-        pytest.skip("the submission crash points are not in tipline/tips/services.py yet")
     key = new_submission_key()
     killed = _run_worker(
         app,

@@ -95,7 +95,7 @@ def test_exports_without_identity_hold_no_names(login, story):
 
 @time_machine.travel(NOW, tick=False)
 def test_commune_police_export_with_identity_is_logged_per_tip(login, story, world):
-    response = login("police_a").get("/staff/bao-cao/xuat.xlsx?ky=2026&danh-tinh=1")
+    response = login("police_a").post("/staff/bao-cao/xuat.xlsx?ky=2026", data={"danh-tinh": "1"})
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.get_data())).active
     rows = list(sheet.iter_rows(values_only=True))
@@ -112,9 +112,19 @@ def test_commune_police_export_with_identity_is_logged_per_tip(login, story, wor
 @time_machine.travel(NOW, tick=False)
 def test_officer_may_not_export_identities(login, story):
     client = login("officer")
-    assert client.get("/staff/bao-cao/xuat.csv?danh-tinh=1").status_code == 403
-    assert client.get("/staff/bao-cao/xuat.csv?danh-tinh=yes").status_code == 400
+    assert client.post("/staff/bao-cao/xuat.csv", data={"danh-tinh": "1"}).status_code == 403
+    assert client.post("/staff/bao-cao/xuat.csv", data={"danh-tinh": "yes"}).status_code == 400
     assert db.session.scalars(select(IdentityAccess)).all() == []
+
+
+@time_machine.travel(NOW, tick=False)
+def test_identity_export_needs_a_deliberate_post(login, story):
+    police = login("police_a")
+    # A link (or a browser prefetch) cannot export identities or write the access log.
+    assert police.get("/staff/bao-cao/xuat.xlsx?ky=2026&danh-tinh=1").status_code == 400
+    assert db.session.scalars(select(IdentityAccess)).all() == []
+    page = police.get("/staff/bao-cao/?ky=2026").get_data(as_text=True)
+    assert '<input type="hidden" name="danh-tinh" value="1">' in page
 
 
 @time_machine.travel(NOW, tick=False)

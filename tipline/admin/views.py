@@ -107,6 +107,11 @@ def _chosen(form: RoleForm) -> tuple[Role, Unit]:
     return role, unit
 
 
+def _page() -> int:
+    """The page asked for, within bounds (a huge number would overflow the OFFSET)."""
+    return min(max(request.args.get("page", 1, type=int) or 1, 1), 10_000)
+
+
 @bp.get("/")
 def index():
     return redirect(url_for(".users"))
@@ -117,11 +122,14 @@ def users():
     query = manageable_users_query(current_user)
     search = request.args.get("q", "").strip()[:64]
     if search:
-        pattern = f"%{search.lower()}%"
+        wanted = search.lower()
         query = query.where(
-            or_(func.lower(User.username).like(pattern), func.lower(User.full_name).like(pattern))
+            or_(
+                func.lower(User.username).contains(wanted, autoescape=True),
+                func.lower(User.full_name).contains(wanted, autoescape=True),
+            )
         )
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = _page()
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     found = db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     return render_template(
@@ -241,7 +249,7 @@ def audit_log():
     if not _is_admin():
         abort(404)
     query = audit_entries_query(current_user)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = _page()
     entries = db.session.scalars(query.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
     return render_template(
         "admin/audit.html",
@@ -360,7 +368,7 @@ def identity_log():
     communes = [a.unit for a in current_user.roles if a.role == Role.COMMUNE_POLICE]
     if not communes:
         abort(404)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = _page()
     query = (
         select(IdentityAccess, Tip)
         .join(Tip, Tip.id == IdentityAccess.tip_id)

@@ -952,8 +952,4 @@ def outcome_rows(figures: Figures) -> list[tuple[Outcome, int]]:
     return [(o, figures.outcomes.get(o.value, 0)) for o in Outcome]
 
 
-def first_of(values: Iterable, default=None):
-    return next(iter(values), default)
-
-
 __all__ = ["Period", "Figures", "datetime"]

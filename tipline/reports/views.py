@@ -234,8 +234,10 @@ def _staff_charts(data: dict) -> dict:
 
 def _export(fmt: str):
     flt = _filters()
-    wanted = request.args.get("danh-tinh")
-    if wanted not in (None, "", "0", "1"):
+    # Personal data leaves only by a deliberate POST (CSRF token, same origin): a link or
+    # a prefetch must not be able to write to the identity-access log.
+    wanted = request.form.get("danh-tinh") if request.method == "POST" else None
+    if request.args.get("danh-tinh") not in (None, "", "0") or wanted not in (None, "", "0", "1"):
         abort(400)
     rows, count = exports.tip_rows(
         current_user,
@@ -258,13 +260,13 @@ def _export(fmt: str):
     return response
 
 
-@bp.get("/xuat.csv")
+@bp.route("/xuat.csv", methods=["GET", "POST"])
 @login_required
 def export_csv():
     return _export("csv")
 
 
-@bp.get("/xuat.xlsx")
+@bp.route("/xuat.xlsx", methods=["GET", "POST"])
 @login_required
 def export_xlsx():
     return _export("xlsx")

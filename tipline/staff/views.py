@@ -526,8 +526,7 @@ def set_priority(public_id: str):
 @login_required
 def bulk():
     form = BulkForm()
-    back = request.form.get("back", "")
-    back = back if back.startswith("/staff/") and not back.startswith("//") else url_for(".inbox")
+    back = _safe_next(request.form.get("back"))
     if not form.validate_on_submit() or not form.tips.data:
         flash(_l("Hãy chọn ít nhất một tin báo và một thao tác."))
         return redirect(back, code=303)

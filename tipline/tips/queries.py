@@ -67,15 +67,3 @@ def can_see_identity(tip: Tip, user: User) -> bool:
         handling_team = tip.handler == Handler.VILLAGE_TEAM and not tip.hidden_from_village
         return handling_team and bool(roles & VILLAGE_TEAM)
     return False
-
-
-def status_counts(user: User) -> dict[TipStatus, int]:
-    from sqlalchemy import func
-
-    query = (
-        select(Tip.status, func.count())
-        .join(_TipUnit, _TipUnit.id == Tip.unit_id)
-        .where(reading_clause(user))
-        .group_by(Tip.status)
-    )
-    return {status: n for status, n in db.session.execute(query)}
