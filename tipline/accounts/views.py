@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from tipline.accounts import sessions, twofactor
 from tipline.accounts.forms import ChangePasswordForm, CodeForm, DisableTwoFactorForm, EnrolForm
+from tipline.accounts.models import Role
 from tipline.accounts.services import change_password
 from tipline.core.http import no_store
 from tipline.extensions import db, limiter
@@ -45,7 +46,12 @@ def _menu():
         from tipline.teams.services import KEEPERS
 
         roles = {a.role for a in current_user.roles} if current_user.is_authenticated else set()
-        return {"admin": bool(roles & MANAGERS), "teams": bool(roles & KEEPERS)}
+        return {
+            "admin": bool(roles & MANAGERS),
+            "teams": bool(roles & KEEPERS),
+            "administrator": Role.ADMIN in roles,
+            "police": Role.COMMUNE_POLICE in roles,
+        }
 
     return {"account_links": account_links}
 
