@@ -109,11 +109,10 @@ def test_registry_counts_teams_active_on_the_day(world, login):
     committee.post(f"/staff/to-chuc/doi/{old.public_id}/giai-the", data={"on": "2024-01-01"})
 
     counts = registry_counts(world.province, date(2024, 12, 31))
-    assert counts.counts == {"protection_teams": 1, "steering_committees": 1}
-    assert counts.communes == {world.commune_a.id}
+    assert counts == {world.commune_a.id: {"protection_teams": 1, "steering_committees": 1}}
     earlier = registry_counts(world.province, date(2023, 6, 30))
-    assert earlier.counts == {"protection_teams": 1}  # only the old team existed then
-    assert registry_counts(world.commune_b, date(2024, 12, 31)).communes == set()
+    assert earlier == {world.commune_a.id: {"protection_teams": 1}}  # only the old team then
+    assert registry_counts(world.commune_b, date(2024, 12, 31)) == {}
 
 
 def test_team_page_lists_each_kind(world, login):

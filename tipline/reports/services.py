@@ -29,6 +29,7 @@ from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import unit_sort_key
 from tipline.reports.models import INDICATOR_NAMES, Indicator
+from tipline.teams.services import registry_counts
 from tipline.tips import counts
 from tipline.tips.models import (
     SETTLED_STATUSES,
@@ -756,24 +757,6 @@ class IndicatorSums:
     communes_entered_only: int = 0
 
 
-def _registry_counts(root: Unit, day: date) -> dict[int, Counter]:
-    """Teams active on `day` per commune below `root`, for communes that keep a registry."""
-    from tipline.teams.models import Team
-
-    rows = db.session.execute(
-        select(Team.commune_id, Team.kind, Team.established_on, Team.dissolved_on)
-        .join(Unit, Unit.id == Team.commune_id)
-        .where(root.subtree_clause())
-    ).all()
-    per: dict[int, Counter] = {}
-    for commune_id, kind, established, dissolved in rows:
-        tally = per.setdefault(commune_id, Counter())
-        started = established is None or established <= day
-        if started and (dissolved is None or dissolved > day):
-            tally[kind.value] += 1
-    return per
-
-
 def indicator_sums(root: Unit, period: Period) -> IndicatorSums:
     """Figures that are not tips for the communes below `root`, added up: indicators whose
     periods lie inside `period`, except organisation counts where a commune keeps the
@@ -787,7 +770,7 @@ def indicator_sums(root: Unit, period: Period) -> IndicatorSums:
             Indicator.period_end <= period.end,
         )
     ).all()
-    registry = _registry_counts(root, period.end)
+    registry = registry_counts(root, period.end)
     values = {name: 0 for name in INDICATOR_NAMES}
     for row in rows:
         for name in INDICATOR_NAMES:

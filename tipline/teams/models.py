@@ -19,6 +19,11 @@ def _public_id() -> str:
     return secrets.token_urlsafe(12)
 
 
+def active_on(established: date | None, dissolved: date | None, day: date) -> bool:
+    """Whether a team founded and dissolved on these dates (None: unknown, not yet) exists."""
+    return (established is None or established <= day) and (dissolved is None or dissolved > day)
+
+
 class TeamKind(LabelledEnum):
     # The values are the names of the annual report's organisation figures.
     STEERING_COMMITTEE = "steering_committees"
@@ -79,8 +84,7 @@ class Team(Base):
     )
 
     def active_on(self, day: date) -> bool:
-        started = self.established_on is None or self.established_on <= day
-        return started and (self.dissolved_on is None or self.dissolved_on > day)
+        return active_on(self.established_on, self.dissolved_on, day)
 
     @property
     def leader(self) -> TeamMember | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -13,7 +12,7 @@ from tipline.accounts.models import Role, User
 from tipline.core.errors import NotAllowed, TiplineError
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
-from tipline.teams.models import MemberRole, Team, TeamKind, TeamMember
+from tipline.teams.models import MemberRole, Team, TeamKind, TeamMember, active_on
 
 # Who keeps a commune's registry: its committee and police, and administrators above.
 KEEPERS = frozenset({Role.COMMUNE_COMMITTEE, Role.COMMUNE_POLICE, Role.ADMIN})
@@ -101,26 +100,21 @@ def dissolve(user: User, team: Team, on: date) -> None:
 # --- what the annual report reads ------------------------------------------------------------
 
 
-@dataclass
-class RegistryCounts:
-    """Teams active on a day, summed over the communes of a subtree that keep a registry."""
+def registry_counts(root: Unit, on: date) -> dict[int, Counter[str]]:
+    """Teams active on `on` by TeamKind value, per commune of `root`'s subtree.
 
-    counts: Counter[str] = field(default_factory=Counter)
-    communes: set[int] = field(default_factory=set)  # communes whose figures came from here
-
-
-def registry_counts(root: Unit, on: date) -> RegistryCounts:
-    """Organisation counts by TeamKind value for `root`'s subtree, from the registry.
-
-    A commune keeps a registry once it has any team in it; its counts then replace the
-    entered indicators (the report names the source of each figure).
+    A commune keeps a registry once it has any team in it (it then has an entry here,
+    even with nothing active); its counts replace the entered indicators in the annual
+    report, which names the source of each figure.
     """
-    result = RegistryCounts()
-    teams = db.session.scalars(
-        select(Team).join(Unit, Unit.id == Team.commune_id).where(root.subtree_clause())
+    rows = db.session.execute(
+        select(Team.commune_id, Team.kind, Team.established_on, Team.dissolved_on)
+        .join(Unit, Unit.id == Team.commune_id)
+        .where(root.subtree_clause())
     )
-    for team in teams:
-        result.communes.add(team.commune_id)
-        if team.active_on(on):
-            result.counts[team.kind.value] += 1
-    return result
+    per: dict[int, Counter[str]] = {}
+    for commune_id, kind, established, dissolved in rows:
+        tally = per.setdefault(commune_id, Counter())
+        if active_on(established, dissolved, on):
+            tally[kind.value] += 1
+    return per
