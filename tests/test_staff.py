@@ -347,3 +347,23 @@ def test_prune_removes_only_old_orphan_photos(app, runner, world, make_tip):
     assert not photo_path(upload, orphan.filename).exists()
     assert photo_path(upload, fresh_orphan.filename).exists()
     assert photo_path(upload, tip.photos[0].filename).exists()
+
+
+def test_a_zero_is_not_a_ticked_box_and_a_hand_over_redirects_like_any_action(
+    world, make_tip, login
+):
+    tip = make_tip(world.a1)
+    leader = login("leader_a1")
+    response = leader.post(
+        f"/staff/tips/{tip.public_id}/act",
+        data={"action": "escalate", "version": "1", "conflict_of_interest": "0"},
+    )
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert not tip.hidden_from_village  # "0" did not tick the box
+    handed = make_tip(world.a1)
+    response = leader.post(
+        f"/staff/tips/{handed.public_id}/act",
+        data={"action": "escalate", "version": "1", "conflict_of_interest": "y"},
+    )
+    assert response.status_code == 303 and response.location.endswith("/staff/")

@@ -25,6 +25,10 @@ from tipline.core.text import clean_text
 from tipline.tips.models import STAFF_SOURCES, Outcome, Priority, RejectReason, TipSource
 from tipline.tips.workflow import Action
 
+# A checkbox sends a value only when ticked; a client that sends "0" or "off" means no
+# (WTForms would read any non-empty value other than "false" as yes).
+FALSE = ("false", "", "0", "off", "no")
+
 
 class LoginForm(FlaskForm):
     username = StringField(
@@ -46,7 +50,7 @@ class ActionForm(FlaskForm):
         filters=[clean_text],
         validators=[Optional(), Length(max=4000, message=_l("Tối đa 4000 ký tự."))],
     )
-    note_to_tipster = BooleanField(_l("Gửi ghi chú này cho người báo tin"))
+    note_to_tipster = BooleanField(_l("Gửi ghi chú này cho người báo tin"), false_values=FALSE)
     outcome = SelectField(
         _l("Kết quả"), choices=[SelectChoice("", "—"), *Outcome.choices()], validate_choice=False
     )
@@ -60,7 +64,7 @@ class ActionForm(FlaskForm):
     )
     to_unit = SelectField(_l("Chuyển đến"), choices=[], validate_choice=False)
     conflict_of_interest = BooleanField(
-        _l("Tôi quen biết người liên quan: ẩn tin này khỏi tổ bảo vệ ANTT thôn")
+        _l("Tôi quen biết người liên quan: ẩn tin này khỏi tổ bảo vệ ANTT thôn"), false_values=FALSE
     )
 
     def parsed_action(self) -> Action | None:
@@ -79,7 +83,9 @@ class NoteForm(FlaskForm):
             Length(max=4000, message=_l("Tối đa 4000 ký tự.")),
         ],
     )
-    to_tipster = BooleanField(_l("Gửi cho người báo tin (hiện trên trang tra cứu)"))
+    to_tipster = BooleanField(
+        _l("Gửi cho người báo tin (hiện trên trang tra cứu)"), false_values=FALSE
+    )
 
 
 class ConfirmForm(FlaskForm):

@@ -388,8 +388,8 @@ def act(public_id: str):
             abort(404)
         return _render_tip(tip, form=form, error=error.message, status=error.status_code)
     flash(_l("Đã cập nhật tin báo %(ref)s: %(action)s.", ref=tip.reference, action=action.label))
-    if tip_for(current_user, public_id) is None:
-        return redirect(url_for(".inbox"))
+    if tip_for(current_user, public_id) is None:  # e.g. handed over for a conflict of interest
+        return redirect(url_for(".inbox"), code=303)
     return redirect(url_for(".tip_detail", public_id=public_id), code=303)
 
 
