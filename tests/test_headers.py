@@ -266,3 +266,10 @@ def test_gunicorn_shows_no_server_version(tmp_path):
     finally:
         server.terminate()
         server.communicate(timeout=20)
+
+
+def test_a_nul_in_the_address_is_a_clear_400(client, world):
+    for url in ("/gui-tin?xa=%00", "/gui-tin?xa=A%00", "/staff/login?next=%00"):
+        response = client.get(url)
+        assert response.status_code == 400, url
+        assert "tel:113" in response.get_data(as_text=True)  # the friendly error page

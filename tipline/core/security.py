@@ -59,3 +59,10 @@ def init_app(app: Flask) -> None:
     def _refuse_cross_site_requests():
         if request.method not in SAFE_METHODS and not is_same_origin_request():
             abort(403)
+
+    @app.before_request
+    def _refuse_nul_in_url():
+        # No address of ours holds a NUL, and PostgreSQL refuses one in any text it is
+        # given: a lookup by a code from the URL would fail with a 500 instead of a 400.
+        if "\x00" in request.path or b"%00" in request.query_string.lower():
+            abort(400)
