@@ -177,7 +177,9 @@ def test_tipster_adds_a_photo_later_and_the_timeline_shows_it(client, world):
     assert "Thêm ảnh" in html  # the timeline entry
     tip = the_tip(reference)
     assert len(tip.photos) == 1
-    kinds = db.session.scalars(select(TipEvent.kind).where(TipEvent.tip_id == tip.id)).all()
+    kinds = db.session.scalars(
+        select(TipEvent.kind).where(TipEvent.tip_id == tip.id).order_by(TipEvent.id)
+    ).all()
     assert kinds == [EventKind.SUBMITTED, EventKind.PHOTO_ADDED]
 
 
