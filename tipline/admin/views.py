@@ -45,7 +45,7 @@ from tipline.core.http import no_store
 from tipline.extensions import db
 from tipline.places.importer import apply_villages, plan_villages
 from tipline.places.models import Unit, UnitLevel
-from tipline.places.services import root_unit
+from tipline.places.services import commune_by_code, root_unit
 from tipline.tips.models import Category, IdentityAccess, Priority, Tip
 
 bp = Blueprint("admin", __name__)
@@ -271,9 +271,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def _admin_commune(code: str) -> Unit:
-    commune = db.session.scalar(
-        select(Unit).where(Unit.code == code, Unit.level == UnitLevel.COMMUNE, Unit.active)
-    )
+    commune = commune_by_code(code)
     if commune is None or not any(
         a.role == Role.ADMIN and a.unit.contains(commune) for a in current_user.roles
     ):

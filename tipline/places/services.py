@@ -43,6 +43,13 @@ def root_unit() -> Unit | None:
     )
 
 
+def commune_by_code(code: str) -> Unit | None:
+    """An active commune (or ward) by its code."""
+    return db.session.scalar(
+        select(Unit).where(Unit.code == code, Unit.level == UnitLevel.COMMUNE, Unit.active)
+    )
+
+
 def unit_by_code(code: str) -> Unit | None:
     return db.session.scalar(select(Unit).where(Unit.code == code, Unit.active))
 

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from tipline.core.http import no_store
 from tipline.extensions import db
-from tipline.places.models import Unit, UnitLevel
+from tipline.places.models import Unit
+from tipline.places.services import commune_by_code
 from tipline.teams import services
 from tipline.teams.forms import DissolveForm, MemberForm, RemoveMemberForm, TeamForm
 from tipline.teams.models import MemberRole, Team, TeamKind
@@ -29,9 +30,7 @@ def _private(response):
 
 
 def _commune(code: str) -> Unit:
-    commune = db.session.scalar(
-        select(Unit).where(Unit.code == code, Unit.level == UnitLevel.COMMUNE, Unit.active)
-    )
+    commune = commune_by_code(code)
     if commune is None or not services.can_keep(current_user, commune):
         abort(404)
     return commune

@@ -234,12 +234,7 @@ def inbox_counts(user: User, *, now: datetime | None = None) -> InboxCounts:
         func.count(),
         count_if(Tip.priority == Priority.URGENT),
         count_if(Tip.assignee_id == user.id),
-        count_if(
-            or_(
-                and_(Tip.first_response_at.is_(None), Tip.response_due_at < now),
-                Tip.settle_due_at < now,
-            )
-        ),
+        count_if(overdue_clause(now)),
         count_if(_unread(reads)),
         count_if(_reply_pending(reads)),
     ] + [count_if(Tip.status == status) for status in OPEN_ORDER]
