@@ -146,6 +146,10 @@ class Config:
     TIPLINE_MAIL_FROM = os.environ.get("TIPLINE_MAIL_FROM", "tipline@localhost")
     # Links in emails point here (e.g. https://tinbao.example.vn).
     TIPLINE_BASE_URL = os.environ.get("TIPLINE_BASE_URL", "http://127.0.0.1:5000")
+    # --- settings: tipster messages and session (issue 5) ---
+    # --- settings: follow-up guard (issue 5) ---
+    # --- settings: API (issue 10) ---
+    # --- settings: production tuning (issue 3) ---
 
 
 class ProductionConfig(Config):

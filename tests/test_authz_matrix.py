@@ -200,6 +200,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("reports.review_pdf", "GET"): staff(403, **REPORT_READERS),
     ("reports.indicators", "GET"): staff(403, committee_a=200),
     ("reports.indicators", "POST"): staff(403, committee_a=400, data={"commune": ""}),
+    # --- rules: tipster messages, reveal, privacy page (issue 5) ---
+    # --- rules: API (issue 10) ---
 }
 
 # Values of URL arguments by name (a rule's args= wins); public_id depends on its target.

@@ -191,6 +191,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(reports_public_bp)
     app.register_blueprint(reports_bp, url_prefix="/staff/bao-cao")
+    from tipline import api
+
+    api.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -1,0 +1,24 @@
+"""api keys (placeholder, filled by its issue)
+
+Revision ID: b7a1c0de0006
+Revises: b7a1c0de0005
+Create Date: 2026-11-29 03:45:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'b7a1c0de0006'
+down_revision = 'b7a1c0de0005'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
