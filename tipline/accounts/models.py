@@ -145,6 +145,8 @@ class AuditAction(LabelledEnum):
     TWO_FACTOR_DISABLED = "two_factor_disabled"
     VILLAGES_IMPORTED = "villages_imported"
     UNIT_RETIRED = "unit_retired"
+    API_KEY_CREATED = "api_key_created"
+    API_KEY_REVOKED = "api_key_revoked"
 
     @classmethod
     def _labels(cls) -> dict:
@@ -160,6 +162,8 @@ class AuditAction(LabelledEnum):
             cls.TWO_FACTOR_DISABLED: _l("Tắt xác thực hai bước"),
             cls.VILLAGES_IMPORTED: _l("Nhập danh sách thôn"),
             cls.UNIT_RETIRED: _l("Sáp nhập đơn vị"),
+            cls.API_KEY_CREATED: _l("Tạo khóa API cho đối tác"),
+            cls.API_KEY_REVOKED: _l("Thu hồi khóa API của đối tác"),
         }
 
 

@@ -6,4 +6,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the API blueprints (none yet)."""
+    """Register Open311 (/open311/v2), the staff API (/api/v1) and its OpenAPI document."""
+    from tipline.api import models  # noqa: F401  (the tables, for migrations and create_all)
+    from tipline.api.open311 import bp as open311_bp
+    from tipline.api.openapi import bp as openapi_bp
+    from tipline.api.staff import bp as staff_bp
+
+    app.register_blueprint(open311_bp, url_prefix="/open311/v2")
+    app.register_blueprint(staff_bp, url_prefix="/api/v1")
+    app.register_blueprint(openapi_bp, url_prefix="/api")

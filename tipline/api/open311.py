@@ -1,0 +1,612 @@
+"""Open311 GeoReport v2 (https://wiki.open311.org/GeoReport_v2) for partner systems.
+
+Services are the tip categories; a service request is a tip, its id the tip's public
+reference. Without a partner key only public-safe fields answer (reference, category,
+commune, status, dates); a key with the read permission sees description, place and
+coordinates of the tips in its unit's subtree, never the tipster's identity or photos.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Only ever used to write XML, never to parse it.
+import xml.etree.ElementTree as ET  # noqa: S405  # nosec B405
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import HTTPException
+
+from tipline.api import keys
+from tipline.api.common import bearer, header_only
+from tipline.api.models import PartnerKey
+from tipline.core.errors import TiplineError
+from tipline.core.privacy import client_bucket
+from tipline.core.text import clean_text
+from tipline.core.timeutil import LOCAL_TZ, utcnow
+from tipline.extensions import db
+from tipline.places.models import Unit, UnitLevel
+from tipline.places.services import commune_by_code, communes_of, root_unit, unit_by_code
+from tipline.tips.models import OPEN_STATUSES, Category, IdentityTier, Tip, TipEvent
+from tipline.tips.queries import TipUnit
+from tipline.tips.services import (
+    MAX_PHOTOS,
+    TipDraft,
+    active_categories,
+    category_by_code,
+    hash_submission_key,
+    normalize_reference,
+    public_status,
+    store_photo,
+    submit_tip,
+)
+
+bp = header_only(Blueprint("open311", __name__))
+
+FORMATS = "any(json, xml)"
+IDEMPOTENCY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+PHONE = re.compile(r"^(0|\+?84)(3|5|7|8|9|2)\d{8}$")
+MAX_IDS = 100
+
+
+class Open311Error(Exception):
+    def __init__(self, status: int, message) -> None:
+        super().__init__(str(message))
+        self.status = status
+        self.message = message
+
+
+# --- answers in the spec's shapes --------------------------------------------------------
+
+
+def _fmt() -> str:
+    return (request.view_args or {}).get("fmt") or (
+        "xml" if request.path.endswith(".xml") else "json"
+    )
+
+
+# The element of one item of a list, as the spec writes them.
+_SINGULAR = {"attributes": "attribute", "values": "value", "endpoints": "endpoint"}
+
+
+def _xml_value(parent: ET.Element, name: str, value) -> None:
+    child = ET.SubElement(parent, name)
+    if isinstance(value, list):
+        for item in value:
+            _xml_item(child, _SINGULAR.get(name, "item"), item)
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            _xml_value(child, key, inner)
+    elif value is None:
+        pass
+    elif isinstance(value, bool):
+        child.text = "true" if value else "false"
+    else:
+        child.text = str(value)
+
+
+def _xml_item(parent: ET.Element, name: str, item: dict) -> None:
+    element = ET.SubElement(parent, name)
+    for key, value in item.items():
+        _xml_value(element, key, value)
+
+
+def answer(data, *, root: str, item: str, status: int = 200) -> Response:
+    """A list of objects (or one object, for a service definition) as JSON or XML."""
+    if _fmt() == "xml":
+        if isinstance(data, list):
+            element = ET.Element(root)
+            for entry in data:
+                _xml_item(element, item, entry)
+        else:
+            element = ET.Element(root)
+            for key, value in data.items():
+                _xml_value(element, key, value)
+        body = ET.tostring(element, encoding="utf-8", xml_declaration=True)
+        return Response(body, status=status, mimetype="application/xml")
+    response = jsonify(data)
+    response.status_code = status
+    return response
+
+
+def error_answer(status: int, message) -> Response:
+    return answer(
+        [{"code": status, "description": str(message)}], root="errors", item="error", status=status
+    )
+
+
+@bp.errorhandler(Open311Error)
+def _open311_error(error: Open311Error):
+    db.session.rollback()
+    return error_answer(error.status, error.message)
+
+
+@bp.errorhandler(TiplineError)
+def _domain_error(error: TiplineError):
+    db.session.rollback()
+    return error_answer(error.status_code, error.message)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    from tipline.core.http import MESSAGES
+
+    status = error.code or 500
+    response = error_answer(status, MESSAGES.get(status, MESSAGES[400]))
+    if status == 429:
+        response.headers["Retry-After"] = "60"
+    return response
+
+
+# --- who is asking ------------------------------------------------------------------------
+
+
+@bp.before_request
+def _identify():
+    """A partner key from the headers (or api_key in a POST body, as the spec says)."""
+    credential = bearer()
+    if credential is None and request.method == "POST":
+        credential = (request.form.get("api_key") or "").strip() or None
+    g.api_partner_key = None
+    if credential is None:
+        if keys.over_limit("TIPLINE_API_PUBLIC_LIMIT", "public", client_bucket()):
+            abort(429)
+        return
+    key = keys.find_partner_key(credential)
+    if key is None:
+        # Wrong keys count against the client's limit, like requests without one.
+        if keys.over_limit("TIPLINE_API_PUBLIC_LIMIT", "public", client_bucket()):
+            abort(429)
+        raise Open311Error(401, _l("Khóa API không đúng."))
+    g.api_partner_key = key
+    if not key.active:
+        raise Open311Error(403, _l("Khóa API này đã bị thu hồi."))
+    if keys.over_limit("TIPLINE_API_KEY_LIMIT", "key", str(key.id)):
+        abort(429)
+
+
+def _partner() -> PartnerKey | None:
+    return g.get("api_partner_key")
+
+
+def _in_scope(key: PartnerKey | None, tip: Tip) -> bool:
+    return key is not None and key.may_read and key.unit.contains(tip.unit)
+
+
+# --- discovery and services ---------------------------------------------------------------
+
+
+@bp.get(f"/discovery.<{FORMATS}:fmt>")
+def discovery(fmt: str):
+    base = url_for(".services", fmt="json", _external=True).rsplit("/", 1)[0] + "/"
+    data = {
+        "changeset": "2026-11-29T00:00:00+07:00",
+        "contact": str(_l("Quản trị hệ thống Tipline của tỉnh.")),
+        "key_service": str(_l("Khóa API do quản trị viên cấp cho từng hệ thống đối tác.")),
+        "endpoints": [
+            {
+                "specification": "http://wiki.open311.org/GeoReport_v2",
+                "url": base,
+                "changeset": "2026-11-29T00:00:00+07:00",
+                "type": "production",
+                "formats": ["application/json", "text/xml"],
+            }
+        ],
+    }
+    if fmt == "xml":
+        element = ET.Element("discovery")
+        for key in ("changeset", "contact", "key_service"):
+            ET.SubElement(element, key).text = data[key]
+        endpoints = ET.SubElement(element, "endpoints")
+        for endpoint in data["endpoints"]:
+            item = ET.SubElement(endpoints, "endpoint")
+            for key in ("specification", "url", "changeset", "type"):
+                ET.SubElement(item, key).text = endpoint[key]
+            formats = ET.SubElement(item, "formats")
+            for mime in endpoint["formats"]:
+                ET.SubElement(formats, "format").text = mime
+        body = ET.tostring(element, encoding="utf-8", xml_declaration=True)
+        return Response(body, mimetype="application/xml")
+    return jsonify(data)
+
+
+def _service(category: Category) -> dict:
+    return {
+        "service_code": category.code,
+        "service_name": category.label,
+        "description": category.label,
+        "metadata": True,  # the commune attribute (a Tipline extension) is required
+        "type": "realtime",
+        "keywords": category.code.replace("_", ","),
+        "group": str(_l("An ninh, trật tự")),
+    }
+
+
+@bp.get(f"/services.<{FORMATS}:fmt>")
+def services(fmt: str):
+    return answer([_service(c) for c in active_categories()], root="services", item="service")
+
+
+def _communes() -> list[Unit]:
+    root = root_unit()
+    return communes_of(root) if root is not None else []
+
+
+@bp.get(f"/services/<service_code>.<{FORMATS}:fmt>")
+def service_definition(service_code: str, fmt: str):
+    category = category_by_code(service_code[:40])
+    if category is None:
+        raise Open311Error(404, _l("Không có loại vụ việc này."))
+    attributes = [
+        {
+            "variable": True,
+            "code": "commune",
+            "datatype": "singlevaluelist",
+            "required": True,
+            "datatype_description": str(_l("Mã xã, phường nơi xảy ra sự việc.")),
+            "order": 1,
+            "description": str(_l("Xã, phường")),
+            "values": [{"key": c.code, "name": c.name} for c in _communes()],
+        },
+        {
+            "variable": True,
+            "code": "village",
+            "datatype": "string",
+            "required": False,
+            "datatype_description": str(_l("Mã thôn, tổ dân phố (nếu biết).")),
+            "order": 2,
+            "description": str(_l("Thôn, tổ dân phố")),
+        },
+        {
+            "variable": True,
+            "code": "idempotency_key",
+            "datatype": "string",
+            "required": False,
+            "datatype_description": str(
+                _l("8–64 ký tự A-Z a-z 0-9 _ -: gửi lại cùng khóa không tạo tin mới.")
+            ),
+            "order": 3,
+            "description": str(_l("Khóa chống gửi trùng")),
+        },
+    ]
+    return answer(
+        {"service_code": category.code, "attributes": attributes},
+        root="service_definition",
+        item="attribute",
+    )
+
+
+# --- service requests ---------------------------------------------------------------------
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A naive-UTC moment in W3C form, in Vietnam's time zone."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC).astimezone(LOCAL_TZ).isoformat()
+
+
+def _updated_at(tips: list[Tip]) -> dict[int, datetime]:
+    if not tips:
+        return {}
+    rows = db.session.execute(
+        select(TipEvent.tip_id, func.max(TipEvent.at))
+        .where(TipEvent.tip_id.in_([t.id for t in tips]), TipEvent.public.is_(True))
+        .group_by(TipEvent.tip_id)
+    )
+    return dict(rows.all())
+
+
+def request_record(tip: Tip, updated: datetime | None, key: PartnerKey | None) -> dict:
+    status = public_status(tip)
+    commune = tip.unit.commune or tip.unit
+    record = {
+        "service_request_id": tip.reference,
+        "status": "open" if status in OPEN_STATUSES else "closed",
+        "status_notes": status.label,
+        "service_name": tip.category.label,
+        "service_code": tip.category.code,
+        "agency_responsible": commune.name,
+        "requested_datetime": iso(tip.submitted_at),
+        "updated_datetime": iso(updated or tip.submitted_at),
+        "commune_code": commune.code,
+    }
+    if _in_scope(key, tip):
+        record.update(
+            description=tip.description,
+            address=tip.place,
+            lat=tip.latitude,
+            long=tip.longitude,
+            expected_datetime=iso(tip.settle_due_at) if status in OPEN_STATUSES else None,
+        )
+    return record
+
+
+def _records(tips: list[Tip]) -> list[dict]:
+    updated = _updated_at(tips)
+    key = _partner()
+    return [request_record(t, updated.get(t.id), key) for t in tips]
+
+
+def parse_moment(name: str, value: str) -> datetime:
+    """A W3C date-time (a missing zone is Vietnam's) as naive UTC; Open311Error if unreadable."""
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=LOCAL_TZ)
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise Open311Error(
+            400,
+            _l(
+                "%(name)s không hợp lệ: dùng dạng ISO 8601, ví dụ 2026-01-31T08:00:00+07:00.",
+                name=name,
+            ),
+        ) from None
+
+
+def _list_filters(args) -> tuple[list, int]:
+    conditions = []
+    now = utcnow()
+    ids = (args.get("service_request_id") or "").strip()
+    if ids:
+        wanted = [normalize_reference(part) for part in ids.split(",")[:MAX_IDS]]
+        if not all(wanted):
+            raise Open311Error(400, _l("service_request_id không hợp lệ."))
+        return [Tip.reference.in_(wanted)], MAX_IDS
+    code = (args.get("service_code") or "").strip()
+    if code:
+        codes = [c.strip()[:40] for c in code.split(",") if c.strip()]
+        if not codes:
+            raise Open311Error(400, _l("service_code không hợp lệ."))
+        conditions.append(Tip.category.has(Category.code.in_(codes)))
+    status = (args.get("status") or "").strip().lower()
+    if status:
+        wanted_status = {s.strip() for s in status.split(",")}
+        if not wanted_status <= {"open", "closed"}:
+            raise Open311Error(400, _l("status chỉ nhận open hoặc closed."))
+        if wanted_status == {"open"}:
+            conditions.append(Tip.status.in_(OPEN_STATUSES))
+        elif wanted_status == {"closed"}:
+            conditions.append(Tip.status.not_in(OPEN_STATUSES))
+    window = timedelta(days=current_app.config["TIPLINE_OPEN311_WINDOW_DAYS"])
+    start = parse_moment("start_date", args["start_date"]) if args.get("start_date") else None
+    end = parse_moment("end_date", args["end_date"]) if args.get("end_date") else None
+    if start is None and end is None:
+        start = now - window
+    elif start is None:
+        start = end - window
+    if start is not None and end is not None and start > end:
+        raise Open311Error(400, _l("start_date phải trước end_date."))
+    conditions.append(Tip.submitted_at >= start)
+    if end is not None:
+        conditions.append(Tip.submitted_at <= end)
+    return conditions, current_app.config["TIPLINE_OPEN311_MAX_RESULTS"]
+
+
+@bp.get(f"/requests.<{FORMATS}:fmt>")
+def list_requests(fmt: str):
+    conditions, limit = _list_filters(request.args)
+    query = (
+        select(Tip)
+        .join(TipUnit, TipUnit.id == Tip.unit_id)
+        .where(*conditions)
+        .options(selectinload(Tip.duplicate_of))
+        .order_by(Tip.submitted_at.desc(), Tip.id.desc())
+        .limit(limit)
+    )
+    tips = list(db.session.scalars(query).unique())
+    return answer(_records(tips), root="service_requests", item="request")
+
+
+@bp.get(f"/requests/<reference>.<{FORMATS}:fmt>")
+def get_request(reference: str, fmt: str):
+    wanted = normalize_reference(reference[:40])
+    tip = db.session.scalar(select(Tip).where(Tip.reference == wanted)) if wanted else None
+    if tip is None:
+        raise Open311Error(404, _l("Không tìm thấy tin báo này."))
+    g.api_tip_reference = tip.reference
+    return answer(_records([tip]), root="service_requests", item="request")
+
+
+@bp.get(f"/tokens/<token>.<{FORMATS}:fmt>")
+def get_token(token: str, fmt: str):
+    """The request id of a token a POST gave (the partner's idempotency key)."""
+    key = _require_key()
+    tip = None
+    if IDEMPOTENCY.match(token):
+        key_hash = hash_submission_key(_submission_key(key, token))
+        tip = db.session.scalar(select(Tip).where(Tip.submission_key == key_hash))
+    if tip is None:
+        raise Open311Error(404, _l("Không tìm thấy mã này."))
+    g.api_tip_reference = tip.reference
+    return answer(
+        [{"token": token, "service_request_id": tip.reference}],
+        root="service_requests",
+        item="request",
+    )
+
+
+def _require_key() -> PartnerKey:
+    key = _partner()
+    if key is None:
+        raise Open311Error(401, _l("Cần khóa API của đối tác."))
+    return key
+
+
+def _submission_key(key: PartnerKey, token: str) -> str:
+    # Keys of different partners (and of the resident form) never meet.
+    return f"open311:{key.id}:{token}"
+
+
+def _text(form, name: str, limit: int) -> str | None:
+    value = clean_text(form.get(name) or "")
+    if value and len(value) > limit:
+        raise Open311Error(400, _l("%(name)s dài quá %(n)d ký tự.", name=name, n=limit))
+    return value or None
+
+
+def _coordinate(form, name: str, low: float, high: float) -> float | None:
+    value = (form.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not low <= number <= high:  # also refuses nan and inf
+        raise Open311Error(400, _l("%(name)s không hợp lệ.", name=name))
+    return number
+
+
+def _place(form, key: PartnerKey) -> Unit:
+    """The village or commune of a new tip, inside the key's scope."""
+    scope = key.unit
+    commune_code = _text(form, "attribute[commune]", 40)
+    village_code = _text(form, "attribute[village]", 40)
+    if commune_code:
+        commune = commune_by_code(commune_code)
+        if commune is None:
+            raise Open311Error(400, _l("Không có xã, phường với mã này."))
+    elif scope.level in (UnitLevel.COMMUNE, UnitLevel.VILLAGE):
+        commune = scope.commune
+    else:
+        raise Open311Error(400, _l("Hãy ghi xã, phường (attribute[commune])."))
+    unit = commune
+    if village_code:
+        village = unit_by_code(village_code)
+        if village is None or village.parent_id != commune.id:
+            raise Open311Error(400, _l("Thôn này không thuộc xã, phường đã chọn."))
+        unit = village
+    elif scope.level == UnitLevel.VILLAGE and scope.commune.id == commune.id:
+        unit = scope
+    if not scope.contains(unit):
+        raise Open311Error(403, _l("Địa bàn này nằm ngoài phạm vi của khóa API."))
+    return unit
+
+
+def _identity(form, key: PartnerKey) -> tuple[IdentityTier, str | None, str | None]:
+    names = [_text(form, n, 60) for n in ("first_name", "last_name")]
+    phone = re.sub(r"[\s.-]", "", _text(form, "phone", 30) or "")
+    email = _text(form, "email", 254)
+    if not any(names) and not phone and not email:
+        return IdentityTier.ANONYMOUS, None, None
+    if not key.may_name:
+        raise Open311Error(
+            403, _l("Khóa API này chỉ được gửi tin ẩn danh: hãy bỏ họ tên, điện thoại, email.")
+        )
+    name = " ".join(n for n in names if n)
+    if not name or not phone:
+        raise Open311Error(400, _l("Tin có danh tính cần cả họ tên và số điện thoại."))
+    if not PHONE.match(phone):
+        raise Open311Error(400, _l("Số điện thoại không đúng (ví dụ: 0912 345 678)."))
+    # The email is not kept: a tip stores only name and phone (DOMAIN.md, identity tiers).
+    return IdentityTier.CONFIDENTIAL, name, phone
+
+
+def _photos(form) -> list:
+    from tipline.api.media import MediaError, fetch_media
+    from tipline.tips.photos import PhotoError, process_photo
+
+    config = current_app.config
+    blobs = []
+    for upload in request.files.getlist("media"):
+        if upload and upload.filename is not None:
+            blobs.append(upload.read(config["TIPLINE_MAX_PHOTO_BYTES"] + 1))
+    url = _text(form, "media_url", 2000)
+    if url:
+        try:
+            blobs.append(fetch_media(url))
+        except MediaError as error:
+            raise Open311Error(400, error.message) from None
+    if len(blobs) > MAX_PHOTOS:
+        raise Open311Error(400, _l("Mỗi tin báo có tối đa %(n)d ảnh.", n=MAX_PHOTOS))
+    photos = []
+    for data in blobs:
+        try:
+            processed = process_photo(
+                data,
+                max_bytes=config["TIPLINE_MAX_PHOTO_BYTES"],
+                max_pixels=config["TIPLINE_MAX_PHOTO_PIXELS"],
+            )
+        except PhotoError as error:
+            raise Open311Error(422, error.message) from None
+        photos.append(processed)
+    return [store_photo(p) for p in photos]
+
+
+@bp.post(f"/requests.<{FORMATS}:fmt>")
+def create_request(fmt: str):
+    key = _require_key()
+    if not key.may_submit:
+        raise Open311Error(403, _l("Khóa API này không được gửi tin báo."))
+    form = request.form
+    category = category_by_code(_text(form, "service_code", 40) or "")
+    if category is None:
+        raise Open311Error(400, _l("service_code không hợp lệ: xem danh sách services."))
+    description = _text(form, "description", 4000)
+    if description is None or len(description) < 10:
+        raise Open311Error(400, _l("Mô tả cần từ %(min)d đến %(max)d ký tự.", min=10, max=4000))
+    latitude = _coordinate(form, "lat", -90, 90)
+    longitude = _coordinate(form, "long", -180, 180)
+    if (latitude is None) != (longitude is None):
+        raise Open311Error(400, _l("Cần cả vĩ độ và kinh độ, hoặc để trống cả hai."))
+    place = _text(form, "address_string", 300)
+    unit = _place(form, key)
+    tier, name, phone = _identity(form, key)
+    token = (
+        request.headers.get("Idempotency-Key") or form.get("attribute[idempotency_key]") or ""
+    ).strip()
+    if token and not IDEMPOTENCY.match(token):
+        raise Open311Error(400, _l("Idempotency-Key cần 8–64 ký tự A-Z a-z 0-9 _ -."))
+    if not token:
+        from tipline.tips.services import new_submission_key
+
+        token = new_submission_key()
+    submission_key = _submission_key(key, token)
+    existing = db.session.scalar(
+        select(Tip.id).where(Tip.submission_key == hash_submission_key(submission_key))
+    )
+    photos = []
+    if not existing:
+        # Fetching and cleaning photos takes seconds: no transaction (and on SQLite no
+        # write lock) is held meanwhile; the objects above reload on their next use.
+        db.session.rollback()
+        photos = _photos(form)
+    draft = TipDraft(
+        submission_key=submission_key,
+        category=category,
+        unit=unit,
+        description=description,
+        place=place,
+        latitude=latitude,
+        longitude=longitude,
+        identity_tier=tier,
+        name=name,
+        phone=phone,
+        photos=photos,
+    )
+    receipt = submit_tip(draft)
+    db.session.commit()
+    g.api_tip_reference = receipt.tip.reference
+    body = [
+        {
+            "service_request_id": receipt.tip.reference,
+            "token": token,
+            "service_notice": str(
+                _l(
+                    "Đã nhận tin. Người báo tin tra cứu bằng mã số tin báo và mã tra cứu. "
+                    "Việc khẩn cấp: gọi 113, 114, 115."
+                )
+            ),
+            "account_id": None,
+            "follow_up_code": receipt.formatted_code,
+        }
+    ]
+    return answer(
+        body, root="service_requests", item="request", status=201 if receipt.created else 200
+    )

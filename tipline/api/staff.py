@@ -1,0 +1,353 @@
+"""The JSON API of staff apps: a bearer token, then the inbox, a tip, and its actions.
+
+Same scope query (tips.queries / tips.triage) and same workflow as the web pages. The
+session cookie never authenticates here: only `Authorization: Bearer tls_…`. A
+tipster's identity is never in these answers (the web's logged identity view is the
+one way to it).
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_babel import lazy_gettext as _l
+
+from tipline.accounts import sessions, twofactor
+from tipline.accounts.models import User
+from tipline.accounts.services import authenticate
+from tipline.api import keys
+from tipline.api.common import bearer, header_only
+from tipline.api.open311 import iso
+from tipline.core.errors import StaleObject, TiplineError
+from tipline.core.privacy import client_bucket
+from tipline.core.text import clean_text
+from tipline.extensions import db
+from tipline.places.models import UnitLevel
+from tipline.places.services import unit_by_code
+from tipline.tips import triage, workflow
+from tipline.tips.models import Outcome, Priority, RejectReason, Tip, TipStatus
+from tipline.tips.queries import tip_by_reference_for, tip_for
+from tipline.tips.services import category_by_code, normalize_reference, public_status
+
+bp = header_only(Blueprint("api_v1", __name__))
+
+
+class ApiError(TiplineError):
+    def __init__(self, status: int, message) -> None:
+        super().__init__(message)
+        self.status_code = status
+
+
+class Unauthorized(ApiError):
+    def __init__(self, message=None) -> None:
+        super().__init__(401, message or _l("Cần mã truy cập (Authorization: Bearer …)."))
+
+
+def _refuse_unauthorized(response):
+    if response.status_code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="tipline"'
+    return response
+
+
+bp.after_request(_refuse_unauthorized)
+
+
+def token_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        credential = bearer()
+        token = keys.find_staff_token(credential) if credential else None
+        if token is None:
+            # Wrong tokens count against the client's limit (nothing to guess, but no flood).
+            if keys.over_limit("TIPLINE_API_PUBLIC_LIMIT", "public", client_bucket()):
+                raise ApiError(429, _l("Bạn thao tác quá nhanh. Hãy đợi một lúc rồi thử lại."))
+            raise Unauthorized(
+                _l("Mã truy cập không đúng hoặc đã hết hạn. Hãy đăng nhập lại.")
+                if credential
+                else None
+            )
+        g.api_staff_token = token
+        g.api_user = token.user
+        if keys.over_limit("TIPLINE_API_TOKEN_LIMIT", "token", str(token.id)):
+            raise ApiError(429, _l("Bạn thao tác quá nhanh. Hãy đợi một lúc rồi thử lại."))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _user() -> User:
+    return g.api_user
+
+
+def _json_body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, _l("Nội dung yêu cầu phải là một đối tượng JSON."))
+    return data
+
+
+def _string(data: dict, name: str, limit: int, *, required: bool = False) -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise ApiError(400, _l("Thiếu trường %(name)s.", name=name))
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise ApiError(400, _l("Trường %(name)s không hợp lệ.", name=name))
+    return clean_text(value)
+
+
+# --- tokens -------------------------------------------------------------------------------
+
+
+@bp.post("/tokens")
+def create_token():
+    """A bearer token for username + password (+ the second factor when the account has one)."""
+    if keys.over_limit("TIPLINE_LOGIN_LIMIT", "login", client_bucket()):
+        raise ApiError(429, _l("Bạn thao tác quá nhanh. Hãy đợi một lúc rồi thử lại."))
+    data = _json_body()
+    username = _string(data, "username", 64, required=True)
+    password = data.get("password")
+    if not isinstance(password, str) or not password or len(password) > 200:
+        raise ApiError(400, _l("Thiếu trường %(name)s.", name="password"))
+    if sessions.account_locked(username):
+        raise ApiError(
+            429, _l("Tài khoản tạm dừng đăng nhập vì sai mật khẩu nhiều lần. Hãy thử lại sau.")
+        )
+    user = authenticate(username, password)
+    if user is None:
+        sessions.record_wrong_password(username)
+        raise Unauthorized(_l("Tên đăng nhập hoặc mật khẩu không đúng."))
+    if user.totp_secret:
+        code = _string(data, "code", 20)
+        if not code or not twofactor.check_second_factor(user, code):
+            sessions.record_wrong_password(username)
+            db.session.commit()
+            raise Unauthorized(_l("Mã xác thực hai bước không đúng."))
+    elif twofactor.required_for(user):
+        raise ApiError(403, _l("Hãy bật xác thực hai bước trên trang web trước."))
+    if user.must_change_password:
+        raise ApiError(403, _l("Hãy đổi mật khẩu trên trang web trước."))
+    issued = keys.issue_staff_token(user)
+    g.api_staff_token = issued.token
+    db.session.commit()
+    response = jsonify(
+        token=issued.credential,
+        token_type="Bearer",  # the scheme, not a secret  # noqa: S106  # nosec B106
+        expires_at=iso(issued.token.expires_at),
+    )
+    response.status_code = 201
+    return response
+
+
+@bp.delete("/tokens")
+@token_required
+def revoke_token():
+    keys.revoke_staff_token(g.api_staff_token)
+    db.session.commit()
+    return "", 204
+
+
+# --- tips ---------------------------------------------------------------------------------
+
+
+def _flag(args, name: str) -> bool:
+    value = args.get(name)
+    if value not in (None, "", "0", "1"):
+        raise ApiError(400, _l("Bộ lọc không hợp lệ."))
+    return value == "1"
+
+
+def _inbox_filter(args) -> triage.InboxFilter:
+    wanted = triage.InboxFilter(query=(clean_text(args.get("q", "")) or "")[:200])
+    try:
+        if args.get("status"):
+            wanted.status = TipStatus(args["status"])
+        if args.get("priority"):
+            wanted.priority = Priority(args["priority"])
+    except ValueError:
+        raise ApiError(400, _l("Trạng thái hoặc mức ưu tiên không hợp lệ.")) from None
+    if args.get("category"):
+        found = category_by_code(args["category"][:40])
+        if found is None:
+            raise ApiError(400, _l("Loại vụ việc không hợp lệ."))
+        wanted.category_id = found.id
+    if args.get("unit"):
+        found = unit_by_code(args["unit"][:40])
+        if found is None:
+            raise ApiError(400, _l("Địa bàn không hợp lệ."))
+        wanted.unit = found
+    sort = args.get("sort") or triage.Sort.PRIORITY
+    if sort not in triage.Sort.ALL:
+        raise ApiError(400, _l("Cách sắp xếp không hợp lệ."))
+    wanted.sort = sort
+    wanted.open_only = _flag(args, "open")
+    wanted.mine = _flag(args, "mine")
+    wanted.overdue = _flag(args, "overdue")
+    wanted.unread = _flag(args, "unread")
+    page = args.get("page") or "1"
+    if not (page.isascii() and page.isdigit()) or not 1 <= int(page) <= 10_000:
+        raise ApiError(400, _l("Số trang không hợp lệ."))
+    wanted.page = int(page)
+    wanted.__post_init__()
+    return wanted
+
+
+def tip_summary(tip: Tip) -> dict:
+    commune = tip.unit.commune or tip.unit
+    return {
+        "public_id": tip.public_id,
+        "reference": tip.reference,
+        "status": tip.status.value,
+        "status_label": tip.status.label,
+        "open": tip.is_open,
+        "category": {"code": tip.category.code, "name": tip.category.label},
+        "unit": {"code": tip.unit.code, "name": tip.unit.name},
+        "commune": {"code": commune.code, "name": commune.name},
+        "priority": tip.priority.value,
+        "handler": tip.handler.value,
+        "submitted_at": iso(tip.submitted_at),
+        "response_due_at": iso(tip.response_due_at),
+        "settle_due_at": iso(tip.settle_due_at),
+        "overdue": triage.is_overdue(tip),
+        "version": tip.version,
+    }
+
+
+def tip_detail(tip: Tip, user: User) -> dict:
+    detail = tip_summary(tip)
+    duplicate = tip.duplicate_of
+    detail.update(
+        description=tip.description,
+        place=tip.place,
+        latitude=tip.latitude,
+        longitude=tip.longitude,
+        occurred_on=tip.occurred_on.isoformat() if tip.occurred_on else None,
+        occurred_time=tip.occurred_time.strftime("%H:%M") if tip.occurred_time else None,
+        identity_tier=tip.identity_tier.value,
+        outcome=tip.outcome.value if tip.outcome else None,
+        reject_reason=tip.reject_reason.value if tip.reject_reason else None,
+        duplicate_of=(
+            duplicate.reference
+            if duplicate is not None and tip_for(user, duplicate.public_id) is not None
+            else None
+        ),
+        public_status=public_status(tip).value,
+        assignee=tip.assignee.full_name if tip.assignee else None,
+        photo_count=len(tip.photos),
+        allowed_actions=[a.value for a in workflow.allowed_actions(tip, user)],
+        allowed_outcomes=[o.value for o in workflow.allowed_outcomes(tip, user)],
+        events=[
+            {
+                "kind": e.kind.value,
+                "label": e.kind.label,
+                "at": iso(e.at),
+                "from_status": e.from_status.value if e.from_status else None,
+                "to_status": e.to_status.value if e.to_status else None,
+                "actor": e.actor.full_name if e.actor else None,
+                "note": e.note.body if e.note is not None else None,
+                "public": e.public,
+            }
+            for e in tip.events
+        ],
+    )
+    return detail
+
+
+@bp.get("/tips")
+@token_required
+def list_tips():
+    wanted = _inbox_filter(request.args)
+    size = current_app.config["TIPLINE_INBOX_PAGE_SIZE"]
+    result = triage.inbox_page(_user(), wanted, size)
+    return jsonify(
+        tips=[tip_summary(t) for t in result.tips], page=result.page, has_next=result.has_next
+    )
+
+
+def _tip(public_id: str) -> Tip:
+    tip = tip_for(_user(), public_id[:40])
+    if tip is None:
+        raise ApiError(404, _l("Không tìm thấy trang hoặc tin báo này."))
+    g.api_tip_reference = tip.reference
+    return tip
+
+
+@bp.get("/tips/<public_id>")
+@token_required
+def get_tip(public_id: str):
+    tip = _tip(public_id)
+    triage.mark_read(tip, _user())
+    db.session.commit()
+    return jsonify(tip=tip_detail(tip, _user()))
+
+
+def _enum(enum_cls, data: dict, name: str):
+    value = data.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return enum_cls(value)
+    except ValueError:
+        raise ApiError(400, _l("Trường %(name)s không hợp lệ.", name=name)) from None
+
+
+def _bool(data: dict, name: str) -> bool:
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise ApiError(400, _l("Trường %(name)s không hợp lệ.", name=name))
+    return value
+
+
+NOTE = "note"
+
+
+@bp.post("/tips/<public_id>/actions")
+@token_required
+def act(public_id: str):
+    """One workflow move (or a note) with the version the app last read."""
+    user = _user()
+    tip = _tip(public_id)
+    data = _json_body()
+    name = data.get("action")
+    if name != NOTE:
+        action = _enum(workflow.Action, data, "action")
+        if action is None:
+            raise ApiError(400, _l("Thiếu trường %(name)s.", name="action"))
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ApiError(400, _l("Thiếu trường %(name)s.", name="version"))
+    note = _string(data, "note", 4000)
+    to_tipster = _bool(data, "note_to_tipster")
+    if name == NOTE:
+        if tip.version != version:
+            raise StaleObject(workflow._CHANGED)
+        workflow.add_note(tip, user, note or "", to_tipster=to_tipster)
+    else:
+        duplicate_of = None
+        reference = _string(data, "duplicate_of", 40)
+        if reference:
+            duplicate_of = tip_by_reference_for(user, normalize_reference(reference))
+        to_unit = None
+        code = _string(data, "to_unit", 40)
+        if code:
+            to_unit = unit_by_code(code)
+            if to_unit is not None and to_unit.level not in (UnitLevel.VILLAGE, UnitLevel.COMMUNE):
+                to_unit = None
+        workflow.transition(
+            tip,
+            action,
+            user,
+            note=note,
+            note_to_tipster=to_tipster,
+            outcome=_enum(Outcome, data, "outcome"),
+            reason=_enum(RejectReason, data, "reason"),
+            duplicate_of=duplicate_of,
+            to_unit=to_unit,
+            conflict_of_interest=_bool(data, "conflict_of_interest"),
+            expected_version=version,
+        )
+    db.session.commit()
+    visible = tip_for(user, public_id)
+    return jsonify(tip=tip_detail(visible, user) if visible is not None else None)
