@@ -147,8 +147,41 @@ class Config:
     # Links in emails point here (e.g. https://tinbao.example.vn).
     TIPLINE_BASE_URL = os.environ.get("TIPLINE_BASE_URL", "http://127.0.0.1:5000")
     # --- settings: tipster messages and session (issue 5) ---
+    # The tipster's follow-up session (a cookie that dies with the browser) ends this many
+    # minutes after the codes were entered.
+    TIPLINE_TIPSTER_SESSION_MINUTES = _int("TIPLINE_TIPSTER_SESSION_MINUTES", 15)
+    # Messages a tipster may post (replies, added information) per client and hour.
+    TIPLINE_MESSAGE_LIMIT = os.environ.get("TIPLINE_MESSAGE_LIMIT", "20 per hour")
+    # A closed tip still takes the tipster's replies for this many days (an answer to the
+    # last question); after that the status page asks for a new tip instead.
+    TIPLINE_TIPSTER_REPLY_DAYS = _int("TIPLINE_TIPSTER_REPLY_DAYS", 14)
     # --- settings: follow-up guard (issue 5) ---
+    # Wrong follow-up codes (tipline/public/guard.py), counted per fixed window of this many
+    # minutes (1 to 60; keys never outlive an hour): a client past its allowance waits for
+    # the next window (the right code is not checked either); a reference past its
+    # allowance is under attack, and then only clients with fewer than
+    # ..._PER_CLIENT_REFERENCE wrong codes on it themselves still get their code checked.
+    TIPLINE_FOLLOWUP_WRONG_WINDOW_MINUTES = _int("TIPLINE_FOLLOWUP_WRONG_WINDOW_MINUTES", 15)
+    TIPLINE_FOLLOWUP_WRONG_PER_CLIENT = _int("TIPLINE_FOLLOWUP_WRONG_PER_CLIENT", 10)
+    TIPLINE_FOLLOWUP_WRONG_PER_REFERENCE = _int("TIPLINE_FOLLOWUP_WRONG_PER_REFERENCE", 5)
+    TIPLINE_FOLLOWUP_WRONG_PER_CLIENT_REFERENCE = _int(
+        "TIPLINE_FOLLOWUP_WRONG_PER_CLIENT_REFERENCE", 2
+    )
     # --- settings: API (issue 10) ---
+    # Requests per partner key, per staff token, and per client without a key (Open311 reads).
+    TIPLINE_API_KEY_LIMIT = os.environ.get("TIPLINE_API_KEY_LIMIT", "600 per hour")
+    TIPLINE_API_TOKEN_LIMIT = os.environ.get("TIPLINE_API_TOKEN_LIMIT", "1200 per hour")
+    TIPLINE_API_PUBLIC_LIMIT = os.environ.get("TIPLINE_API_PUBLIC_LIMIT", "120 per hour")
+    # A staff app's token lasts this long (a password change or deactivation ends it sooner).
+    TIPLINE_API_TOKEN_HOURS = _int("TIPLINE_API_TOKEN_HOURS", 12)
+    # Open311 GET requests: the default window and the most results one answer holds.
+    TIPLINE_OPEN311_WINDOW_DAYS = _int("TIPLINE_OPEN311_WINDOW_DAYS", 90)
+    TIPLINE_OPEN311_MAX_RESULTS = _int("TIPLINE_OPEN311_MAX_RESULTS", 1000)
+    # media_url of a partner's request: fetched (http/https, public addresses only) within
+    # these limits; 0 seconds turns fetching off (media_url is then refused).
+    TIPLINE_OPEN311_MEDIA_TIMEOUT = _int("TIPLINE_OPEN311_MEDIA_TIMEOUT", 5)
+    # Tests only: let media_url reach 127.0.0.1 (a local test server).
+    TIPLINE_OPEN311_MEDIA_ALLOW_LOOPBACK = False
     # --- settings: production tuning (issue 3) ---
 
 

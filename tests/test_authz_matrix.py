@@ -201,7 +201,44 @@ RULES: dict[tuple[str, str], Rule] = {
     ("reports.indicators", "GET"): staff(403, committee_a=200),
     ("reports.indicators", "POST"): staff(403, committee_a=400, data={"commune": ""}),
     # --- rules: tipster messages, reveal, privacy page (issue 5) ---
+    # Without the tipster's session cookie (staff have none): the "session ended" page.
+    ("public.status", "GET"): public(401),
+    ("public.send_message", "POST"): public(401, data={"body": "Tôi thấy thêm", "kind": "reply"}),
+    ("public.reveal", "POST"): public(401, data={"name": "A", "phone": "0912345678"}),
+    ("public.status_photo", "POST"): public(401),
+    ("public.sign_out", "POST"): public(200),
+    ("public.privacy", "GET"): public(200),
+    ("staff.send_message", "POST"): scoped(
+        "tip", 303, officer=403, data={"body": "Anh/chị thấy lúc mấy giờ?", "kind": "question"}
+    ),
     # --- rules: API (issue 10) ---
+    # Header credentials only: a session cookie opens nothing, so every account gets what
+    # an anonymous client gets (401 where a key or token is needed), even for a real tip.
+    ("open311.discovery", "GET"): public(200, args={"fmt": "json"}),
+    ("open311.services", "GET"): public(200, args={"fmt": "xml"}),
+    ("open311.service_definition", "GET"): public(
+        200, args={"fmt": "json", "service_code": "theft"}
+    ),
+    ("open311.list_requests", "GET"): public(200, args={"fmt": "json"}),
+    ("open311.create_request", "POST"): public(
+        401, args={"fmt": "json"}, data={"service_code": "theft"}
+    ),
+    ("open311.get_request", "GET"): public(404, args={"fmt": "json", "reference": "TL-AAAA-BBBB"}),
+    ("open311.get_token", "GET"): public(401, args={"fmt": "json", "token": "abcdefgh12"}),
+    ("api_docs.openapi_json", "GET"): public(200),
+    ("api_v1.create_token", "POST"): public(400, data={"username": "police_a"}),
+    ("api_v1.revoke_token", "DELETE"): public(401),
+    ("api_v1.list_tips", "GET"): public(401),
+    ("api_v1.get_tip", "GET"): Rule(401, dict.fromkeys(USERS, 401), target="tip"),
+    ("api_v1.act", "POST"): Rule(
+        401, dict.fromkeys(USERS, 401), target="tip", data={"action": "triage", "version": "1"}
+    ),
+    # partner keys: administrators only (404 for everyone else, like every admin page)
+    ("admin.api_keys", "GET"): staff(404, admin=200),
+    ("admin.new_api_key", "GET"): staff(404, admin=200),
+    ("admin.new_api_key", "POST"): staff(404, admin=422, data={"name": ""}),
+    ("admin.api_key", "GET"): staff(404, args={"prefix": "000000000000"}),
+    ("admin.revoke_api_key", "POST"): staff(404, args={"prefix": "000000000000"}),
 }
 
 # Values of URL arguments by name (a rule's args= wins); public_id depends on its target.

@@ -125,6 +125,39 @@ def test_purge_days_are_configurable_and_closing_date_counts(
     assert tip.contact.name is None
 
 
+def test_purge_removes_message_texts_of_old_closed_tips(ctx, world, make_tip, time_machine):
+    from tipline.tips.models import MessageKind, TipMessage
+    from tipline.tips.retention import purge_closed_tips
+
+    closed = NOW - timedelta(days=400)
+    time_machine.move_to(closed - timedelta(days=4), tick=False)
+    leader = world.user("leader_a1")
+    old = make_tip(world.a1)
+    recent = make_tip(world.a1)
+    for tip in (old, recent):
+        workflow.send_message(tip, leader, "Anh thấy mấy người?", MessageKind.QUESTION)
+        workflow.receive_tipster_message(tip, "Ba người, có ông Sáu.", MessageKind.REPLY)
+    workflow.transition(old, Action.TRIAGE, leader)
+    workflow.transition(old, Action.START_VERIFICATION, leader)
+    time_machine.move_to(closed, tick=False)
+    workflow.transition(old, Action.MARK_UNFOUNDED, leader)
+    db.session.commit()
+    counters_before = counter_rows()
+
+    time_machine.move_to(NOW, tick=False)
+    report = purge_closed_tips()
+    assert (report.tips, report.messages) == (1, 2)
+    db.session.expire_all()
+    old_messages = db.session.scalars(select(TipMessage).where(TipMessage.tip_id == old.id)).all()
+    # The rows stay (kind and minute) but lose their text; the open tip keeps its own.
+    assert [m.kind for m in old_messages] == [MessageKind.QUESTION, MessageKind.REPLY]
+    assert all(m.body is None and m.purged_at is not None for m in old_messages)
+    assert all(m.body for m in recent.messages)
+    assert database_text().count("ông Sáu") == 1  # the open tip's reply only
+    assert counter_rows() == counters_before and counts.differences() == {}
+    assert purge_closed_tips().tips == 0
+
+
 def test_purge_refuses_negative_days(ctx, runner):
     result = runner.invoke(args=["tipline", "retention", "purge", "--days", "-1"])
     assert result.exit_code == 2

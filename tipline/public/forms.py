@@ -18,6 +18,7 @@ from wtforms import (
     TimeField,
 )
 from wtforms.validators import (
+    AnyOf,
     DataRequired,
     InputRequired,
     Length,
@@ -167,14 +168,19 @@ class SubmitTipForm(PublicForm):
             raise ValidationError(_l("Hãy ghi họ tên, hoặc chọn gửi ẩn danh."))
 
     def validate_phone(self, field) -> None:
-        value = re.sub(r"[\s.-]", "", field.data or "")
         if self.identity_tier.data == IdentityTier.ANONYMOUS.value:
             return
-        if not value:
-            raise ValidationError(_l("Hãy ghi số điện thoại, hoặc chọn gửi ẩn danh."))
-        if not PHONE.match(value):
-            raise ValidationError(_l("Số điện thoại không đúng (ví dụ: 0912 345 678)."))
-        field.data = value
+        field.data = _checked_phone(field.data, _l("Hãy ghi số điện thoại, hoặc chọn gửi ẩn danh."))
+
+
+def _checked_phone(data: str | None, missing) -> str:
+    """A Vietnamese phone number without spaces, dots or dashes; ValidationError otherwise."""
+    value = re.sub(r"[\s.-]", "", data or "")
+    if not value:
+        raise ValidationError(missing)
+    if not PHONE.match(value):
+        raise ValidationError(_l("Số điện thoại không đúng (ví dụ: 0912 345 678)."))
+    return value
 
 
 class FollowUpForm(PublicForm):
@@ -199,4 +205,47 @@ class AddPhotoForm(PublicForm):
 
     reference = HiddenField(validators=[DataRequired(BAD_FORM), Length(max=40, message=BAD_FORM)])
     code = HiddenField(validators=[DataRequired(BAD_FORM), Length(max=60, message=BAD_FORM)])
+    photo = MultipleFileField(_l("Thêm ảnh"))
+
+
+class MessageForm(PublicForm):
+    """The tipster's answer or added information, from the status page."""
+
+    body = TextAreaField(
+        _l("Tin nhắn của bạn"),
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("Hãy viết nội dung tin nhắn.")),
+            Length(max=2000, message=_l("Tin nhắn tối đa %(max)d ký tự.", max=2000)),
+        ],
+    )
+    # The button pressed: answer a question, or add information.
+    kind = HiddenField(
+        validators=[
+            DataRequired(BAD_FORM),
+            AnyOf(("reply", "information"), message=BAD_FORM),
+        ]
+    )
+
+
+class RevealForm(PublicForm):
+    """An anonymous tipster gives a name and phone; validated like the submit form."""
+
+    name = StringField(
+        _l("Họ và tên"),
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("Hãy ghi họ tên.")),
+            Length(max=120, message=_l("Tối đa 120 ký tự.")),
+        ],
+    )
+    phone = StringField(_l("Số điện thoại"), filters=[clean_text])
+
+    def validate_phone(self, field) -> None:
+        field.data = _checked_phone(field.data, _l("Hãy ghi số điện thoại."))
+
+
+class StatusPhotoForm(PublicForm):
+    """Photos added from the status page within the tipster's session (no codes needed)."""
+
     photo = MultipleFileField(_l("Thêm ảnh"))

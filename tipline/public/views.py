@@ -1,4 +1,10 @@
-"""Resident pages. No login, no session cookie, nothing that identifies the visitor."""
+"""Resident pages. No login, nothing that identifies the visitor.
+
+The one cookie: after a correct reference and code, a short tipster session (see
+`tipline.tips.messages`) lets the status page take replies, photos and a revealed
+identity. It holds the tip's public id only, dies with the browser, and is never
+Flask's session (which staff use).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,9 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 
+from tipline.core.errors import TiplineError
 from tipline.core.http import no_store, wants_json
+from tipline.core.i18n import BASE_SCRIPT_NAME, PREFIXES
 from tipline.core.timeutil import local_today, months_back
 from tipline.extensions import csrf, db, limiter
 from tipline.places.models import UnitLevel
@@ -26,9 +34,25 @@ from tipline.places.services import (
     cached_villages,
     root_unit,
 )
-from tipline.public.forms import AddPhotoForm, FollowUpForm, SubmitTipForm
-from tipline.tips import counts
-from tipline.tips.models import IdentityTier
+from tipline.public.forms import (
+    AddPhotoForm,
+    FollowUpForm,
+    MessageForm,
+    RevealForm,
+    StatusPhotoForm,
+    SubmitTipForm,
+)
+from tipline.public.guard import receipt_lookup
+from tipline.tips import counts, workflow
+from tipline.tips.messages import (
+    SessionEnded,
+    has_open_question,
+    public_messages,
+    session_minutes,
+    session_token,
+    tip_for_session,
+)
+from tipline.tips.models import IdentityTier, MessageKind
 from tipline.tips.photos import PhotoError, process_photo
 from tipline.tips.services import (
     MAX_PHOTOS,
@@ -37,7 +61,6 @@ from tipline.tips.services import (
     add_photos,
     cached_categories,
     cached_category,
-    find_by_receipt,
     new_submission_key,
     pending_photo,
     pending_photo_token,
@@ -237,6 +260,10 @@ def _render_form(form: SubmitTipForm, commune, kept_photo: bool = False):
     return no_store(response)
 
 
+WRONG_RECEIPT = _l("Mã số tin báo hoặc mã tra cứu không đúng.")
+TIPSTER_COOKIE = "tipline_tipster"
+
+
 @bp.route("/tra-cuu", methods=["GET", "POST"])
 @csrf.exempt
 @limiter.limit(_limit("TIPLINE_FOLLOWUP_LIMIT"), methods=["POST"])
@@ -244,26 +271,221 @@ def follow_up():
     form = FollowUpForm()
     if request.method == "POST":
         if form.validate():
-            tip = find_by_receipt(form.reference.data, form.code.data)
+            tip = receipt_lookup(form.reference.data, form.code.data)
             if tip is not None:
-                return _status_page(tip, form.reference.data, form.code.data)
-            form.code.errors = [_l("Mã số tin báo hoặc mã tra cứu không đúng.")]
+                response = _status_page(tip, codes=(form.reference.data, form.code.data))
+                return _start_session(response, tip)
+            form.code.errors = [WRONG_RECEIPT]
         return no_store(make_response(render_template("public/follow_up.html", form=form), 422))
     return render_template("public/follow_up.html", form=form)
 
 
-def _status_page(tip, reference: str, code: str, *, added=None, error=None, status=200):
-    photo_form = AddPhotoForm(formdata=None, reference=reference, code=code)
+# --- the tipster's session ------------------------------------------------------------
+
+
+def _cookie_paths() -> list[str]:
+    """The follow-up pages in every language: the cookie goes nowhere else."""
+    base = request.environ.get(BASE_SCRIPT_NAME, "")
+    return [f"{base}{prefix}/tra-cuu" for prefix in ("", *PREFIXES.values())]
+
+
+def _start_session(response, tip):
+    # No Expires or Max-Age: the cookie ends with the browser; the token's own
+    # timestamp ends it after TIPLINE_TIPSTER_SESSION_MINUTES whatever the browser does.
+    token = session_token(tip)
+    for path in _cookie_paths():
+        response.set_cookie(
+            TIPSTER_COOKIE,
+            token,
+            path=path,
+            httponly=True,
+            samesite="Strict",
+            secure=bool(current_app.config["TIPLINE_PRODUCTION"]),
+        )
+    return response
+
+
+def _end_session(response):
+    for path in _cookie_paths():
+        response.delete_cookie(
+            TIPSTER_COOKIE,
+            path=path,
+            httponly=True,
+            samesite="Strict",
+            secure=bool(current_app.config["TIPLINE_PRODUCTION"]),
+        )
+    return response
+
+
+def _session_tip():
+    """The tip of the visitor's session, or raise SessionEnded."""
+    return tip_for_session(request.cookies.get(TIPSTER_COOKIE))
+
+
+def _session_ended(ended: SessionEnded, *, unsent: bool = False):
+    if ended.expired:
+        message = _l(
+            "Phiên tra cứu đã hết hạn (sau %(n)d phút). Hãy nhập lại hai mã để xem tiếp.",
+            n=session_minutes(),
+        )
+    else:
+        message = _l("Phiên tra cứu đã kết thúc hoặc chưa bắt đầu. Hãy nhập hai mã để xem tin.")
+    page = render_template(
+        "public/follow_up.html",
+        form=FollowUpForm(formdata=None),
+        notice=message,
+        unsent=unsent,
+    )
+    return no_store(_end_session(make_response(page, 401)))
+
+
+SENT_NOTICES = {
+    "reply": _l("Đã gửi câu trả lời của bạn."),
+    "information": _l("Đã gửi thông tin bổ sung của bạn."),
+    "photo": _l("Đã thêm ảnh."),
+    "identity": _l(
+        "Đã ghi nhận danh tính của bạn. Từ nay tin được giữ bí mật danh tính: "
+        "chỉ Công an xã thấy tên và số điện thoại của bạn."
+    ),
+}
+
+
+@bp.get("/tra-cuu/tin")
+def status():
+    """The status page within the tipster's session (where its forms come back to)."""
+    try:
+        tip = _session_tip()
+    except SessionEnded as ended:
+        return _session_ended(ended)
+    notice = SENT_NOTICES.get(request.args.get("da-gui", ""))
+    return _status_page(tip, notice=notice)
+
+
+def _back_to_status(done: str):
+    return redirect(url_for(".status", **{"da-gui": done}), code=303)
+
+
+@bp.post("/tra-cuu/tin-nhan")
+@csrf.exempt
+@limiter.limit(_limit("TIPLINE_MESSAGE_LIMIT"))
+def send_message():
+    """The tipster answers a question or adds information (plain form, no script needed)."""
+    try:
+        tip = _session_tip()
+    except SessionEnded as ended:
+        return _session_ended(ended, unsent=True)
+    form = MessageForm()
+    if not form.validate():
+        return _status_page(tip, message_form=form, status=422)
+    try:
+        workflow.receive_tipster_message(tip, form.body.data, MessageKind(form.kind.data))
+    except TiplineError as refused:
+        db.session.rollback()
+        form.body.errors = [refused.message]
+        return _status_page(tip, message_form=form, status=refused.status_code)
+    db.session.commit()
+    return _back_to_status(form.kind.data)
+
+
+@bp.post("/tra-cuu/danh-tinh")
+@csrf.exempt
+@limiter.limit(_limit("TIPLINE_MESSAGE_LIMIT"))
+def reveal():
+    """An anonymous tipster gives a name and phone: the tip becomes confidential."""
+    try:
+        tip = _session_tip()
+    except SessionEnded as ended:
+        return _session_ended(ended, unsent=True)
+    form = RevealForm()
+    if not form.validate():
+        return _status_page(tip, reveal_form=form, status=422)
+    try:
+        workflow.reveal_identity(tip, form.name.data, form.phone.data)
+    except TiplineError as refused:
+        db.session.rollback()
+        form.name.errors = [refused.message]
+        return _status_page(tip, reveal_form=form, status=refused.status_code)
+    db.session.commit()
+    return _back_to_status("identity")
+
+
+@bp.post("/tra-cuu/tin/anh")
+@csrf.exempt
+@limiter.limit(_limit("TIPLINE_MESSAGE_LIMIT"))
+def status_photo():
+    """Photos added from the session's status page (a plain form; the codes are not needed)."""
+    request.max_content_length = _upload_limit()
+    form = StatusPhotoForm()
+    photos, error = _take_photos(form)  # before any query, as for a new tip
+    try:
+        tip = _session_tip()
+    except SessionEnded as ended:
+        return _session_ended(ended, unsent=True)
+    if error is None and not photos:
+        error = _l("Hãy chọn ảnh.")
+    if error is None:
+        try:
+            add_photos(tip, photos)
+        except PhotoLimit as refused:
+            db.session.rollback()
+            error = refused.message
+    if error is not None:
+        return _status_page(tip, error=error, status=422)
+    db.session.commit()
+    return _back_to_status("photo")
+
+
+@bp.post("/tra-cuu/thoat")
+@csrf.exempt
+def sign_out():
+    """End the tipster's session on this browser now."""
+    page = render_template(
+        "public/follow_up.html",
+        form=FollowUpForm(formdata=None),
+        notice=_l("Bạn đã thoát. Trình duyệt này không còn mở được tin báo nếu không nhập lại mã."),
+    )
+    return no_store(_end_session(make_response(page)))
+
+
+def _status_page(
+    tip,
+    *,
+    codes: tuple[str, str] | None = None,
+    added=None,
+    error=None,
+    notice=None,
+    message_form=None,
+    reveal_form=None,
+    status=200,
+):
+    """The tip as its tipster sees it. With `codes` (the page answering the lookup form),
+    the photo form carries them for the offline outbox; otherwise it uses the session."""
+    photo_form = None
+    if codes is not None:
+        photo_form = AddPhotoForm(formdata=None, reference=codes[0], code=codes[1])
+    else:
+        photo_form = StatusPhotoForm(formdata=None)
     if error is not None:
         photo_form.photo.errors = [error]
+    messages = public_messages(tip)
     page = render_template(
         "public/status.html",
         tip=tip,
         status=public_status(tip),
         timeline=public_timeline(tip),
         photo_form=photo_form,
+        with_codes=codes is not None,
         max_photos=MAX_PHOTOS,
         added=added,
+        notice=notice,
+        messages=messages,
+        open_question=has_open_question(messages),
+        message_form=message_form or MessageForm(formdata=None),
+        reveal_form=reveal_form or RevealForm(formdata=None),
+        can_write=workflow.accepts_messages(tip),
+        can_reveal=tip.identity_tier == IdentityTier.ANONYMOUS and workflow.accepts_messages(tip),
+        session_minutes=session_minutes(),
+        reply_days=current_app.config["TIPLINE_TIPSTER_REPLY_DAYS"],
     )
     return no_store(make_response(page, status))
 
@@ -278,13 +500,12 @@ def add_photo():
     photos, error = _take_photos(form)  # before any query, as for a new tip
     tip = None
     if form.validate():
-        tip = find_by_receipt(form.reference.data, form.code.data)
+        tip = receipt_lookup(form.reference.data, form.code.data)
     if tip is None:
-        message = _l("Mã số tin báo hoặc mã tra cứu không đúng.")
         if wants_json():
-            return no_store(make_response(jsonify(error=str(message)), 422))
+            return no_store(make_response(jsonify(error=str(WRONG_RECEIPT)), 422))
         lookup = FollowUpForm(formdata=None, reference=form.reference.data)
-        lookup.code.errors = [message]
+        lookup.code.errors = [WRONG_RECEIPT]
         return no_store(make_response(render_template("public/follow_up.html", form=lookup), 422))
     if error is None and not photos:
         error = _l("Hãy chọn ảnh.")
@@ -293,14 +514,29 @@ def add_photo():
             added = add_photos(tip, photos)
         except PhotoLimit as refused:
             error = refused.message
+    codes = (form.reference.data, form.code.data)
     if error is None:
         db.session.commit()
         if wants_json():
             return no_store(jsonify(reference=tip.reference, added=added, photos=len(tip.photos)))
-        return _status_page(tip, form.reference.data, form.code.data, added=added)
+        return _status_page(tip, codes=codes, added=added)
     if wants_json():
         return no_store(make_response(jsonify(error=str(error)), 422))
-    return _status_page(tip, form.reference.data, form.code.data, error=error, status=422)
+    return _status_page(tip, codes=codes, error=error, status=422)
+
+
+@bp.get("/rieng-tu")
+def privacy():
+    """What Tipline keeps, who sees it, for how long: figures from the real settings."""
+    config = current_app.config
+    return render_template(
+        "public/privacy.html",
+        retention_days=config["TIPLINE_RETENTION_DAYS"],
+        retention_photos=config["TIPLINE_RETENTION_PHOTOS"],
+        session_minutes=session_minutes(),
+        reply_days=config["TIPLINE_TIPSTER_REPLY_DAYS"],
+        limiter_on=config.get("RATELIMIT_ENABLED", True),
+    )
 
 
 @bp.get("/favicon.ico")

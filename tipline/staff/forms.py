@@ -22,7 +22,15 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from tipline.core.text import clean_text
-from tipline.tips.models import STAFF_SOURCES, Outcome, Priority, RejectReason, TipSource
+from tipline.tips.models import (
+    STAFF_MESSAGE_KINDS,
+    STAFF_SOURCES,
+    MessageKind,
+    Outcome,
+    Priority,
+    RejectReason,
+    TipSource,
+)
 from tipline.tips.workflow import Action
 
 # A checkbox sends a value only when ticked; a client that sends "0" or "off" means no
@@ -72,6 +80,26 @@ class ActionForm(FlaskForm):
             return Action(self.action.data)
         except ValueError:
             return None
+
+
+class MessageForm(FlaskForm):
+    """Staff writing to the tipster (shown on the tipster's status page)."""
+
+    body = TextAreaField(
+        _l("Tin nhắn cho người báo tin"),
+        filters=[clean_text],
+        validators=[
+            DataRequired(_l("Nội dung tin nhắn đang trống.")),
+            Length(max=2000, message=_l("Tin nhắn tối đa %(max)d ký tự.", max=2000)),
+        ],
+    )
+    kind = SelectField(
+        _l("Loại tin nhắn"),
+        choices=lambda: MessageKind.choices(STAFF_MESSAGE_KINDS),
+        default=MessageKind.QUESTION.value,
+        validate_choice=True,
+        invalid_choice_message=_l("Hãy chọn loại tin nhắn."),
+    )
 
 
 class NoteForm(FlaskForm):

@@ -45,6 +45,7 @@ from tipline.staff.forms import (
     ConfirmForm,
     EmailSettingsForm,
     LoginForm,
+    MessageForm,
     NoteForm,
     PriorityForm,
     RecordForm,
@@ -54,6 +55,7 @@ from tipline.tips import triage, workflow
 from tipline.tips.models import (
     Category,
     IdentityAccess,
+    MessageKind,
     Outcome,
     Priority,
     RejectReason,
@@ -282,7 +284,10 @@ def _tip_or_404(public_id: str):
 @login_required
 def tip_detail(public_id: str):
     tip = _tip_or_404(public_id)
-    triage.mark_read(tip, current_user)
+    # A tipster's activity is stamped at the end of its minute (no exact second is kept):
+    # having seen the page now, one has seen everything stamped up to then.
+    now = utcnow()
+    triage.mark_read(tip, current_user, at=max(now, tip.activity_at or now))
     db.session.commit()
     template = request.args.get("template", type=int)
     return _render_tip(tip, template_id=template)
@@ -295,6 +300,7 @@ def _render_tip(
     error=None,
     status: int = 200,
     template_id: int | None = None,
+    message_form: MessageForm | None = None,
 ):
     actions = workflow.allowed_actions(tip, current_user)
     form = form or ActionForm(formdata=None, version=tip.version)
@@ -338,6 +344,9 @@ def _render_tip(
             priority_form=priority_form,
             duplicates=triage.duplicate_candidates(tip, current_user) if merge else [],
             overdue=triage.is_overdue(tip),
+            messages=tip.messages,
+            message_form=message_form or MessageForm(formdata=None),
+            can_message=workflow.can_message(tip, current_user) and workflow.accepts_messages(tip),
         ),
         status,
     )
@@ -430,6 +439,25 @@ def add_note(public_id: str):
         db.session.rollback()
         return _render_tip(tip, error=error.message, status=error.status_code)
     flash(_l("Đã thêm ghi chú."))
+    return redirect(url_for(".tip_detail", public_id=public_id), code=303)
+
+
+@bp.post("/tips/<public_id>/message")
+@login_required
+def send_message(public_id: str):
+    """Write to the tipster: a question, or a note on how things stand."""
+    tip = _tip_or_404(public_id)
+    form = MessageForm()
+    if not form.validate_on_submit():
+        message = next(iter(form.errors.values()), [_l("Thao tác không hợp lệ.")])[0]
+        return _render_tip(tip, error=message, status=400, message_form=form)
+    try:
+        workflow.send_message(tip, current_user, form.body.data, MessageKind(form.kind.data))
+        db.session.commit()
+    except TiplineError as error:
+        db.session.rollback()
+        return _render_tip(tip, error=error.message, status=error.status_code, message_form=form)
+    flash(_l("Đã gửi tin nhắn cho người báo tin."))
     return redirect(url_for(".tip_detail", public_id=public_id), code=303)
 
 

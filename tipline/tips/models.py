@@ -143,6 +143,9 @@ class EventKind(LabelledEnum):
     PHOTO_ADDED = "photo_added"
     ASSIGNED = "assigned"
     PRIORITY = "priority"
+    MESSAGE = "message"
+    TIPSTER_MESSAGE = "tipster_message"
+    IDENTITY_REVEALED = "identity_revealed"
 
     @classmethod
     def _labels(cls) -> dict:
@@ -161,6 +164,9 @@ class EventKind(LabelledEnum):
             cls.PHOTO_ADDED: _l("Thêm ảnh"),
             cls.ASSIGNED: _l("Giao người xử lý"),
             cls.PRIORITY: _l("Đổi mức ưu tiên"),
+            cls.MESSAGE: _l("Nhắn người báo tin"),
+            cls.TIPSTER_MESSAGE: _l("Người báo tin nhắn lại"),
+            cls.IDENTITY_REVEALED: _l("Người báo tin cho biết danh tính"),
         }
 
 
@@ -372,6 +378,9 @@ class Tip(Base):
     events: Mapped[list[TipEvent]] = relationship(
         foreign_keys="TipEvent.tip_id", order_by="TipEvent.id", viewonly=True
     )
+    messages: Mapped[list[TipMessage]] = relationship(
+        order_by="(TipMessage.created_at, TipMessage.id)", viewonly=True
+    )
 
     def __repr__(self) -> str:
         return f"<Tip {self.reference} {self.status.value}>"
@@ -425,6 +434,54 @@ class Note(Base):
     purged_at: Mapped[datetime | None]
 
     tip: Mapped[Tip] = relationship()
+
+
+class MessageKind(LabelledEnum):
+    """What a message between staff and the tipster is."""
+
+    QUESTION = "question"  # staff ask; the tipster is expected to answer
+    STATUS_NOTE = "status_note"  # staff tell how things stand
+    REPLY = "reply"  # the tipster answers
+    INFORMATION = "information"  # the tipster adds something unasked
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.QUESTION: _l("Câu hỏi"),
+            cls.STATUS_NOTE: _l("Thông báo tình hình"),
+            cls.REPLY: _l("Trả lời"),
+            cls.INFORMATION: _l("Thông tin bổ sung"),
+        }
+
+    @property
+    def from_tipster(self) -> bool:
+        return self in (MessageKind.REPLY, MessageKind.INFORMATION)
+
+
+STAFF_MESSAGE_KINDS = (MessageKind.QUESTION, MessageKind.STATUS_NOTE)
+TIPSTER_MESSAGE_KINDS = (MessageKind.REPLY, MessageKind.INFORMATION)
+
+
+class TipMessage(Base):
+    """A message between staff and the tipster; its text is blanked by the retention purge.
+
+    Staff messages name no staff member to the tipster; tipster messages have no author.
+    Times are kept to the minute, like the submission time.
+    """
+
+    __tablename__ = "tip_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[MessageKind] = mapped_column(enum_column(MessageKind, "message_kind"))
+    # The staff member who wrote it; None for the tipster.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    purged_at: Mapped[datetime | None]
+
+    tip: Mapped[Tip] = relationship()
+    author: Mapped[User | None] = relationship()
 
 
 class TipEvent(Base):

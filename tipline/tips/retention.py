@@ -1,10 +1,11 @@
 """The retention limit: personal data of closed tips is removed once it is old enough.
 
 What goes: the tipster's name and phone, the texts of notes (to the tipster and
-internal), and, when the deployment says so, the photos. What stays: the tip's states,
-dates, category and unit, its events (the rows remain; a purged note keeps its date and
-visibility but loses its text), the identity-access log, and therefore every counter
-and the public timeline's states and dates.
+internal) and of messages between staff and the tipster, and, when the deployment
+says so, the photos. What stays: the tip's states, dates, category and unit, its
+events (the rows remain; a purged note keeps its date and visibility, a purged
+message its kind and minute, but both lose their text), the identity-access log, and
+therefore every counter and the public timeline's states and dates.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import or_, select
 
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db
-from tipline.tips.models import OPEN_STATUSES, Note, Tip, TipPhoto, TipsterContact
+from tipline.tips.models import OPEN_STATUSES, Note, Tip, TipMessage, TipPhoto, TipsterContact
 from tipline.tips.storage import storage_for
 
 
@@ -26,6 +27,7 @@ class PurgeReport:
     tips: int = 0
     contacts: int = 0
     notes: int = 0
+    messages: int = 0
     photos: int = 0
     files: int = 0
 
@@ -85,6 +87,9 @@ def _personal_data_left(photos: bool) -> list:
     conditions = [
         Tip.contact.has(TipsterContact.purged_at.is_(None)),
         select(Note.id).where(Note.tip_id == Tip.id, Note.body.is_not(None)).exists(),
+        select(TipMessage.id)
+        .where(TipMessage.tip_id == Tip.id, TipMessage.body.is_not(None))
+        .exists(),
     ]
     if photos:
         conditions.append(select(TipPhoto.id).where(TipPhoto.tip_id == Tip.id).exists())
@@ -107,6 +112,13 @@ def _purge_batch(tip_ids, photos: bool, purged_at: datetime, storage, report: Pu
         note.body = None
         note.purged_at = purged_at
         report.notes += 1
+    messages = db.session.scalars(
+        select(TipMessage).where(TipMessage.tip_id.in_(tip_ids), TipMessage.body.is_not(None))
+    )
+    for message in messages:
+        message.body = None
+        message.purged_at = purged_at
+        report.messages += 1
     if photos:
         # Rows go in this transaction; files go after it commits, so a failure in
         # between leaves orphan files (which `photos prune` removes), never rows

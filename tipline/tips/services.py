@@ -342,6 +342,8 @@ def add_photos(tip: Tip, photos: list[StoredPhoto], *, now: datetime | None = No
         )
     # Not a change of state: an entry in the tip's public timeline, nothing counted.
     db.session.add(TipEvent(tip=tip, kind=EventKind.PHOTO_ADDED, at=at, public=True))
+    # New material from the tipster: staff see the tip among "unread replies".
+    workflow.record_tipster_photos(tip, now or utcnow())
     db.session.flush()
     return len(fresh)
 
@@ -350,13 +352,24 @@ def add_photos(tip: Tip, photos: list[StoredPhoto], *, now: datetime | None = No
 
 
 def find_by_receipt(reference: str, code: str) -> Tip | None:
-    """The tip for a reference and follow-up code, or None; both paths do the same work."""
+    """The tip for a reference and follow-up code, or None; both paths do the same work.
+
+    A wrong code for a known reference and an unknown reference cost the same: one indexed
+    query for two short columns (loading the whole tip, with its category and unit, took
+    measurably longer than finding no row) and one constant-time compare, against a dummy
+    hash when there is no row. Only the right code loads the tip.
+    """
     expected = hash_code(code)
-    tip = db.session.scalar(select(Tip).where(Tip.reference == normalize_reference(reference)))
-    stored = tip.receipt_hash if tip is not None else "0" * 64
-    if hmac.compare_digest(stored, expected) and tip is not None:
-        return tip
+    row = db.session.execute(
+        select(Tip.id, Tip.receipt_hash).where(Tip.reference == normalize_reference(reference))
+    ).first()
+    stored = row.receipt_hash if row is not None else _NO_RECEIPT
+    if hmac.compare_digest(stored, expected) and row is not None:
+        return db.session.get(Tip, row.id)
     return None
+
+
+_NO_RECEIPT = "0" * 64  # the length of a real hash; no code hashes to it
 
 
 @dataclass(frozen=True)

@@ -9,24 +9,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from tipline.accounts.models import VILLAGE_TEAM, Role, User
 from tipline.core.enums import LabelledEnum
 from tipline.core.errors import NotAllowed, StaleObject, TiplineError
-from tipline.core.timeutil import utcnow
+from tipline.core.text import clean_text
+from tipline.core.timeutil import to_minute, utcnow
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.tips import counts
 from tipline.tips.models import (
     OPEN_STATUSES,
+    STAFF_MESSAGE_KINDS,
+    TIPSTER_MESSAGE_KINDS,
     VILLAGE_OUTCOMES,
     EventKind,
     Handler,
+    IdentityTier,
+    MessageKind,
     Note,
     NoteVisibility,
     OutboxMessage,
@@ -35,7 +42,9 @@ from tipline.tips.models import (
     RejectReason,
     Tip,
     TipEvent,
+    TipMessage,
     TipStatus,
+    TipsterContact,
 )
 
 
@@ -74,6 +83,9 @@ class WorkflowError(TiplineError):
 SETTLERS = frozenset({Role.VILLAGE_LEADER, Role.COMMUNE_POLICE, Role.COMMUNE_COMMITTEE})
 TRIAGERS = SETTLERS | {Role.TEAM_MEMBER}
 NOTE_WRITERS = TRIAGERS
+# Who writes to the tipster: whoever may act on the tip (read-only officers may not).
+MESSAGE_WRITERS = TRIAGERS
+MAX_MESSAGE_LENGTH = 2000
 
 
 @dataclass(frozen=True)
@@ -426,6 +438,165 @@ def _move(tip: Tip, to_unit: Unit | None, actor: User, event: TipEvent) -> None:
     if tip.assignee is not None and not acting_roles(tip, tip.assignee) & TRIAGERS:
         tip.assignee = None  # the assignee has no say over the new place
         tip.assignee_id = None
+
+
+# --- messages between staff and the tipster, and a revealed identity ------------------
+
+
+def can_message(tip: Tip, user: User) -> bool:
+    return bool(acting_roles(tip, user) & MESSAGE_WRITERS)
+
+
+def accepts_messages(tip: Tip, now: datetime | None = None) -> bool:
+    """Open tips take messages; a closed one for TIPLINE_TIPSTER_REPLY_DAYS after closing.
+
+    The grace period lets the tipster answer a last question or thank the team; after
+    it, something new about the matter is a new tip.
+    """
+    if tip.is_open or tip.closed_at is None:
+        return tip.is_open
+    days = current_app.config["TIPLINE_TIPSTER_REPLY_DAYS"]
+    return (now or utcnow()) < tip.closed_at + timedelta(days=days)
+
+
+def _message_text(body: str | None) -> str:
+    text = clean_text(body) or ""
+    if not text:
+        raise WorkflowError(_l("Nội dung tin nhắn đang trống."))
+    if len(text) > MAX_MESSAGE_LENGTH:
+        raise WorkflowError(_l("Tin nhắn tối đa %(n)d ký tự.", n=MAX_MESSAGE_LENGTH))
+    return text
+
+
+def _closed_for_messages() -> WorkflowError:
+    return WorkflowError(
+        _l(
+            "Tin báo này đã đóng nên không nhận thêm tin nhắn. "
+            "Nếu có việc mới, hãy gửi một tin báo mới."
+        )
+    )
+
+
+def send_message(
+    tip: Tip, actor: User, body: str, kind: MessageKind, *, at: datetime | None = None
+) -> TipMessage:
+    """Staff write to the tipster: a question, or a note on how things stand."""
+    if not can_message(tip, actor):
+        raise NotAllowed(_l("Bạn không có quyền nhắn người báo tin của tin báo này."))
+    if kind not in STAFF_MESSAGE_KINDS:
+        raise WorkflowError(_l("Hãy chọn loại tin nhắn."))
+    text = _message_text(body)
+    at = at or utcnow()
+    if not accepts_messages(tip, at):
+        raise _closed_for_messages()
+    # To the minute: the tipster's page shows these times, like every time it shows.
+    message = TipMessage(tip=tip, kind=kind, author=actor, body=text, created_at=to_minute(at))
+    db.session.add(message)
+    db.session.add(
+        TipEvent(
+            tip=tip,
+            kind=EventKind.MESSAGE,
+            at=at,
+            actor=actor,
+            from_status=tip.status,
+            to_status=tip.status,
+            public=False,
+        )
+    )
+    if tip.first_response_at is None:
+        tip.first_response_at = at
+    _flush()
+    return message
+
+
+def _tipster_activity(tip: Tip, at: datetime) -> None:
+    """Mark the tip unread for staff ("unread replies") and queue their email.
+
+    Rounded up to the next minute: no exact second of the tipster is kept, and a staff
+    member who opened the tip earlier in the same minute still finds it unread.
+    """
+    tip.activity_at = _minute_up(at)
+    # One waiting email per tip is enough: several replies before the next send are one.
+    waiting = db.session.scalar(
+        select(OutboxMessage.id).where(
+            OutboxMessage.tip_id == tip.id,
+            OutboxMessage.kind == TIPSTER_REPLY,
+            OutboxMessage.sent_at.is_(None),
+        )
+    )
+    if waiting is None:
+        db.session.add(OutboxMessage(kind=TIPSTER_REPLY, tip_id=tip.id, created_at=to_minute(at)))
+
+
+def _minute_up(at: datetime) -> datetime:
+    minute = to_minute(at)
+    return minute if minute == at else minute + timedelta(minutes=1)
+
+
+def receive_tipster_message(
+    tip: Tip, body: str, kind: MessageKind, *, at: datetime | None = None
+) -> TipMessage:
+    """The tipster answers or adds information from the status page (no actor: no account)."""
+    if kind not in TIPSTER_MESSAGE_KINDS:
+        raise WorkflowError(_l("Hãy chọn loại tin nhắn."))
+    text = _message_text(body)
+    at = at or utcnow()
+    if not accepts_messages(tip, at):
+        raise _closed_for_messages()
+    minute = to_minute(at)
+    message = TipMessage(tip=tip, kind=kind, author=None, body=text, created_at=minute)
+    db.session.add(message)
+    db.session.add(
+        TipEvent(
+            tip=tip,
+            kind=EventKind.TIPSTER_MESSAGE,
+            at=minute,
+            from_status=tip.status,
+            to_status=tip.status,
+            public=False,
+        )
+    )
+    _tipster_activity(tip, at)
+    _flush()
+    return message
+
+
+def record_tipster_photos(tip: Tip, at: datetime) -> None:
+    """Photos the tipster added later count as tipster activity (the event is the service's)."""
+    _tipster_activity(tip, at)
+
+
+def reveal_identity(tip: Tip, name: str, phone: str, *, at: datetime | None = None) -> TipEvent:
+    """An anonymous tipster gives a name and phone: the tip becomes confidential, never named.
+
+    Nothing is counted differently; the event carries no personal data and is not on the
+    tipster's public timeline. Only commune police see the contact (queries.can_see_identity).
+    """
+    if tip.identity_tier != IdentityTier.ANONYMOUS:
+        raise WorkflowError(_l("Tin báo này đã có danh tính người báo tin."))
+    at = at or utcnow()
+    if not accepts_messages(tip, at):
+        raise _closed_for_messages()
+    name, phone = (clean_text(name) or ""), (clean_text(phone) or "")
+    if not name or not phone:
+        raise WorkflowError(_l("Hãy ghi họ tên và số điện thoại."))
+    minute = to_minute(at)
+    contact = TipsterContact(name=name, phone=phone, created_at=minute)
+    db.session.add(contact)
+    tip.contact = contact
+    tip.identity_tier = IdentityTier.CONFIDENTIAL
+    event = TipEvent(
+        tip=tip,
+        kind=EventKind.IDENTITY_REVEALED,
+        at=minute,
+        from_status=tip.status,
+        to_status=tip.status,
+        public=False,
+    )
+    db.session.add(event)
+    tip.activity_at = _minute_up(at)
+    _flush()
+    return event
 
 
 def _flush() -> None:
