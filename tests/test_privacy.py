@@ -142,16 +142,28 @@ def test_resident_pages_set_no_cookie(app, world, method, url, data):
     assert client.get_cookie("session") is None
 
 
-def test_follow_up_after_submission_sets_no_cookie(app, world):
+def test_follow_up_sets_only_the_tipsters_own_short_session_cookie(app, world):
     client = probe_client(app)
     receipt = client.post("/gui-tin?xa=A", data=submission(), headers=PROBE_HEADERS)
+    assert "Set-Cookie" not in receipt.headers
     html = receipt.get_data(as_text=True)
     reference = re.search(r'id="reference">([^<]+)<', html).group(1)
     code = re.search(r'id="follow-up-code">([^<]+)<', html).group(1)
     status = client.post("/tra-cuu", data={"reference": reference, "code": code})
     assert status.status_code == 200
-    for response in (receipt, status):
-        assert "Set-Cookie" not in response.headers
+    # The follow-up session (tipline/tips/messages.py): the tip's public id, signed; kept
+    # by the browser only, on the follow-up pages only, until the browser closes.
+    cookies = status.headers.getlist("Set-Cookie")
+    assert cookies
+    for cookie in cookies:
+        assert cookie.startswith("tipline_tipster=")
+        attributes = cookie.lower()
+        assert "httponly" in attributes and "samesite=strict" in attributes
+        assert "expires" not in attributes and "max-age" not in attributes
+        assert "path=/tra-cuu" in attributes or "path=/en/tra-cuu" in attributes
+        for trace in TRACES:
+            assert trace not in cookie
+    assert client.get_cookie("session") is None
 
 
 # ------------------------------------------------------------ werkzeug's request log
@@ -261,7 +273,10 @@ def test_behind_a_proxy_each_client_gets_its_own_rate_limit(other_app, app, worl
     with caplog.at_level(logging.DEBUG):
         first = [look_up("198.51.100.1") for _ in range(3)]
         other = look_up("198.51.100.2")
+        refused = client.post("/tra-cuu", data=wrong, headers={"X-Forwarded-For": "198.51.100.1"})
     assert first == [422, 422, 429]
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
     assert other == 422  # nginx's own address is not one shared bucket for everyone
     assert "198.51.100" not in caplog.text
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import suppress
 
 from flask import Flask, jsonify, make_response, render_template, request
@@ -59,7 +60,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(TiplineError)
     def _domain_error(error: TiplineError):
         db.session.rollback()
-        return error_response(error.status_code, error.message)
+        response = error_response(error.status_code, error.message)
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after:
+            response.headers["Retry-After"] = str(int(retry_after))
+        return response
 
     @app.errorhandler(CSRFError)
     def _csrf_error(_error: CSRFError):
@@ -86,13 +91,26 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         status = error.code or 500
-        return error_response(status, MESSAGES.get(status))
+        response = error_response(status, MESSAGES.get(status))
+        if status == 429:
+            _retry_after_limit(response)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         db.session.rollback()
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, MESSAGES[500])
+
+
+def _retry_after_limit(response) -> None:
+    """Flask-Limiter's own 429: say when its window ends (its headers are turned off)."""
+    from tipline.extensions import limiter
+
+    with suppress(Exception):  # a limit without a known reset simply sends no header
+        current = limiter.current_limit
+        if current is not None:
+            response.headers["Retry-After"] = str(max(1, int(current.reset_at - time.time())))
 
 
 def no_store(response):
