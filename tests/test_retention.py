@@ -75,7 +75,7 @@ def test_purge_removes_contact_and_note_texts_of_old_closed_tips(
 
     time_machine.move_to(NOW, tick=False)
     output = purge(runner)
-    assert "Purged 1 closed tips: 1 contacts, 2 note texts, 0 photos" in output
+    assert "Purged 1 closed tips: 1 contacts, 2 note texts, 0 message texts, 0 photos" in output
 
     db.session.expire_all()
     assert old.contact.name is None and old.contact.phone is None

@@ -209,7 +209,7 @@ def retention_purge(days: int | None, photos: bool | None) -> None:
     report = purge_closed_tips(days=days, photos=photos)
     click.echo(
         f"Purged {report.tips} closed tips: {report.contacts} contacts, {report.notes} note "
-        f"texts, {report.photos} photos ({report.files} files)."
+        f"texts, {report.messages} message texts, {report.photos} photos ({report.files} files)."
     )
 
 

@@ -21,7 +21,16 @@ from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import get_or_add_unit
 from tipline.tips import workflow
-from tipline.tips.models import Category, IdentityTier, Outcome, RejectReason, Tip
+from tipline.tips.models import (
+    Category,
+    IdentityTier,
+    MessageKind,
+    Outcome,
+    Priority,
+    RejectReason,
+    ResponseTemplate,
+    Tip,
+)
 from tipline.tips.services import TipDraft, submit_tip
 from tipline.tips.workflow import Action
 
@@ -244,6 +253,9 @@ def build(*, seed: int = 2655, today=None, echo=print) -> dict:
     officers[focus.id] = users["congan"]
     created = _make_tips(rng, communes, focus, users, officers, today or local_today())
     echo(f"Demo tips created: {created}." if created else "Demo tips already present.")
+    if created:
+        touched = _triage_touches(rng, focus, users, today or local_today())
+        echo(f"Demo triage: {touched} tips of {focus.name} assigned, prioritised or asked about.")
     period = enter_review_indicators(root, communes, today or local_today())
     echo(f"Review indicators entered for {period.start:%d/%m/%Y}–{period.end:%d/%m/%Y}.")
     return {"tips_created": created, "accounts": accounts, "review_period": period}
@@ -371,6 +383,54 @@ def _make_tips(rng, communes, focus, users, officers, today) -> int:
             # Commit in batches: a long unit of work makes every flush slower.
             db.session.commit()
     return created
+
+
+DEMO_TEMPLATES = (
+    ("Đã tiếp nhận", "Chúng tôi đã nhận tin của bạn và đang cử người xác minh. Cảm ơn bạn."),
+    ("Cần thêm thông tin", "Bạn có thể cho biết thêm thời gian và nơi xảy ra việc này không?"),
+    ("Đã xử lý xong", "Sự việc bạn báo đã được giải quyết. Cảm ơn bạn đã góp phần giữ bình yên."),
+)
+DEMO_QUESTIONS = (
+    "Bạn có nhớ biển số xe hoặc đặc điểm người đó không?",
+    "Việc này thường xảy ra vào giờ nào trong ngày?",
+    "Bạn có thể cho biết chính xác ngõ hoặc số nhà gần đó không?",
+)
+DEMO_REPLIES = (
+    "Xe máy màu đỏ, biển số bắt đầu bằng 36B.",
+    "Thường khoảng 10 giờ tối, cuối tuần thì đông hơn.",
+)
+
+
+def _triage_touches(rng: random.Random, focus: Unit, users: dict, today) -> int:
+    """What a busy commune's inbox looks like: assignments, urgent tips, questions to
+    tipsters and their answers (so "unread replies" has something), ready-made replies."""
+    for title, body in DEMO_TEMPLATES:
+        db.session.add(ResponseTemplate(unit=focus, title=title, body=body))
+    police, leader = users["congan"], users["totruong"]
+    in_focus = select(Tip).join(Unit, Tip.unit_id == Unit.id).where(focus.subtree_clause())
+    open_tips = [
+        tip for tip in db.session.scalars(in_focus.order_by(Tip.submitted_at.desc())) if tip.is_open
+    ]
+    at = min(utcnow(), local_to_utc(today) + timedelta(hours=20))
+    touched = 0
+    for index, tip in enumerate(open_tips[:24]):
+        actor = leader if workflow.acting_roles(tip, leader) else police
+        if index % 3 == 0:
+            assignee = actor if actor is leader else rng.choice([police, None])
+            if assignee is not None and assignee.id != tip.assignee_id:
+                workflow.assign(tip, actor, assignee, at=at)
+        if index in (1, 4) and tip.priority != Priority.URGENT:
+            workflow.set_priority(tip, actor, Priority.URGENT, at=at)
+        if index < len(DEMO_QUESTIONS) and tip.identity_tier != IdentityTier.NAMED:
+            asked = at - timedelta(hours=30 - index)
+            workflow.send_message(tip, actor, DEMO_QUESTIONS[index], MessageKind.QUESTION, at=asked)
+            if index < len(DEMO_REPLIES):
+                workflow.receive_tipster_message(
+                    tip, DEMO_REPLIES[index], MessageKind.REPLY, at=asked + timedelta(hours=3)
+                )
+        touched += 1
+    db.session.flush()
+    return touched
 
 
 def _actor(unit, focus, users, officers, commune) -> User:
