@@ -415,19 +415,23 @@ def _triage_touches(rng: random.Random, focus: Unit, users: dict, today) -> int:
     touched = 0
     for index, tip in enumerate(open_tips[:24]):
         actor = leader if workflow.acting_roles(tip, leader) else police
+        if index < len(DEMO_QUESTIONS) and tip.identity_tier != IdentityTier.NAMED:
+            asked = max(at - timedelta(hours=30 - index), tip.submitted_at + timedelta(hours=1))
+            workflow.send_message(tip, actor, DEMO_QUESTIONS[index], MessageKind.QUESTION, at=asked)
+            if index < len(DEMO_REPLIES):
+                workflow.receive_tipster_message(
+                    tip,
+                    DEMO_REPLIES[index],
+                    MessageKind.REPLY,
+                    at=min(at, asked + timedelta(hours=3)),
+                )
+        # After the conversation: a tip's history reads in order of time.
         if index % 3 == 0:
             assignee = actor if actor is leader else rng.choice([police, None])
             if assignee is not None and assignee.id != tip.assignee_id:
                 workflow.assign(tip, actor, assignee, at=at)
         if index in (1, 4) and tip.priority != Priority.URGENT:
             workflow.set_priority(tip, actor, Priority.URGENT, at=at)
-        if index < len(DEMO_QUESTIONS) and tip.identity_tier != IdentityTier.NAMED:
-            asked = at - timedelta(hours=30 - index)
-            workflow.send_message(tip, actor, DEMO_QUESTIONS[index], MessageKind.QUESTION, at=asked)
-            if index < len(DEMO_REPLIES):
-                workflow.receive_tipster_message(
-                    tip, DEMO_REPLIES[index], MessageKind.REPLY, at=asked + timedelta(hours=3)
-                )
         touched += 1
     db.session.flush()
     return touched
