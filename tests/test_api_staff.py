@@ -64,6 +64,20 @@ def test_session_cookies_do_not_authenticate_the_api(login, world, make_tip):
     assert db.session.get(Tip, tip.id).status == TipStatus.RECEIVED
 
 
+def test_a_session_cookie_never_redirects_or_refreshes_an_api_request(login, world):
+    """The web's account checks (forced password change, idle timer) leave the API alone."""
+    client = login("police_a")
+    world.user("police_a").must_change_password = True
+    db.session.commit()
+    assert client.get("/staff/").status_code == 302  # the web sends them to change it
+    with client.session_transaction() as before:
+        seen = dict(before)
+    answer = client.get("/api/v1/tips")
+    assert answer.status_code == 401 and answer.is_json
+    with client.session_transaction() as after:
+        assert dict(after) == seen
+
+
 def test_two_factor_accounts_need_their_code(client, world):
     user = world.user("police_a")
     secret = pyotp.random_base32()

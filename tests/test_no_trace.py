@@ -698,13 +698,6 @@ def test_the_staff_sign_in_needs_no_address(probe_app, world, every_log):
     assert log_hits(every_log) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "tipline/__init__.py sets login_manager.session_protection = 'strong': Flask-Login "
-        "keeps sha512(address|user agent) as '_id' in the staff session cookie"
-    ),
-)
 def test_the_staff_session_cookie_holds_nothing_derived_from_address_or_user_agent(
     probe_app, world
 ):

@@ -43,6 +43,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     app.config["TIPLINE_PRODUCTION"] = production
+    from tipline.core import multipart
+
+    multipart.init_app(app)  # multipart forms parsed without compiling per-request patterns
 
     hops = int(app.config.get("TIPLINE_PROXY_HOPS") or 0)
     if hops:
@@ -126,7 +129,11 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "staff.login"
     login_manager.login_message = None
-    login_manager.session_protection = "strong"
+    # No session protection: Flask-Login's would keep a hash of the address and user agent
+    # in the session cookie (issue 5: nothing derived from them is kept). Staff sessions
+    # end instead by the session version (password change, deactivation), the idle
+    # timeout and sign-out, and the cookie is HttpOnly, SameSite=Lax, Secure in production.
+    login_manager.session_protection = None
 
     from tipline.accounts.models import User
 
@@ -214,7 +221,8 @@ def register_template_helpers(app: Flask) -> None:
     templating.register(app)
     app.jinja_env.globals["get_locale"] = get_locale
 
-    from tipline.core import assets, i18n
+    from tipline.core import assets, i18n, translations
 
     assets.init_app(app)
     i18n.init_app(app)
+    translations.init_app(app)  # the templates' gettext, one lookup per request

@@ -66,6 +66,9 @@ def complete_sign_in(user: User) -> None:
 
 def _start(user: User) -> None:
     login_user(user)
+    # Flask-Login stores a hash of the address and user agent as "_id" for its session
+    # protection, which is off here (tipline/__init__.py): keep nothing derived from them.
+    session.pop("_id", None)
     session[SEEN] = _now()
 
 

@@ -10,6 +10,7 @@ from tipline.accounts import sessions, twofactor
 from tipline.accounts.forms import ChangePasswordForm, CodeForm, DisableTwoFactorForm, EnrolForm
 from tipline.accounts.models import Role
 from tipline.accounts.services import change_password
+from tipline.core import security
 from tipline.core.http import no_store
 from tipline.extensions import db, limiter
 
@@ -22,6 +23,8 @@ _ALWAYS_OPEN = {"static", "account.password", "account.two_factor", "staff.logou
 @bp.before_app_request
 def _account_checks():
     """Idle sessions end; a reset password or a required second factor comes first."""
+    if security.header_authenticated():
+        return None  # the API ignores session cookies: nothing to refresh or redirect
     if not current_user.is_authenticated:
         return None
     if sessions.idle_expired():
