@@ -72,9 +72,15 @@ def serve(workers: int = 2):
 
 
 def first_commune_code(base: str) -> str:
-    """The first commune of the step-1 list (the demo's focus ward, Phường Hàm Rồng)."""
+    """The first commune of the step-1 list."""
     html = urllib.request.urlopen(base + "/gui-tin", timeout=10).read().decode()
     return re.findall(r'<option value="([^"]+)">', html)[0]
+
+
+def commune_code(base: str, name: str) -> str:
+    """The code of a commune of the step-1 list, by its name."""
+    html = urllib.request.urlopen(base + "/gui-tin", timeout=10).read().decode()
+    return re.search(rf'<option value="([^"]+)">{re.escape(name)}<', html).group(1)
 
 
 def send_tip(base: str, commune: str) -> tuple[str, str]:

@@ -35,6 +35,9 @@ PHONE = {
     "has_touch": True,
     "locale": "vi-VN",
 }
+FOCUS = "Phường Hàm Rồng"  # the demo accounts' ward
+QUESTION = "Nhóm đó thường tụ tập ở đoạn nào của đường liên thôn?"
+ANSWER = "Đoạn từ cầu Bến đến nhà văn hóa, khoảng 23 giờ."
 DESCRIPTION = "Nhóm thanh niên tụ tập đua xe, nẹt pô sau 11 giờ đêm ở đường liên thôn."
 
 
@@ -83,6 +86,41 @@ def main() -> int:
         page.locator(".lead .status").wait_for()
         shot("09-status")
 
+        # Commune police of the demo's ward ask about a tip sent there; the resident reads
+        # the question on the status page and answers.
+        reference, code = demo_site.send_tip(base, demo_site.commune_code(base, FOCUS))
+        page.goto("/tra-cuu")
+        page.get_by_label("Mã số tin báo").fill(reference)
+        page.get_by_label("Mã tra cứu").fill(code)
+        page.get_by_role("button", name="Xem tình trạng").click()
+        page.locator(".lead .status").wait_for()
+        staff = browser.new_context(**PHONE, base_url=base)
+        desk = staff.new_page()
+        desk.goto("/staff/login")
+        desk.get_by_label("Tên đăng nhập").fill("congan")
+        desk.get_by_label("Mật khẩu").fill("tipline-demo")  # the demo accounts' password
+        desk.locator("main form button[type=submit]").click()
+        desk.goto(f"/staff/?q={reference}")
+        desk.get_by_role("link", name=reference).first.click()
+        desk.locator("#message-kind").select_option("question")
+        desk.locator("#message-body").fill(QUESTION)
+        desk.get_by_role("button", name="Gửi tin nhắn").click()
+        desk.get_by_text(QUESTION).first.wait_for()
+        page.reload()
+        page.locator("#tin-nhan").scroll_into_view_if_needed()
+        shot("16-status-question")
+        page.get_by_label("Tin nhắn của bạn").fill(ANSWER)
+        page.get_by_role("button", name="Gửi câu trả lời").click()
+        page.get_by_text(ANSWER).first.wait_for()
+        page.locator("#tin-nhan").scroll_into_view_if_needed()
+        shot("17-status-answered")
+        desk.reload()
+        desk.locator("#messages").scroll_into_view_if_needed()
+        desk.wait_for_load_state("load")
+        desk.screenshot(path=str(OUT / "18-staff-conversation.png"))
+        shots.append("18-staff-conversation")
+        staff.close()
+
         # Offline: the form from the service worker, the tip kept on the phone.
         page.goto(f"/gui-tin?xa={commune}")
         page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
@@ -111,6 +149,10 @@ def main() -> int:
         shot("14-en-form")
         page.goto("/en/tra-cuu")
         shot("15-en-follow-up")
+        page.goto("/rieng-tu")
+        shot("19-privacy")
+        page.goto("/en/rieng-tu")
+        shot("20-en-privacy")
         browser.close()
     print("\n".join(str(OUT / f"{name}.png") for name in shots))
     return 0
