@@ -84,8 +84,10 @@ def _role_choices() -> list[tuple[str, str]]:
     return [(role.value, str(role.label)) for role in Role if RANK[role] <= top]
 
 
-def _unit_choices() -> list[tuple[str, str]]:
-    roots = [root for root, _ in managed_units(current_user)]
+def _unit_choices(roots: list[Unit] | None = None) -> list[tuple[str, str]]:
+    """Units a role or a key can be given, below `roots` (default: the units one manages)."""
+    if roots is None:
+        roots = [root for root, _ in managed_units(current_user)]
     units = db.session.scalars(
         select(Unit)
         .where(
@@ -95,11 +97,7 @@ def _unit_choices() -> list[tuple[str, str]]:
         )
         .order_by(Unit.path)
     )
-    choices = []
-    for unit in units:
-        depth = unit.path.count("/") - 2
-        choices.append((unit.code, f"{'· ' * depth}{unit.name}"))
-    return choices
+    return [(u.code, f"{'· ' * (u.path.count('/') - 2)}{u.name}") for u in units]
 
 
 def _fill(form: RoleForm) -> RoleForm:
@@ -504,20 +502,6 @@ def _key_admin() -> None:
         abort(404)
 
 
-def _key_unit_choices() -> list[tuple[str, str]]:
-    roots = admin_roots(current_user)
-    units = db.session.scalars(
-        select(Unit)
-        .where(
-            or_(*(root.subtree_clause() for root in roots)),
-            Unit.active,
-            Unit.level.in_(ASSIGNABLE_LEVELS),
-        )
-        .order_by(Unit.path)
-    )
-    return [(u.code, f"{'· ' * (u.path.count('/') - 2)}{u.name}") for u in units]
-
-
 @bp.get("/api-keys")
 def api_keys():
     _key_admin()
@@ -534,7 +518,7 @@ def api_keys():
 def new_api_key():
     _key_admin()
     form = PartnerKeyForm()
-    form.unit.choices = _key_unit_choices()
+    form.unit.choices = _unit_choices(admin_roots(current_user))
     if form.validate_on_submit():
         unit = db.session.scalar(select(Unit).where(Unit.code == form.unit.data))
         key, secret = create_partner_key(

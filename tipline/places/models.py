@@ -47,7 +47,8 @@ class Unit(Base):
     active: Mapped[bool] = mapped_column(default=True)
     # A retired unit (merged by a reform) stays in the tree below the unit that took it
     # over, so its figures add up in the new structure and can still be read on their own.
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    # Indexed: deleting or merging a unit looks up the units merged into it.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     retired_at: Mapped[datetime | None]
 
     parent: Mapped[Unit | None] = relationship(

@@ -70,7 +70,7 @@ class Team(Base):
     public_id: Mapped[str] = mapped_column(String(24), unique=True, default=_public_id)
     # The commune it belongs to (for counting), and where it works (commune, village...).
     commune_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     kind: Mapped[TeamKind] = mapped_column(enum_column(TeamKind, "team_kind"))
     name: Mapped[str] = mapped_column(String(160))
     established_on: Mapped[date | None] = mapped_column(Date)

@@ -309,7 +309,7 @@ class Tip(Base):
     # A village, or the commune itself when the resident does not know the village.
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     # The unit the resident sent it to; `unit_id` changes when staff move the tip.
-    submitted_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    submitted_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     description: Mapped[str] = mapped_column(Text)
     place: Mapped[str | None] = mapped_column(String(300))
     latitude: Mapped[float | None] = mapped_column(Float)
@@ -502,8 +502,8 @@ class TipEvent(Base):
         enum_column(RejectReason, "event_reject_reason")
     )
     related_tip_id: Mapped[int | None] = mapped_column(ForeignKey("tips.id"))
-    from_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    to_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    from_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    to_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     note_id: Mapped[int | None] = mapped_column(ForeignKey("notes.id"))
     # Assignment events: who the tip went to (None: nobody any more).
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
