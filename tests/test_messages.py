@@ -329,9 +329,11 @@ def test_duplicate_tip_shows_only_its_own_conversation(client, world, make_tip, 
     original = make_tip(world.a1)
     leader = world.user("leader_a1")
     workflow.send_message(original, leader, "Câu hỏi cho tin gốc", MessageKind.QUESTION)
+    workflow.send_message(tip, leader, "Câu hỏi cho tin này", MessageKind.QUESTION)
     workflow.transition(tip, Action.MARK_DUPLICATE, leader, duplicate_of=original)
     db.session.commit()
     html = sign_in(client, tip.reference, code).get_data(as_text=True)
+    assert "Câu hỏi cho tin này" in html
     assert "Câu hỏi cho tin gốc" not in html
 
 

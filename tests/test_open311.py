@@ -117,6 +117,26 @@ def test_a_key_reads_more_only_within_its_scope_and_permission(client, world, ma
     assert "description" not in record
 
 
+def test_a_village_key_reads_nothing_more_of_a_tip_hidden_from_the_village(
+    client, world, make_tip, partner
+):
+    """A conflict of interest hides the tip from the village team, and from its keys."""
+    tip = make_tip(world.a1, latitude=19.8, longitude=105.7)
+    village, commune = partner(world.a1), partner(world.commune_a)
+    url = f"{BASE}/requests/{tip.reference}.json"
+    assert "description" in client.get(url, headers={"X-Api-Key": village}).get_json()[0]
+    workflow.transition(
+        tip, workflow.Action.ESCALATE, world.user("leader_a1"), conflict_of_interest=True
+    )
+    db.session.commit()
+    (hidden,) = client.get(url, headers={"X-Api-Key": village}).get_json()
+    assert "description" not in hidden and "lat" not in hidden
+    assert hidden["service_request_id"] == tip.reference  # public-safe fields still answer
+    assert "description" in client.get(url, headers={"X-Api-Key": commune}).get_json()[0]
+    listed = client.get(f"{BASE}/requests.json", headers={"X-Api-Key": village}).get_json()
+    assert [r for r in listed if "description" in r] == []
+
+
 def test_closed_tips_say_so_with_the_detailed_state(client, world, make_tip):
     tip = make_tip(world.a1)
     police = world.user("police_a")

@@ -190,5 +190,8 @@ def test_a_submission_parses_through_the_app(app, photo):
         from flask import request
 
         assert isinstance(request._get_current_object(), multipart.TiplineRequest)
+        # The installed Werkzeug's parser really runs with our decoder (no silent fallback).
+        parse = multipart.MultiPartParser.parse
+        assert parse.__globals__["MultipartDecoder"] is multipart.BoundaryDecoder
         assert request.form["description"] == "Có người lạ"
         assert request.files["photo"].read() == (b"\xff\xd8jpeg\r\n--x" if photo else b"")

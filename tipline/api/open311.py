@@ -31,7 +31,6 @@ from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import commune_by_code, communes_of, root_unit, unit_by_code
 from tipline.tips.models import OPEN_STATUSES, Category, IdentityTier, Tip, TipEvent
-from tipline.tips.queries import TipUnit
 from tipline.tips.services import (
     MAX_PHOTOS,
     TipDraft,
@@ -173,7 +172,11 @@ def _partner() -> PartnerKey | None:
 
 
 def _in_scope(key: PartnerKey | None, tip: Tip) -> bool:
-    return key is not None and key.may_read and key.unit.contains(tip.unit)
+    """Whether the key may read this tip's details: in its subtree, and (as for a village
+    team, queries.reading_clause) not a tip hidden from its village."""
+    if key is None or not key.may_read or not key.unit.contains(tip.unit):
+        return False
+    return not (tip.hidden_from_village and key.unit.level == UnitLevel.VILLAGE)
 
 
 # --- discovery and services ---------------------------------------------------------------
@@ -393,13 +396,13 @@ def list_requests(fmt: str):
     conditions, limit = _list_filters(request.args)
     query = (
         select(Tip)
-        .join(TipUnit, TipUnit.id == Tip.unit_id)
         .where(*conditions)
-        .options(selectinload(Tip.duplicate_of))
+        # Each record names the tip's commune: units and their parents in two queries.
+        .options(selectinload(Tip.duplicate_of), selectinload(Tip.unit).selectinload(Unit.parent))
         .order_by(Tip.submitted_at.desc(), Tip.id.desc())
         .limit(limit)
     )
-    tips = list(db.session.scalars(query).unique())
+    tips = list(db.session.scalars(query))
     return answer(_records(tips), root="service_requests", item="request")
 
 

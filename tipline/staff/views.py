@@ -284,10 +284,7 @@ def _tip_or_404(public_id: str):
 @login_required
 def tip_detail(public_id: str):
     tip = _tip_or_404(public_id)
-    # A tipster's activity is stamped at the end of its minute (no exact second is kept):
-    # having seen the page now, one has seen everything stamped up to then.
-    now = utcnow()
-    triage.mark_read(tip, current_user, at=max(now, tip.activity_at or now))
+    triage.mark_read(tip, current_user)
     db.session.commit()
     template = request.args.get("template", type=int)
     return _render_tip(tip, template_id=template)

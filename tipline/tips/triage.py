@@ -312,7 +312,11 @@ def unread_count(user: User) -> int:
 
 
 def mark_read(tip: Tip, user: User, *, at: datetime | None = None) -> None:
+    """`user` has seen the tip now. A tipster's activity is stamped at the end of its
+    minute (no exact second is kept): having seen the tip, one has seen all of it."""
     at = at or utcnow()
+    if tip.activity_at is not None and tip.activity_at > at:
+        at = tip.activity_at
     read = db.session.get(TipRead, (user.id, tip.id))
     if read is None:
         db.session.add(TipRead(user_id=user.id, tip_id=tip.id, seen_at=at))
