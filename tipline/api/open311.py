@@ -25,7 +25,7 @@ from tipline.api.common import bearer, header_only
 from tipline.api.models import PartnerKey
 from tipline.core.errors import TiplineError
 from tipline.core.privacy import client_bucket
-from tipline.core.text import clean_text
+from tipline.core.text import clean_text, is_phone, normalize_phone
 from tipline.core.timeutil import LOCAL_TZ, utcnow
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
@@ -47,7 +47,6 @@ bp = header_only(Blueprint("open311", __name__))
 
 FORMATS = "any(json, xml)"
 IDEMPOTENCY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-PHONE = re.compile(r"^(0|\+?84)(3|5|7|8|9|2)\d{8}$")
 MAX_IDS = 100
 
 
@@ -494,7 +493,7 @@ def _place(form, key: PartnerKey) -> Unit:
 
 def _identity(form, key: PartnerKey) -> tuple[IdentityTier, str | None, str | None]:
     names = [_text(form, n, 60) for n in ("first_name", "last_name")]
-    phone = re.sub(r"[\s.-]", "", _text(form, "phone", 30) or "")
+    phone = normalize_phone(_text(form, "phone", 30))
     email = _text(form, "email", 254)
     if not any(names) and not phone and not email:
         return IdentityTier.ANONYMOUS, None, None
@@ -505,7 +504,7 @@ def _identity(form, key: PartnerKey) -> tuple[IdentityTier, str | None, str | No
     name = " ".join(n for n in names if n)
     if not name or not phone:
         raise Open311Error(400, _l("Tin có danh tính cần cả họ tên và số điện thoại."))
-    if not PHONE.match(phone):
+    if not is_phone(phone):
         raise Open311Error(400, _l("Số điện thoại không đúng (ví dụ: 0912 345 678)."))
     # The email is not kept: a tip stores only name and phone (DOMAIN.md, identity tiers).
     return IdentityTier.CONFIDENTIAL, name, phone

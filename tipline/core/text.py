@@ -34,3 +34,17 @@ def fold(value: str | None) -> str:
     decomposed = unicodedata.normalize("NFD", value.translate(_FOLD_LETTERS))
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACES.sub(" ", bare.lower()).strip()
+
+
+# A Vietnamese mobile or landline number: 0 or +84 / 84, then 9 digits.
+_PHONE = re.compile(r"^(0|\+?84)(3|5|7|8|9|2)\d{8}$")
+
+
+def normalize_phone(text: str | None) -> str:
+    """A phone number as typed, without its spaces, dots and dashes ("" when none)."""
+    return re.sub(r"[\s.-]", "", text or "")
+
+
+def is_phone(value: str) -> bool:
+    """Whether a normalized number is a Vietnamese phone number."""
+    return bool(_PHONE.match(value))

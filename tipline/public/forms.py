@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
@@ -29,12 +27,12 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from tipline.core.text import clean_text
+from tipline.core.text import clean_text, is_phone, normalize_phone
 from tipline.core.timeutil import local_today
 from tipline.tips.models import IdentityTier
 from tipline.tips.services import normalize_code, valid_code
+from tipline.tips.workflow import MAX_MESSAGE_LENGTH
 
-PHONE = re.compile(r"^(0|\+?84)(3|5|7|8|9|2)\d{8}$")
 BAD_FORM = _l("Biểu mẫu đã cũ hoặc không hợp lệ. Hãy bấm Gửi tin báo một lần nữa.")
 BOTH_COORDINATES = _l("Cần cả vĩ độ và kinh độ, hoặc để trống cả hai.")
 
@@ -175,10 +173,10 @@ class SubmitTipForm(PublicForm):
 
 def _checked_phone(data: str | None, missing) -> str:
     """A Vietnamese phone number without spaces, dots or dashes; ValidationError otherwise."""
-    value = re.sub(r"[\s.-]", "", data or "")
+    value = normalize_phone(data)
     if not value:
         raise ValidationError(missing)
-    if not PHONE.match(value):
+    if not is_phone(value):
         raise ValidationError(_l("Số điện thoại không đúng (ví dụ: 0912 345 678)."))
     return value
 
@@ -216,7 +214,10 @@ class MessageForm(PublicForm):
         filters=[_strip],
         validators=[
             DataRequired(_l("Hãy viết nội dung tin nhắn.")),
-            Length(max=2000, message=_l("Tin nhắn tối đa %(max)d ký tự.", max=2000)),
+            Length(
+                max=MAX_MESSAGE_LENGTH,
+                message=_l("Tin nhắn tối đa %(max)d ký tự.", max=MAX_MESSAGE_LENGTH),
+            ),
         ],
     )
     # The button pressed: answer a question, or add information.

@@ -31,7 +31,7 @@ from tipline.tips.models import (
     RejectReason,
     TipSource,
 )
-from tipline.tips.workflow import Action
+from tipline.tips.workflow import MAX_MESSAGE_LENGTH, Action
 
 # A checkbox sends a value only when ticked; a client that sends "0" or "off" means no
 # (WTForms would read any non-empty value other than "false" as yes).
@@ -90,7 +90,10 @@ class MessageForm(FlaskForm):
         filters=[clean_text],
         validators=[
             DataRequired(_l("Nội dung tin nhắn đang trống.")),
-            Length(max=2000, message=_l("Tin nhắn tối đa %(max)d ký tự.", max=2000)),
+            Length(
+                max=MAX_MESSAGE_LENGTH,
+                message=_l("Tin nhắn tối đa %(max)d ký tự.", max=MAX_MESSAGE_LENGTH),
+            ),
         ],
     )
     kind = SelectField(
