@@ -8,7 +8,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, UniqueConstraint, event
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.core.db import Base
@@ -72,6 +72,8 @@ class User(UserMixin, Base):
     must_change_password: Mapped[bool] = mapped_column(default=False)
     # Base32 TOTP secret once two-factor sign-in is confirmed; None without it.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The last TOTP time step accepted: a code is good once, on every sign-in path.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"

@@ -327,6 +327,8 @@ class Tip(Base):
     )
     # Set when a village team member declared a conflict of interest: hidden from that team.
     hidden_from_village: Mapped[bool] = mapped_column(default=False)
+    # Raised when the tipster signs out: every session token issued before stops working.
+    tipster_session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     outcome: Mapped[Outcome | None] = mapped_column(enum_column(Outcome, "outcome"))
     reject_reason: Mapped[RejectReason | None] = mapped_column(
         enum_column(RejectReason, "reject_reason")
