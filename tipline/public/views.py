@@ -1,9 +1,9 @@
 """Resident pages. No login, nothing that identifies the visitor.
 
 The one cookie: after a correct reference and code, a short tipster session (see
-`tipline.tips.messages`) lets the status page take replies, photos and a revealed
-identity. It holds the tip's public id only, dies with the browser, and is never
-Flask's session (which staff use).
+`tipline.public.tipster_session`) lets the status page take replies, photos and a
+revealed identity. It holds the tip's public id and session version only, dies with the
+browser, and is never Flask's session (which staff use).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from flask_babel import lazy_gettext as _l
 
 from tipline.core.errors import TiplineError
 from tipline.core.http import no_store, wants_json
-from tipline.core.i18n import BASE_SCRIPT_NAME, PREFIXES
 from tipline.core.timeutil import local_today, months_back
 from tipline.extensions import csrf, db, limiter
 from tipline.places.models import UnitLevel
@@ -43,15 +42,16 @@ from tipline.public.forms import (
     SubmitTipForm,
 )
 from tipline.public.guard import receipt_lookup
-from tipline.tips import counts, workflow
-from tipline.tips.messages import (
+from tipline.public.tipster_session import (
     SessionEnded,
-    has_open_question,
-    public_messages,
+    end_session,
+    end_sessions,
     session_minutes,
-    session_token,
-    tip_for_session,
+    session_tip,
+    start_session,
 )
+from tipline.tips import counts, workflow
+from tipline.tips.messages import has_open_question, public_messages
 from tipline.tips.models import IdentityTier, MessageKind
 from tipline.tips.photos import PhotoError, process_photo
 from tipline.tips.services import (
@@ -261,7 +261,6 @@ def _render_form(form: SubmitTipForm, commune, kept_photo: bool = False):
 
 
 WRONG_RECEIPT = _l("Mã số tin báo hoặc mã tra cứu không đúng.")
-TIPSTER_COOKIE = "tipline_tipster"
 
 
 @bp.route("/tra-cuu", methods=["GET", "POST"])
@@ -274,52 +273,10 @@ def follow_up():
             tip = receipt_lookup(form.reference.data, form.code.data)
             if tip is not None:
                 response = _status_page(tip, codes=(form.reference.data, form.code.data))
-                return _start_session(response, tip)
+                return start_session(response, tip)
             form.code.errors = [WRONG_RECEIPT]
         return no_store(make_response(render_template("public/follow_up.html", form=form), 422))
     return render_template("public/follow_up.html", form=form)
-
-
-# --- the tipster's session ------------------------------------------------------------
-
-
-def _cookie_paths() -> list[str]:
-    """The follow-up pages in every language: the cookie goes nowhere else."""
-    base = request.environ.get(BASE_SCRIPT_NAME, "")
-    return [f"{base}{prefix}/tra-cuu" for prefix in ("", *PREFIXES.values())]
-
-
-def _start_session(response, tip):
-    # No Expires or Max-Age: the cookie ends with the browser; the token's own
-    # timestamp ends it after TIPLINE_TIPSTER_SESSION_MINUTES whatever the browser does.
-    token = session_token(tip)
-    for path in _cookie_paths():
-        response.set_cookie(
-            TIPSTER_COOKIE,
-            token,
-            path=path,
-            httponly=True,
-            samesite="Strict",
-            secure=bool(current_app.config["TIPLINE_PRODUCTION"]),
-        )
-    return response
-
-
-def _end_session(response):
-    for path in _cookie_paths():
-        response.delete_cookie(
-            TIPSTER_COOKIE,
-            path=path,
-            httponly=True,
-            samesite="Strict",
-            secure=bool(current_app.config["TIPLINE_PRODUCTION"]),
-        )
-    return response
-
-
-def _session_tip():
-    """The tip of the visitor's session, or raise SessionEnded."""
-    return tip_for_session(request.cookies.get(TIPSTER_COOKIE))
 
 
 def _session_ended(ended: SessionEnded, *, unsent: bool = False):
@@ -336,7 +293,7 @@ def _session_ended(ended: SessionEnded, *, unsent: bool = False):
         notice=message,
         unsent=unsent,
     )
-    return no_store(_end_session(make_response(page, 401)))
+    return no_store(end_session(make_response(page, 401)))
 
 
 SENT_NOTICES = {
@@ -354,7 +311,7 @@ SENT_NOTICES = {
 def status():
     """The status page within the tipster's session (where its forms come back to)."""
     try:
-        tip = _session_tip()
+        tip = session_tip()
     except SessionEnded as ended:
         return _session_ended(ended)
     notice = SENT_NOTICES.get(request.args.get("da-gui", ""))
@@ -371,7 +328,7 @@ def _back_to_status(done: str):
 def send_message():
     """The tipster answers a question or adds information (plain form, no script needed)."""
     try:
-        tip = _session_tip()
+        tip = session_tip()
     except SessionEnded as ended:
         return _session_ended(ended, unsent=True)
     form = MessageForm()
@@ -393,7 +350,7 @@ def send_message():
 def reveal():
     """An anonymous tipster gives a name and phone: the tip becomes confidential."""
     try:
-        tip = _session_tip()
+        tip = session_tip()
     except SessionEnded as ended:
         return _session_ended(ended, unsent=True)
     form = RevealForm()
@@ -418,7 +375,7 @@ def status_photo():
     form = StatusPhotoForm()
     photos, error = _take_photos(form)  # before any query, as for a new tip
     try:
-        tip = _session_tip()
+        tip = session_tip()
     except SessionEnded as ended:
         return _session_ended(ended, unsent=True)
     if error is None and not photos:
@@ -438,13 +395,20 @@ def status_photo():
 @bp.post("/tra-cuu/thoat")
 @csrf.exempt
 def sign_out():
-    """End the tipster's session on this browser now."""
+    """End the tipster's session now: on this browser, and every copy of its cookie."""
+    try:
+        tip = session_tip()
+    except SessionEnded:
+        pass  # nothing open on the server: the cookie is deleted all the same
+    else:
+        end_sessions(tip)
+        db.session.commit()
     page = render_template(
         "public/follow_up.html",
         form=FollowUpForm(formdata=None),
         notice=_l("Bạn đã thoát. Trình duyệt này không còn mở được tin báo nếu không nhập lại mã."),
     )
-    return no_store(_end_session(make_response(page)))
+    return no_store(end_session(make_response(page)))
 
 
 def _status_page(

@@ -1,9 +1,7 @@
-"""The tipster's side of the conversation: a short signed session, and what the status page shows.
+"""What the tipster's status page shows of the conversation with staff.
 
-The session is a cookie holding only the tip's public id, signed with a timestamp
-(itsdangerous); nothing about it is stored on the server, and it carries no reference,
-code, address or user agent. Status changes and the recording of messages stay in
-`workflow`.
+Recording messages and status changes stays in `workflow`; the tipster's session is
+`tipline.public.tipster_session`.
 """
 
 from __future__ import annotations
@@ -11,53 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
-from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from tipline.extensions import db
 from tipline.tips.models import MessageKind, Tip, TipMessage
-
-_SALT = "tipster-session"
-
-
-class SessionEnded(Exception):
-    """No valid tipster session: missing, tampered with, expired, or its tip is gone."""
-
-    def __init__(self, expired: bool) -> None:
-        super().__init__("expired" if expired else "missing")
-        self.expired = expired
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
-
-
-def session_minutes() -> int:
-    return int(current_app.config["TIPLINE_TIPSTER_SESSION_MINUTES"])
-
-
-def session_token(tip: Tip) -> str:
-    """A signed token naming the tip by its public id only."""
-    return _serializer().dumps(tip.public_id)
-
-
-def tip_for_session(token: str | None) -> Tip:
-    """The tip of a valid session token; raises SessionEnded otherwise."""
-    if not token:
-        raise SessionEnded(expired=False)
-    try:
-        public_id = _serializer().loads(token, max_age=session_minutes() * 60)
-    except SignatureExpired:
-        raise SessionEnded(expired=True) from None
-    except BadData:
-        raise SessionEnded(expired=False) from None
-    if not isinstance(public_id, str):
-        raise SessionEnded(expired=False)
-    tip = db.session.scalar(select(Tip).where(Tip.public_id == public_id))
-    if tip is None:
-        raise SessionEnded(expired=False)
-    return tip
 
 
 @dataclass(frozen=True)
