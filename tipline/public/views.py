@@ -372,12 +372,13 @@ def reveal():
 def status_photo():
     """Photos added from the session's status page (a plain form; the codes are not needed)."""
     request.max_content_length = _upload_limit()
-    form = StatusPhotoForm()
-    photos, error = _take_photos(form)  # before any query, as for a new tip
+    # Who is asking comes first: nobody's photo is decoded or stored without a session.
+    # (A read only: with WAL, SQLite writers are not held while the photos are decoded.)
     try:
         tip = session_tip()
     except SessionEnded as ended:
         return _session_ended(ended, unsent=True)
+    photos, error = _take_photos(StatusPhotoForm())
     if error is None and not photos:
         error = _l("Hãy chọn ảnh.")
     if error is None:
@@ -461,7 +462,7 @@ def add_photo():
     """Photos the tipster adds later, from the status page (the two codes prove the tip)."""
     request.max_content_length = _upload_limit()
     form = AddPhotoForm()
-    photos, error = _take_photos(form)  # before any query, as for a new tip
+    # The two codes are checked (through the guard) before any photo is decoded or stored.
     tip = None
     if form.validate():
         tip = receipt_lookup(form.reference.data, form.code.data)
@@ -471,6 +472,7 @@ def add_photo():
         lookup = FollowUpForm(formdata=None, reference=form.reference.data)
         lookup.code.errors = [WRONG_RECEIPT]
         return no_store(make_response(render_template("public/follow_up.html", form=lookup), 422))
+    photos, error = _take_photos(form)
     if error is None and not photos:
         error = _l("Hãy chọn ảnh.")
     if error is None:
