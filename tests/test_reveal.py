@@ -7,10 +7,10 @@ import secrets
 import pytest
 from sqlalchemy import select
 
+from tipline.accounts.permissions import can_see_identity
 from tipline.extensions import db
 from tipline.tips import workflow
 from tipline.tips.models import EventKind, IdentityTier, RejectReason, Tip, TipCount
-from tipline.tips.queries import can_see_identity
 from tipline.tips.services import ALPHABET, public_timeline
 from tipline.tips.workflow import Action, WorkflowError
 

@@ -19,6 +19,7 @@ from tipline.tips.models import (
     TipEvent,
     TipStatus,
 )
+from tipline.tips.queries import tip_for
 from tipline.tips.workflow import Action, WorkflowError
 
 S = TipStatus
@@ -230,9 +231,38 @@ def test_move_within_commune_by_leader_and_across_communes_by_police(world, make
     with pytest.raises(NotAllowed):
         workflow.transition(tip, Action.MOVE, world.user("leader_a2"), to_unit=world.b1)
     db.session.rollback()
-    workflow.transition(tip, Action.MOVE, world.user("police_a"), to_unit=world.b1)
+    workflow.transition(tip, Action.MOVE, world.user("police_a"), to_unit=world.commune_b)
     db.session.commit()
-    assert tip.unit_id == world.b1.id
+    assert tip.unit_id == world.commune_b.id
+    assert counts.differences() == {}
+
+
+def test_move_target_must_be_one_the_form_offers(world, make_tip):
+    """Another commune's police choose its village: a village of another commune is refused."""
+    tip = make_tip(world.a1)
+    police = world.user("police_a")
+    offered = {unit.code for unit in workflow.move_targets(tip, police)}
+    assert offered == {"A", "A2", "B"}
+    with pytest.raises(WorkflowError, match="Không chuyển được"):
+        workflow.transition(tip, Action.MOVE, police, to_unit=world.b1)
+    db.session.rollback()
+    assert db.session.get(Tip, tip.id).unit_id == world.a1.id
+
+
+def test_hiding_for_a_conflict_of_interest_survives_moves(world, make_tip):
+    """Moved to another commune and back, a hidden tip stays hidden from the village team."""
+    tip = make_tip(world.a1)
+    police_a, leader = world.user("police_a"), world.user("leader_a1")
+    workflow.transition(tip, Action.ESCALATE, police_a, conflict_of_interest=True)
+    workflow.transition(tip, Action.MOVE, police_a, to_unit=world.commune_b)
+    db.session.commit()
+    assert tip.hidden_from_village and tip.handler == Handler.COMMUNE_POLICE
+    workflow.transition(tip, Action.MOVE, world.user("police_b"), to_unit=world.commune_a)
+    workflow.transition(tip, Action.MOVE, police_a, to_unit=world.a1)
+    db.session.commit()
+    assert tip.hidden_from_village
+    assert tip_for(leader, tip.public_id) is None
+    assert workflow.allowed_actions(tip, leader) == []
     assert counts.differences() == {}
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from tipline.accounts.models import Role, User, password_hasher
+from tipline.accounts.permissions import acting_roles
 from tipline.accounts.services import create_user, grant, user_by_username
 from tipline.core.timeutil import local_to_utc, local_today, months_back, utcnow
 from tipline.extensions import db
@@ -414,7 +415,7 @@ def _triage_touches(rng: random.Random, focus: Unit, users: dict, today) -> int:
     at = min(utcnow(), local_to_utc(today) + timedelta(hours=20))
     touched = 0
     for index, tip in enumerate(open_tips[:24]):
-        actor = leader if workflow.acting_roles(tip, leader) else police
+        actor = leader if acting_roles(tip, leader) else police
         if index < len(DEMO_QUESTIONS) and tip.identity_tier != IdentityTier.NAMED:
             asked = max(at - timedelta(hours=30 - index), tip.submitted_at + timedelta(hours=1))
             workflow.send_message(tip, actor, DEMO_QUESTIONS[index], MessageKind.QUESTION, at=asked)

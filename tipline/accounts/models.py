@@ -43,19 +43,6 @@ class Role(LabelledEnum):
         }
 
 
-VILLAGE_TEAM = frozenset({Role.TEAM_MEMBER, Role.VILLAGE_LEADER})
-# Roles that may read tips in their subtree (administrators manage units and accounts only).
-TIP_READERS = frozenset(
-    {
-        Role.TEAM_MEMBER,
-        Role.VILLAGE_LEADER,
-        Role.COMMUNE_POLICE,
-        Role.COMMUNE_COMMITTEE,
-        Role.OFFICER,
-    }
-)
-
-
 class User(UserMixin, Base):
     __tablename__ = "users"
 

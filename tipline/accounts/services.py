@@ -7,7 +7,7 @@ from functools import cache
 
 from argon2.exceptions import VerificationError
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, select
 
 from tipline.accounts.models import (
     AuditAction,
@@ -17,7 +17,17 @@ from tipline.accounts.models import (
     User,
     password_hasher,
 )
+from tipline.accounts.passwords import password_problems, temporary_password
+from tipline.accounts.permissions import (
+    admin_units,
+    can_give,
+    can_manage_user,
+    check_role_level,
+    managed_units,
+    within,
+)
 from tipline.core.errors import TiplineError
+from tipline.core.text import row_id
 from tipline.extensions import db
 from tipline.places.models import Unit
 
@@ -57,6 +67,12 @@ def create_user(username: str, full_name: str, password: str) -> User:
 
 
 def grant(user: User, role: Role, unit: Unit) -> RoleAssignment:
+    """Give `role` in `unit`: every path that gives a role comes here (web, CLI, demo).
+
+    A role belongs to one level of the tree (`permissions.ROLE_LEVELS`); any other is
+    refused, so a "commune police" at province level cannot exist.
+    """
+    check_role_level(role, unit)
     for assignment in user.roles:
         if assignment.role == role and assignment.unit_id == unit.id:
             return assignment
@@ -69,27 +85,16 @@ def grant(user: User, role: Role, unit: Unit) -> RoleAssignment:
 def load_session_user(session_id: str) -> User | None:
     """The user of a session cookie's id ("12.3"), if that session has not been ended."""
     user_id, _, version = session_id.partition(".")
-    if not (user_id.isdigit() and version.isdigit()):
+    row = row_id(user_id)
+    if row is None or not (version.isascii() and version.isdigit()):
         return None
-    user = db.session.get(User, int(user_id))
+    user = db.session.get(User, row)
     if user is None or not user.active or user.session_version != int(version):
         return None
     return user
 
 
 # --- managing accounts in one's scope -------------------------------------------------------
-
-# How far a role reaches when it manages accounts: nobody gives a role ranked above
-# their own, and only these roles manage accounts at all.
-RANK = {
-    Role.TEAM_MEMBER: 1,
-    Role.VILLAGE_LEADER: 2,
-    Role.COMMUNE_COMMITTEE: 3,
-    Role.COMMUNE_POLICE: 3,
-    Role.OFFICER: 4,
-    Role.ADMIN: 5,
-}
-MANAGERS = frozenset({Role.COMMUNE_POLICE, Role.ADMIN})
 
 
 class AccountError(TiplineError):
@@ -100,44 +105,12 @@ class AccountError(TiplineError):
         self.status_code = status_code
 
 
-def managed_units(actor: User) -> list[tuple[Unit, int]]:
-    """The units whose subtrees `actor` manages, each with the highest rank they may give."""
-    reach: dict[int, tuple[Unit, int]] = {}
-    for assignment in actor.roles:
-        if assignment.role in MANAGERS and assignment.unit.active:
-            rank = RANK[assignment.role]
-            unit = assignment.unit
-            if reach.get(unit.id, (unit, 0))[1] < rank:
-                reach[unit.id] = (unit, rank)
-    return list(reach.values())
-
-
-def can_manage(actor: User) -> bool:
-    return bool(managed_units(actor))
-
-
-def rank_over(actor: User, unit: Unit) -> int:
-    """The highest rank `actor` may give in `unit` (0: none)."""
-    return max((rank for root, rank in managed_units(actor) if root.contains(unit)), default=0)
-
-
-def can_give(actor: User, role: Role, unit: Unit) -> bool:
-    return actor.active and RANK[role] <= rank_over(actor, unit)
-
-
-def can_manage_user(actor: User, user: User) -> bool:
-    """Every role the user holds lies in the actor's reach (so nobody edits a superior)."""
-    if user.id == actor.id or not user.roles:
-        return False
-    return all(can_give(actor, a.role, a.unit) for a in user.roles)
-
-
 def manageable_users_query(actor: User):
     """Users holding at least one role inside the actor's managed subtrees."""
     units = managed_units(actor)
     if not units:
         return select(User).where(false())
-    inside = or_(*(root.subtree_clause() for root, _ in units))
+    inside = within(root for root, _ in units)
     holders = select(RoleAssignment.user_id).join(Unit).where(inside)
     return select(User).where(User.id.in_(holders), User.id != actor.id).order_by(User.username)
 
@@ -174,8 +147,6 @@ def add_staff(
 
     The first password is temporary: it must be changed at the first sign-in.
     """
-    from tipline.accounts.passwords import temporary_password
-
     _require(can_give(actor, role, unit))
     if user_by_username(username) is not None:
         raise AccountError(_l("Tên đăng nhập này đã có người dùng."), status_code=409)
@@ -224,8 +195,6 @@ def set_active(actor: User, user: User, active: bool) -> None:
 
 def reset_password(actor: User, user: User) -> str:
     """Give the user a temporary password (shown once to the actor) and end their sessions."""
-    from tipline.accounts.passwords import temporary_password
-
     _require(can_manage_user(actor, user))
     password = temporary_password()
     user.set_password(password)
@@ -238,8 +207,6 @@ def reset_password(actor: User, user: User) -> str:
 
 def change_password(user: User, current: str, new: str) -> list[str]:
     """The user's own change; returns the problems, empty when the password was changed."""
-    from tipline.accounts.passwords import password_problems
-
     if not user.check_password(current):
         return [str(_l("Mật khẩu hiện tại không đúng."))]
     if new == current:
@@ -258,10 +225,10 @@ def change_password(user: User, current: str, new: str) -> list[str]:
 
 def audit_entries_query(actor: User):
     """The audit log an administrator may read: entries about units in their subtrees."""
-    roots = [a.unit for a in actor.roles if a.role == Role.ADMIN]
+    roots = admin_units(actor)
     if not roots:
         return select(AuditEntry).where(false())
-    inside = or_(*(root.subtree_clause() for root in roots))
+    inside = within(roots)
     return (
         select(AuditEntry)
         .join(Unit, Unit.id == AuditEntry.unit_id)

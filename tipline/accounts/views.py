@@ -6,9 +6,8 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from tipline.accounts import sessions, twofactor
+from tipline.accounts import permissions, sessions, twofactor
 from tipline.accounts.forms import ChangePasswordForm, CodeForm, DisableTwoFactorForm, EnrolForm
-from tipline.accounts.models import Role
 from tipline.accounts.services import change_password
 from tipline.core import security
 from tipline.core.http import no_store
@@ -45,16 +44,7 @@ def _menu():
     """Which account pages the staff menu offers the signed-in user."""
 
     def account_links() -> dict[str, bool]:
-        from tipline.accounts.services import MANAGERS
-        from tipline.teams.services import KEEPERS
-
-        roles = {a.role for a in current_user.roles} if current_user.is_authenticated else set()
-        return {
-            "admin": bool(roles & MANAGERS),
-            "teams": bool(roles & KEEPERS),
-            "administrator": Role.ADMIN in roles,
-            "police": Role.COMMUNE_POLICE in roles,
-        }
+        return permissions.menu_links(current_user)
 
     return {"account_links": account_links}
 

@@ -15,18 +15,27 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, or_, select
 
 from tipline.accounts.models import AuditAction, Role, User
-from tipline.accounts.services import (
+from tipline.accounts.permissions import (
+    IDENTITY_READERS,
     RANK,
+    RoleLevelError,
+    can_give,
+    can_manage,
+    can_manage_user,
+    check_role_level,
+    holds_any,
+    is_admin_over,
+    managed_units,
+    units_with,
+    within,
+)
+from tipline.accounts.services import (
     AccountError,
     add_staff,
     audit,
     audit_entries_query,
-    can_give,
-    can_manage,
-    can_manage_user,
     give_role,
     manageable_users_query,
-    managed_units,
     reset_password,
     set_active,
     take_role,
@@ -91,7 +100,7 @@ def _unit_choices(roots: list[Unit] | None = None) -> list[tuple[str, str]]:
     units = db.session.scalars(
         select(Unit)
         .where(
-            or_(*(root.subtree_clause() for root in roots)),
+            within(roots),
             Unit.active,
             Unit.level.in_(ASSIGNABLE_LEVELS),
         )
@@ -109,6 +118,8 @@ def _fill(form: RoleForm) -> RoleForm:
 def _chosen(form: RoleForm) -> tuple[Role, Unit]:
     role = Role(form.role.data)
     unit = db.session.scalar(select(Unit).where(Unit.code == form.unit.data))
+    if unit is not None:
+        check_role_level(role, unit)  # says at which level the role belongs
     if unit is None or not can_give(current_user, role, unit):
         raise AccountError(_l("Việc này nằm ngoài phạm vi quản lý của bạn."))
     return role, unit
@@ -163,6 +174,9 @@ def new_user():
                 role=role,
                 unit=unit,
             )
+        except RoleLevelError as error:
+            form.unit.errors = [*form.unit.errors, error.message]
+            return render_template("admin/new_user.html", form=form), error.status_code
         except AccountError as error:
             form.username.errors = [*form.username.errors, error.message]
             return render_template("admin/new_user.html", form=form), error.status_code
@@ -192,15 +206,21 @@ def user(username: str):
 def add_role(username: str):
     target = _managed_user(username)
     form = _fill(RoleForm())
+    status = 422
     if form.validate_on_submit():
-        role, unit = _chosen(form)
-        give_role(current_user, target, role, unit)
-        db.session.commit()
-        flash(_l("Đã giao vai trò."), "success")
-        return redirect(url_for(".user", username=target.username))
+        try:
+            role, unit = _chosen(form)
+        except RoleLevelError as error:
+            form.unit.errors = [*form.unit.errors, error.message]
+            status = error.status_code
+        else:
+            give_role(current_user, target, role, unit)
+            db.session.commit()
+            flash(_l("Đã giao vai trò."), "success")
+            return redirect(url_for(".user", username=target.username))
     return render_template(
         "admin/user.html", user=target, role_form=form, confirm=ConfirmForm()
-    ), 422
+    ), status
 
 
 @bp.post("/users/<username>/roles/revoke")
@@ -267,7 +287,7 @@ def audit_log():
 
 
 def _is_admin() -> bool:
-    return any(a.role == Role.ADMIN for a in current_user.roles)
+    return holds_any(current_user, {Role.ADMIN})
 
 
 # --- villages of a commune ------------------------------------------------------------------------
@@ -279,9 +299,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def _admin_commune(code: str) -> Unit:
     commune = commune_by_code(code)
-    if commune is None or not any(
-        a.role == Role.ADMIN and a.unit.contains(commune) for a in current_user.roles
-    ):
+    if commune is None or not is_admin_over(current_user, commune):
         abort(404)
     return commune
 
@@ -370,7 +388,7 @@ PURPOSES = {
 @bp.get("/identity-log")
 def identity_log():
     """Every view, print and export of a tipster's identity in the police's communes."""
-    communes = [a.unit for a in current_user.roles if a.role == Role.COMMUNE_POLICE]
+    communes = units_with(current_user, IDENTITY_READERS)
     if not communes:
         abort(404)
     page = _page()
@@ -378,7 +396,7 @@ def identity_log():
         select(IdentityAccess, Tip)
         .join(Tip, Tip.id == IdentityAccess.tip_id)
         .join(Unit, Unit.id == Tip.unit_id)
-        .where(or_(*(commune.subtree_clause() for commune in communes)))
+        .where(within(communes))
         .order_by(IdentityAccess.at.desc(), IdentityAccess.id.desc())
         .limit(PAGE_SIZE + 1)
         .offset((page - 1) * PAGE_SIZE)
@@ -399,9 +417,7 @@ def identity_log():
 def _category_admin() -> None:
     """Categories are the deployment's: administrators of its root unit manage them."""
     root = root_unit()
-    if root is None or not any(
-        a.role == Role.ADMIN and a.unit.contains(root) for a in current_user.roles
-    ):
+    if root is None or not is_admin_over(current_user, root):
         abort(404)
 
 

@@ -48,3 +48,15 @@ def normalize_phone(text: str | None) -> str:
 def is_phone(value: str) -> bool:
     """Whether a normalized number is a Vietnamese phone number."""
     return bool(_PHONE.match(value))
+
+
+# Row ids are 32-bit on PostgreSQL: a longer number would overflow the query (a 500).
+MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(value: str | None) -> int | None:
+    """A row id typed into a form or a URL: ASCII digits within the database's range."""
+    if not value or len(value) > 10 or not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ROW_ID else None

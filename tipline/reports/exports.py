@@ -10,7 +10,8 @@ from pathlib import Path
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from tipline.accounts.models import Role, User
+from tipline.accounts.models import User
+from tipline.accounts.permissions import may_export_identity
 from tipline.core.errors import NotAllowed
 from tipline.core.timeutil import to_local
 from tipline.extensions import db
@@ -22,8 +23,8 @@ from tipline.reports.services import (
     count_of,
     filtered_tips,
 )
-from tipline.tips.models import IdentityAccess, Tip
-from tipline.tips.queries import can_see_identity
+from tipline.tips.identity import open_identity
+from tipline.tips.models import Tip, TipsterContact
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP CSV injection).
 DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -34,11 +35,6 @@ def neutralise(value: object) -> object:
     if isinstance(value, str) and value.startswith(DANGEROUS_STARTS):
         return "'" + value
     return value
-
-
-def may_export_identity(user: User) -> bool:
-    # Only commune police may see a confidential tipster; exports of names are theirs.
-    return any(a.role == Role.COMMUNE_POLICE for a in user.roles)
 
 
 def _header(with_identity: bool) -> list[str]:
@@ -66,7 +62,7 @@ def _time(moment) -> str:
     return to_local(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
-def _row(tip: Tip, user: User, identity: bool) -> list:
+def _row(tip: Tip, identity: bool, contact: TipsterContact | None) -> list:
     commune = tip.unit.commune
     village = tip.unit if tip.unit.level.value == "village" else None
     row = [
@@ -85,7 +81,6 @@ def _row(tip: Tip, user: User, identity: bool) -> list:
         tip.description or "",
     ]
     if identity:
-        contact = tip.contact if can_see_identity(tip, user) else None
         row += [contact.name or "" if contact else "", contact.phone or "" if contact else ""]
     return [neutralise(v) for v in row]
 
@@ -109,13 +104,10 @@ def tip_rows(
         )
     query = query.options(selectinload(Tip.contact)) if with_identity else query
     tips = db.session.scalars(query).unique().all()
-    rows = [_header(with_identity)] + [_row(tip, user, with_identity) for tip in tips]
-    shown = 0
-    if with_identity:
-        for tip in tips:
-            if can_see_identity(tip, user):
-                db.session.add(IdentityAccess(tip_id=tip.id, user_id=user.id, purpose="export"))
-                shown += 1
+    contacts = {tip.id: open_identity(tip, user, "export") for tip in tips} if with_identity else {}
+    rows = [_header(with_identity)]
+    rows += [_row(tip, with_identity, contacts.get(tip.id)) for tip in tips]
+    shown = sum(contact is not None for contact in contacts.values())
     db.session.add(
         ExportLog(
             user_id=user.id,

@@ -22,12 +22,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, aliased
 
-from tipline.accounts.models import Role, User
+from tipline.accounts.models import User
+from tipline.accounts.permissions import dashboard_units, indicator_communes, scope_key
 from tipline.core.errors import NotAllowed, TiplineError
-from tipline.core.timeutil import local_to_utc, local_today, months_back, utcnow
+from tipline.core.timeutil import local_to_utc, local_today, months_back, to_local, utcnow
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import unit_sort_key
+from tipline.reports.fmt import fig
 from tipline.reports.models import INDICATOR_NAMES, Indicator
 from tipline.teams.services import registry_counts
 from tipline.tips import counts
@@ -41,12 +43,12 @@ from tipline.tips.models import (
     TipEvent,
     TipStatus,
 )
+from tipline.tips.queries import TipUnit, visible_tips
+from tipline.tips.triage import overdue_clause
 
 SMALL = 3  # DOMAIN.md: fewer than 3 is shown as "< 3" in public.
 
 # Roles that see dashboards and reports (village teams work from the inbox).
-DASHBOARD_ROLES = frozenset({Role.COMMUNE_POLICE, Role.COMMUNE_COMMITTEE, Role.OFFICER})
-INDICATOR_ROLES = frozenset({Role.COMMUNE_COMMITTEE})
 
 
 class ReportError(TiplineError):
@@ -370,7 +372,6 @@ class Shown:
         return self.value is not None
 
     def __str__(self) -> str:
-        from tipline.reports.fmt import fig
 
         if self.small:
             return f"< {SMALL}"
@@ -506,16 +507,6 @@ def public_detail(unit: Unit, period: Period, headline: PublicRow) -> dict | Non
 # --- scope -------------------------------------------------------------------------------
 
 
-def dashboard_units(user: User) -> list[Unit]:
-    """The units whose dashboard `user` may open (their own, not below)."""
-    units = {a.unit.id: a.unit for a in user.roles if a.role in DASHBOARD_ROLES}
-    # A unit below another of the user's units adds nothing.
-    tops = [
-        u for u in units.values() if not any(o.id != u.id and o.contains(u) for o in units.values())
-    ]
-    return sorted(tops, key=lambda u: (u.path.count("/"), unit_sort_key(u)))
-
-
 def scope_unit(user: User, code: str | None) -> Unit:
     """The unit a dashboard shows: one of the user's, or any unit below one of them."""
     tops = dashboard_units(user)
@@ -582,17 +573,14 @@ def total_minus(total: Figures, parts: list[Figures]) -> Figures:
 
 def overdue_query(user: User, unit: Unit):
     """Open tips in scope past their due dates, as the inbox counts them (oldest first)."""
-    from tipline.tips.queries import visible_tips
-    from tipline.tips.triage import overdue_clause
 
     query = visible_tips(user).where(overdue_clause(utcnow()))
     return _in_unit(query, unit).order_by(None).order_by(Tip.submitted_at, Tip.id)
 
 
 def _in_unit(query, unit: Unit):
-    from tipline.tips.queries import _TipUnit
 
-    return query.where(_TipUnit.path.startswith(unit.path, autoescape=True))
+    return query.where(TipUnit.path.startswith(unit.path, autoescape=True))
 
 
 # --- filtered tip lists (the dashboard's count and the exports) -------------------------
@@ -633,7 +621,6 @@ def parse_filter(user: User, args) -> TipFilter:
 
 def filtered_tips(user: User, flt: TipFilter):
     """Tips in the user's scope (the one scoping query), in the unit, submitted in the period."""
-    from tipline.tips.queries import visible_tips
 
     query = visible_tips(user, status=flt.status)
     query = _in_unit(query, flt.unit).where(
@@ -647,7 +634,7 @@ def filtered_tips(user: User, flt: TipFilter):
 
 def matching_count(user: User, flt: TipFilter) -> int:
     """How many tips the filter lists (the figure an export's rows must equal)."""
-    key = ("matching", user.id, _scope_key(user), flt.describe())
+    key = ("matching", user.id, scope_key(user), flt.describe())
     return cached(key, lambda: count_of(filtered_tips(user, flt)))
 
 
@@ -659,14 +646,10 @@ def overdue(user: User, unit: Unit, limit: int = 20) -> tuple[int, list[Tip]]:
         ids = db.session.scalars(query.with_only_columns(Tip.id).limit(limit)).all()
         return count_of(query), list(ids)
 
-    total, ids = cached(("overdue", user.id, _scope_key(user), unit.id), compute)
+    total, ids = cached(("overdue", user.id, scope_key(user), unit.id), compute)
     tips = db.session.scalars(select(Tip).where(Tip.id.in_(ids))).unique().all() if ids else []
     order = {tip_id: i for i, tip_id in enumerate(ids)}
     return total, sorted(tips, key=lambda t: order[t.id])
-
-
-def _scope_key(user: User) -> tuple:
-    return tuple(sorted((a.role.value, a.unit_id) for a in user.roles))
 
 
 def count_of(query) -> int:
@@ -674,16 +657,6 @@ def count_of(query) -> int:
 
 
 # --- indicators --------------------------------------------------------------------------
-
-
-def indicator_communes(user: User) -> list[Unit]:
-    """Communes whose indicators `user` may enter (the commune committee's own)."""
-    communes = [
-        a.unit
-        for a in user.roles
-        if a.role in INDICATOR_ROLES and a.unit.level == UnitLevel.COMMUNE
-    ]
-    return sorted({u.id: u for u in communes}.values(), key=unit_sort_key)
 
 
 def save_indicator(user: User, commune: Unit, start: date, end: date, values: dict) -> Indicator:
@@ -926,7 +899,6 @@ def public_review(root: Unit) -> Review | None:
 
 
 def now_local_label() -> str:
-    from tipline.core.timeutil import to_local
 
     return to_local(utcnow()).strftime("%H:%M %d/%m/%Y")
 

@@ -24,6 +24,8 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
+from tipline.accounts import permissions
+from tipline.accounts.permissions import dashboard_units, indicator_communes, may_export_identity
 from tipline.core.http import no_store
 from tipline.core.timeutil import local_today, months_back
 from tipline.extensions import db
@@ -180,7 +182,7 @@ def dashboard():
         units=_unit_choices(flt.unit),
         categories=db.session.scalars(select(Category).order_by(Category.sort_order)).all(),
         statuses=list(TipStatus),
-        may_export_identity=exports.may_export_identity(current_user),
+        may_export_identity=may_export_identity(current_user),
         args=args,
     )
 
@@ -197,7 +199,7 @@ def _args(flt) -> dict:
 def _unit_choices(current: Unit) -> list[tuple[str, str]]:
     """The user's units and the units one level below the current one."""
     # The units below are reached through the table's links, not listed here.
-    choices = [(unit.code, unit.name) for unit in services.dashboard_units(current_user)]
+    choices = [(unit.code, unit.name) for unit in dashboard_units(current_user)]
     if current.code not in {c for c, _ in choices}:
         choices.append((current.code, current.name))
     return choices
@@ -288,7 +290,7 @@ def _indicator_form(communes: list[Unit]) -> IndicatorForm:
 @bp.route("/chi-tieu", methods=["GET", "POST"])
 @login_required
 def indicators():
-    communes = services.indicator_communes(current_user)
+    communes = indicator_communes(current_user)
     if not communes:
         abort(403)
     form = _indicator_form(communes)
@@ -377,8 +379,6 @@ def _menu():
     """The staff menu's link to the dashboard, for those who may open one."""
 
     def reports_link() -> bool:
-        return current_user.is_authenticated and any(
-            a.role in services.DASHBOARD_ROLES for a in current_user.roles
-        )
+        return current_user.is_authenticated and permissions.menu_links(current_user)["reports"]
 
     return {"reports_link": reports_link}

@@ -23,20 +23,23 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from tipline.accounts import sessions
-from tipline.accounts.models import Role, User
+from tipline.accounts.models import User
+from tipline.accounts.permissions import (
+    can_read_tip,
+    can_see_identity,
+    template_communes,
+    tip_permissions,
+)
 from tipline.accounts.services import authenticate
 from tipline.core.errors import StaleObject, TiplineError
 from tipline.core.http import no_store
-from tipline.core.text import clean_text
+from tipline.core.text import clean_text, row_id
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db, limiter
 from tipline.places.models import UnitLevel
 from tipline.places.services import (
-    communes_of,
-    root_unit,
     unit_by_code,
     unit_sort_key,
-    villages_of,
 )
 from tipline.staff.forms import (
     ActionForm,
@@ -52,9 +55,9 @@ from tipline.staff.forms import (
     TemplateForm,
 )
 from tipline.tips import triage, workflow
+from tipline.tips.identity import open_identity
 from tipline.tips.models import (
     Category,
-    IdentityAccess,
     MessageKind,
     Outcome,
     Priority,
@@ -65,11 +68,7 @@ from tipline.tips.models import (
     TipSource,
     TipStatus,
 )
-from tipline.tips.queries import (
-    can_see_identity,
-    tip_by_reference_for,
-    tip_for,
-)
+from tipline.tips.queries import tip_by_reference_for, tip_for
 from tipline.tips.services import (
     active_categories,
     category_by_code,
@@ -299,28 +298,27 @@ def _render_tip(
     template_id: int | None = None,
     message_form: MessageForm | None = None,
 ):
-    actions = workflow.allowed_actions(tip, current_user)
+    perms = tip_permissions(tip, current_user)
+    actions = list(perms.actions)
     form = form or ActionForm(formdata=None, version=tip.version)
     form.version.data = tip.version
     form.outcome.choices = [
         SelectChoice("", "—"),
         *Outcome.choices(workflow.allowed_outcomes(tip, current_user)),
     ]
-    form.to_unit.choices = _move_targets(tip) if workflow.Action.MOVE in actions else []
+    form.to_unit.choices = _move_targets(tip) if perms.allows(workflow.Action.MOVE) else []
     note_form = NoteForm(formdata=None)
-    roles = workflow.acting_roles(tip, current_user)
-    templates = triage.templates_for(tip) if roles & workflow.SETTLERS else []
+    templates = triage.templates_for(tip) if perms.can_use_templates else []
     chosen = next((t for t in templates if t.id == template_id), None)
     if chosen is not None:
         note_form.body.data = chosen.body
         note_form.to_tipster.data = True
-    can_assign = bool(roles & workflow.SETTLERS) and tip.is_open
     assign_form = AssignForm(formdata=None, version=tip.version)
-    if can_assign:
+    if perms.can_assign:
         assign_form.assignee.choices = _people_choices(triage.assignable_people([tip.unit]))
         assign_form.assignee.data = str(tip.assignee_id or "")
     priority_form = PriorityForm(formdata=None, version=tip.version, priority=tip.priority.value)
-    merge = workflow.Action.MARK_DUPLICATE in actions
+    merge = perms.allows(workflow.Action.MARK_DUPLICATE)
     return (
         render_template(
             "staff/tip.html",
@@ -329,39 +327,41 @@ def _render_tip(
             form=form,
             note_form=note_form,
             confirm=ConfirmForm(formdata=None),
-            can_note=bool(workflow.reading_roles(tip, current_user) & workflow.NOTE_WRITERS),
-            can_note_tipster=bool(roles & workflow.SETTLERS),
-            identity_allowed=can_see_identity(tip, current_user),
+            can_note=perms.can_note,
+            can_note_tipster=perms.can_note_tipster,
+            identity_allowed=perms.can_see_identity,
             error=error,
             templates=templates,
             template_used=chosen,
-            can_assign=can_assign,
+            can_assign=perms.can_assign,
             assign_form=assign_form,
-            can_prioritize=bool(roles & workflow.TRIAGERS) and tip.is_open,
+            can_prioritize=perms.can_set_priority,
             priority_form=priority_form,
             duplicates=triage.duplicate_candidates(tip, current_user) if merge else [],
             overdue=triage.is_overdue(tip),
             messages=tip.messages,
             message_form=message_form or MessageForm(formdata=None),
-            can_message=workflow.can_message(tip, current_user) and workflow.accepts_messages(tip),
+            can_message=perms.can_message,
+            can_read=_readable,
         ),
         status,
     )
 
 
+def _readable(other) -> bool:
+    """Whether a tip named on this page (merged into, merged from) is the viewer's to see:
+    a tip hidden from the village team must not show even its reference there."""
+    return can_read_tip(other, current_user)
+
+
 def _move_targets(tip) -> list[SelectChoice]:
     commune = tip.unit.commune
-    targets = []
-    if commune is not None:
-        targets.append((commune.code, f"{commune.name} ({_l('không rõ thôn')})"))
-        targets += [(v.code, v.name) for v in villages_of(commune)]
-    if current_user.roles_over(tip.unit) & {Role.COMMUNE_POLICE, Role.COMMUNE_COMMITTEE}:
-        root = root_unit()
-        if root is not None:
-            targets += [
-                (c.code, c.name) for c in communes_of(root) if commune is None or c.id != commune.id
-            ]
-    return [SelectChoice(code, name) for code, name in targets if code != tip.unit.code]
+    return [
+        SelectChoice(unit.code, f"{unit.name} ({_l('không rõ thôn')})")
+        if commune is not None and unit.id == commune.id
+        else SelectChoice(unit.code, unit.name)
+        for unit in workflow.move_targets(tip, current_user)
+    ]
 
 
 @bp.post("/tips/<public_id>/act")
@@ -464,11 +464,11 @@ def identity(public_id: str):
     tip = _tip_or_404(public_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    if not can_see_identity(tip, current_user):
+    contact = open_identity(tip, current_user, "view")
+    if contact is None:
         abort(403)
-    db.session.add(IdentityAccess(tip_id=tip.id, user_id=current_user.id))
     db.session.commit()
-    return make_response(render_template("staff/identity.html", tip=tip, contact=tip.contact))
+    return make_response(render_template("staff/identity.html", tip=tip, contact=contact))
 
 
 @bp.get("/photos/<public_id>/<size>")
@@ -500,9 +500,8 @@ def _unread_badge():
 
 
 def _user_choice(value: str | None) -> User | None:
-    if not value or not value.isdigit():
-        return None
-    return db.session.get(User, int(value))
+    user_id = row_id(value)
+    return db.session.get(User, user_id) if user_id is not None else None
 
 
 @bp.post("/tips/<public_id>/assign")
@@ -514,7 +513,8 @@ def assign(public_id: str):
         return _render_tip(tip, error=_l("Thao tác không hợp lệ."), status=400)
     assignee = _user_choice(form.assignee.data)
     if form.assignee.data and assignee is None:
-        return _render_tip(tip, error=_l("Không tìm thấy người được giao."), status=400)
+        # The same answer as for someone who may not take the tip: ids reveal nothing.
+        return _render_tip(tip, error=workflow.NOT_ASSIGNABLE, status=409)
     try:
         if form.version.data != tip.version:
             raise StaleObject(workflow._CHANGED)
@@ -564,7 +564,7 @@ def bulk():
             flash(_l("Hãy chọn mức ưu tiên."))
             return redirect(back, code=303)
     if form.operation.data == "assign" and form.assignee.data and assignee is None:
-        flash(_l("Không tìm thấy người được giao."))
+        flash(workflow.NOT_ASSIGNABLE)
         return redirect(back, code=303)
     result = triage.bulk_apply(
         current_user, form.tips.data, form.operation.data, assignee=assignee, priority=priority
@@ -641,16 +641,16 @@ def print_record(public_id: str):
     if request.method == "POST":
         if not ConfirmForm().validate_on_submit():
             abort(400)
-        if not can_see_identity(tip, current_user):
+        contact = open_identity(tip, current_user, "print")
+        if contact is None:
             abort(403)
-        db.session.add(IdentityAccess(tip_id=tip.id, user_id=current_user.id, purpose="print"))
         db.session.commit()
-        contact = tip.contact
     return render_template(
         "staff/print.html",
         tip=tip,
         contact=contact,
         identity_allowed=can_see_identity(tip, current_user),
+        can_read=_readable,
         confirm=ConfirmForm(formdata=None),
         printed_at=utcnow(),
     )
@@ -659,7 +659,7 @@ def print_record(public_id: str):
 @bp.route("/templates", methods=["GET", "POST"])
 @login_required
 def response_templates():
-    communes = triage.template_communes(current_user, manage=True)
+    communes = template_communes(current_user, manage=True)
     if not communes:
         abort(403)
     form = TemplateForm()
@@ -693,9 +693,10 @@ def response_templates():
 @bp.post("/templates/delete")
 @login_required
 def delete_template():
-    communes = triage.template_communes(current_user, manage=True)
+    communes = template_communes(current_user, manage=True)
     value = request.form.get("template", "")
-    template = db.session.get(ResponseTemplate, int(value)) if value.isdigit() else None
+    template_id = row_id(value)
+    template = db.session.get(ResponseTemplate, template_id) if template_id else None
     if template is None or template.unit_id not in {c.id for c in communes}:
         abort(404)
     if not ConfirmForm().validate_on_submit():

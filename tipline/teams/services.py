@@ -6,32 +6,26 @@ from collections import Counter
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
-from tipline.accounts.models import Role, User
+from tipline.accounts.models import User
+from tipline.accounts.permissions import KEEPERS, can_keep_registry, units_with, within
 from tipline.core.errors import NotAllowed, TiplineError
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.teams.models import MemberRole, Team, TeamKind, TeamMember, active_on
 
-# Who keeps a commune's registry: its committee and police, and administrators above.
-KEEPERS = frozenset({Role.COMMUNE_COMMITTEE, Role.COMMUNE_POLICE, Role.ADMIN})
-
-
-def can_keep(user: User, commune: Unit) -> bool:
-    return bool(user.roles_over(commune) & KEEPERS)
-
 
 def kept_communes(user: User) -> list[Unit]:
     """The active communes whose registry `user` keeps, in tree order."""
-    roots = [a.unit for a in user.roles if a.role in KEEPERS]
+    roots = units_with(user, KEEPERS)
     if not roots:
         return []
     return list(
         db.session.scalars(
             select(Unit)
             .where(
-                or_(*(root.subtree_clause() for root in roots)),
+                within(roots),
                 Unit.level == UnitLevel.COMMUNE,
                 Unit.active,
             )
@@ -60,7 +54,7 @@ def add_team(
     established_on: date | None = None,
     leader: str | None = None,
 ) -> Team:
-    if not can_keep(user, commune):
+    if not can_keep_registry(user, commune):
         raise NotAllowed(_l("Bạn không quản lý sổ tổ chức của xã này."))
     if not commune.contains(unit):
         raise TiplineError(_l("Nơi hoạt động phải thuộc xã."))
@@ -73,7 +67,7 @@ def add_team(
 
 
 def add_member(user: User, team: Team, full_name: str, role: MemberRole, phone: str | None):
-    if not can_keep(user, team.commune):
+    if not can_keep_registry(user, team.commune):
         raise NotAllowed(_l("Bạn không quản lý sổ tổ chức của xã này."))
     member = TeamMember(full_name=full_name, role=role, phone=phone or None)
     team.members.append(member)
@@ -82,14 +76,14 @@ def add_member(user: User, team: Team, full_name: str, role: MemberRole, phone: 
 
 
 def remove_member(user: User, member: TeamMember) -> None:
-    if not can_keep(user, member.team.commune):
+    if not can_keep_registry(user, member.team.commune):
         raise NotAllowed(_l("Bạn không quản lý sổ tổ chức của xã này."))
     member.team.members.remove(member)
     db.session.flush()
 
 
 def dissolve(user: User, team: Team, on: date) -> None:
-    if not can_keep(user, team.commune):
+    if not can_keep_registry(user, team.commune):
         raise NotAllowed(_l("Bạn không quản lý sổ tổ chức của xã này."))
     if team.established_on is not None and on < team.established_on:
         raise TiplineError(_l("Ngày giải thể không thể trước ngày thành lập."))

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from tipline.accounts.permissions import can_keep_registry
 from tipline.core.http import no_store
 from tipline.extensions import db
 from tipline.places.models import Unit
@@ -31,14 +32,14 @@ def _private(response):
 
 def _commune(code: str) -> Unit:
     commune = commune_by_code(code)
-    if commune is None or not services.can_keep(current_user, commune):
+    if commune is None or not can_keep_registry(current_user, commune):
         abort(404)
     return commune
 
 
 def _team(public_id: str) -> Team:
     team = db.session.scalar(select(Team).where(Team.public_id == public_id))
-    if team is None or not services.can_keep(current_user, team.commune):
+    if team is None or not can_keep_registry(current_user, team.commune):
         abort(404)
     return team
 

@@ -17,11 +17,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from tipline.accounts.models import Role, RoleAssignment, User
+from tipline.accounts.permissions import acting_roles
 from tipline.core.templating import local_datetime
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db
 from tipline.tips.models import OutboxMessage, StaffEmail, Tip
-from tipline.tips.workflow import ESCALATED, TIPSTER_REPLY, URGENT_TIP, acting_roles
+from tipline.tips.workflow import ESCALATED, TIPSTER_REPLY, URGENT_TIP
 
 MAX_ATTEMPTS = 5
 

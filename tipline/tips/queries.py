@@ -9,33 +9,39 @@ from __future__ import annotations
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import aliased
 
-from tipline.accounts.models import TIP_READERS, VILLAGE_TEAM, User
+from tipline.accounts.models import User
+from tipline.accounts.permissions import TIP_READERS, VILLAGE_TEAM, units_with
 from tipline.extensions import db
 from tipline.places.models import Unit
 from tipline.tips.models import Tip, TipStatus
 
+# The unit of the tip being filtered: queries that scope tips join it under this name.
 TipUnit = aliased(Unit, name="tip_unit")
-_TipUnit = TipUnit  # the unit of the tip being filtered; other modules use TipUnit
 
 
 def reading_clause(user: User):
-    """SQL condition on (Tip, _TipUnit) true for the tips `user` may read."""
-    conditions = []
-    for assignment in user.roles:
-        if assignment.role not in TIP_READERS:
-            continue
-        in_subtree = _TipUnit.path.startswith(assignment.unit.path, autoescape=True)
-        if assignment.role in VILLAGE_TEAM:
-            in_subtree = and_(in_subtree, Tip.hidden_from_village.is_(False))
-        conditions.append(in_subtree)
+    """SQL condition on (Tip, TipUnit) true for the tips `user` may read.
+
+    The SQL form of `permissions.reading_roles`: a village team does not read a tip
+    handed to the commune police for a conflict of interest.
+    """
+    conditions = [_in_subtree(unit) for unit in units_with(user, TIP_READERS - VILLAGE_TEAM)]
+    conditions += [
+        and_(_in_subtree(unit), Tip.hidden_from_village.is_(False))
+        for unit in units_with(user, VILLAGE_TEAM)
+    ]
     return or_(*conditions) if conditions else false()
+
+
+def _in_subtree(unit: Unit):
+    return TipUnit.path.startswith(unit.path, autoescape=True)
 
 
 def visible_tips(user: User, *, status: TipStatus | None = None):
     """A SELECT of the tips in `user`'s scope, newest first."""
     query = (
         select(Tip)
-        .join(_TipUnit, _TipUnit.id == Tip.unit_id)
+        .join(TipUnit, TipUnit.id == Tip.unit_id)
         .where(reading_clause(user))
         .order_by(Tip.submitted_at.desc(), Tip.id.desc())
     )
@@ -51,19 +57,3 @@ def tip_for(user: User, public_id: str) -> Tip | None:
 
 def tip_by_reference_for(user: User, reference: str) -> Tip | None:
     return db.session.scalar(visible_tips(user).where(Tip.reference == reference))
-
-
-def can_see_identity(tip: Tip, user: User) -> bool:
-    """The identity tiers of DOMAIN.md: who may see a tipster's name and phone."""
-    from tipline.accounts.models import Role
-    from tipline.tips.models import Handler, IdentityTier
-
-    if tip.identity_tier == IdentityTier.ANONYMOUS or tip.contact is None:
-        return False
-    roles = user.roles_over(tip.unit)
-    if Role.COMMUNE_POLICE in roles:
-        return True
-    if tip.identity_tier == IdentityTier.NAMED:
-        handling_team = tip.handler == Handler.VILLAGE_TEAM and not tip.hidden_from_village
-        return handling_team and bool(roles & VILLAGE_TEAM)
-    return False

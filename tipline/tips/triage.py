@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from flask import current_app, has_app_context
 from sqlalchemy import and_, case, func, or_, select
 
-from tipline.accounts.models import Role, RoleAssignment, User
+from tipline.accounts.models import RoleAssignment, User
+from tipline.accounts.permissions import TIP_READERS, TRIAGERS, scope_key, units_with, within
 from tipline.core.text import fold
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db
@@ -277,7 +278,7 @@ def cached_inbox_counts(user: User, *, now: datetime | None = None) -> InboxCoun
     last_read = db.session.scalar(
         select(func.max(TipRead.seen_at)).where(TipRead.user_id == user.id)
     )
-    roles = tuple(sorted((a.unit_id, a.role.value) for a in user.roles))
+    roles = scope_key(user)
     key = (
         db.engine.url,
         user.id,
@@ -544,13 +545,9 @@ def recordable_units(user: User) -> list[Unit]:
     """Villages and communes where `user` may record tips (where they may triage)."""
     from tipline.places.models import UnitLevel
     from tipline.places.services import communes_of, villages_of
-    from tipline.tips.workflow import TRIAGERS
 
     units: dict[int, Unit] = {}
-    for assignment in user.roles:
-        if assignment.role not in TRIAGERS:
-            continue
-        unit = assignment.unit
+    for unit in units_with(user, TRIAGERS):
         if unit.level == UnitLevel.VILLAGE:
             units[unit.id] = unit
         elif unit.level == UnitLevel.COMMUNE:
@@ -563,21 +560,6 @@ def recordable_units(user: User) -> list[Unit]:
 
 
 # --- response templates ---------------------------------------------------------------
-
-
-def template_communes(user: User, *, manage: bool = False) -> list[Unit]:
-    """Communes whose templates `user` may use (or, with manage, edit: police, committee)."""
-    from tipline.places.models import UnitLevel
-    from tipline.tips.workflow import SETTLERS, TRIAGERS
-
-    roles = {Role.COMMUNE_POLICE, Role.COMMUNE_COMMITTEE} if manage else TRIAGERS | SETTLERS
-    communes: dict[int, Unit] = {}
-    for assignment in user.roles:
-        if assignment.role in roles:
-            commune = assignment.unit.commune
-            if commune is not None and (not manage or assignment.unit.level == UnitLevel.COMMUNE):
-                communes[commune.id] = commune
-    return list(communes.values())
 
 
 def templates_for(tip: Tip) -> list:
@@ -627,21 +609,20 @@ def inbox_options(user: User) -> InboxOptions:
     from tipline.places.services import unit_sort_key
     from tipline.tips.services import active_categories
 
-    roles = tuple(sorted((a.unit_id, a.role.value) for a in user.roles))
-    key = (str(db.engine.url), user.id, roles)
+    key = (str(db.engine.url), user.id, scope_key(user))
     now = _time.monotonic()
     with _COUNTS_LOCK:
         found = _OPTIONS_CACHE.get(key)
     if found is not None and now - found[0] < OPTIONS_TTL and not current_app.testing:
         return found[1]
-    readers = [a.unit for a in user.roles if a.role in _tip_readers()]
+    readers = units_with(user, TIP_READERS)
     units: list[Unit] = []
     if readers:
         units = list(
             db.session.scalars(
                 select(Unit)
                 .where(
-                    or_(*[Unit.path.startswith(u.path, autoescape=True) for u in readers]),
+                    within(readers),
                     Unit.level.in_([UnitLevel.VILLAGE, UnitLevel.COMMUNE]),
                     Unit.active.is_(True),
                 )
@@ -664,16 +645,8 @@ def inbox_options(user: User) -> InboxOptions:
     return options
 
 
-def _tip_readers():
-    from tipline.accounts.models import TIP_READERS
-
-    return TIP_READERS
-
-
 def assignable_people(units: list[Unit]) -> list[Option]:
     """(id, "", name) of the staff who may work on tips of these units."""
-    from tipline.tips.workflow import TRIAGERS
-
     ancestor_ids: set[int] = set()
     for unit in units:
         ancestor_ids.update(int(part) for part in unit.path.strip("/").split("/") if part)

@@ -17,13 +17,26 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from tipline.accounts.models import VILLAGE_TEAM, Role, User
+from tipline.accounts.models import Role, User
+from tipline.accounts.permissions import (
+    SETTLERS,
+    TRIAGERS,
+    acting_roles,
+    can_assign,
+    can_be_assigned,
+    can_message,
+    can_move_across_communes,
+    can_note,
+    can_set_priority,
+    reading_roles,
+)
 from tipline.core.enums import LabelledEnum
 from tipline.core.errors import NotAllowed, StaleObject, TiplineError
 from tipline.core.text import clean_text
 from tipline.core.timeutil import to_minute, utcnow
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
+from tipline.places.services import communes_of, root_unit, villages_of
 from tipline.tips import counts
 from tipline.tips.models import (
     OPEN_STATUSES,
@@ -80,12 +93,8 @@ class WorkflowError(TiplineError):
     status_code = 409
 
 
-SETTLERS = frozenset({Role.VILLAGE_LEADER, Role.COMMUNE_POLICE, Role.COMMUNE_COMMITTEE})
-TRIAGERS = SETTLERS | {Role.TEAM_MEMBER}
-NOTE_WRITERS = TRIAGERS
-# Who writes to the tipster: whoever may act on the tip (read-only officers may not).
-MESSAGE_WRITERS = TRIAGERS
 MAX_MESSAGE_LENGTH = 2000
+NOT_ASSIGNABLE = _l("Không giao được tin báo cho người này.")
 
 
 @dataclass(frozen=True)
@@ -144,17 +153,6 @@ PUBLIC_EVENTS = frozenset(
         EventKind.REJECTED,
     }
 )
-
-
-def acting_roles(tip: Tip, user: User) -> set[Role]:
-    """The roles `user` may act with on `tip`, after scope, hand-over and conflict rules."""
-    roles = user.roles_over(tip.unit)
-    if tip.hidden_from_village:
-        roles -= VILLAGE_TEAM
-    if tip.handler == Handler.COMMUNE_POLICE:
-        # Once handed to the commune police, only they move the tip on.
-        roles &= {Role.COMMUNE_POLICE}
-    return roles
 
 
 def check(
@@ -274,9 +272,7 @@ def add_note(
     tip: Tip, actor: User, body: str, *, to_tipster: bool = False, at: datetime | None = None
 ) -> TipEvent:
     """Add a note: internal, or written for the tipster's timeline."""
-    roles = acting_roles(tip, actor) if to_tipster else reading_roles(tip, actor)
-    allowed = SETTLERS if to_tipster else NOTE_WRITERS
-    if not roles & allowed:
+    if not can_note(tip, actor, to_tipster=to_tipster):
         raise NotAllowed(_l("Bạn không có quyền ghi chú vào tin báo này."))
     if not body.strip():
         raise WorkflowError(_l("Nội dung ghi chú đang trống."))
@@ -316,12 +312,14 @@ TIPSTER_REPLY = "tipster_reply"
 
 def assign(tip: Tip, actor: User, assignee: User | None, *, at: datetime | None = None) -> TipEvent:
     """Give the tip to a team member (or to nobody); the assignee must be able to act on it."""
-    if not acting_roles(tip, actor) & SETTLERS:
+    if not can_assign(tip, actor):
         raise NotAllowed(_l("Bạn không có quyền giao tin báo này."))
     if not tip.is_open:
         raise WorkflowError(_l("Tin báo đã đóng, không giao được nữa."))
-    if assignee is not None and not acting_roles(tip, assignee) & TRIAGERS:
-        raise WorkflowError(_l("%(name)s không xử lý được tin báo này.", name=assignee.full_name))
+    if assignee is not None and not can_be_assigned(tip, assignee):
+        # No name: the answer is the same as for an id that names nobody (staff names
+        # outside one's commune are not the caller's to learn).
+        raise WorkflowError(NOT_ASSIGNABLE)
     if (assignee.id if assignee else None) == tip.assignee_id:
         raise WorkflowError(_l("Tin báo đã được giao như vậy."))
     at = at or utcnow()
@@ -331,7 +329,7 @@ def assign(tip: Tip, actor: User, assignee: User | None, *, at: datetime | None 
 
 
 def set_priority(tip: Tip, actor: User, priority: Priority, *, at=None) -> TipEvent:
-    if not acting_roles(tip, actor) & TRIAGERS:
+    if not can_set_priority(tip, actor):
         raise NotAllowed(_l("Bạn không có quyền đổi mức ưu tiên của tin báo này."))
     if not tip.is_open:
         raise WorkflowError(_l("Tin báo đã đóng, không đổi mức ưu tiên được nữa."))
@@ -385,13 +383,6 @@ def _record(tip: Tip, actor: User, kind: EventKind, at: datetime, **fields) -> T
     return event
 
 
-def reading_roles(tip: Tip, user: User) -> set[Role]:
-    roles = user.roles_over(tip.unit)
-    if tip.hidden_from_village:
-        roles -= VILLAGE_TEAM
-    return roles
-
-
 def _note(tip: Tip, body: str, to_tipster: bool, at: datetime) -> Note:
     visibility = NoteVisibility.TIPSTER if to_tipster else NoteVisibility.INTERNAL
     note = Note(tip=tip, visibility=visibility, body=body.strip(), created_at=at)
@@ -416,6 +407,21 @@ def _merge_target(tip: Tip, target: Tip | None, actor: User) -> Tip:
     return target
 
 
+def move_targets(tip: Tip, actor: User) -> list[Unit]:
+    """Where `actor` may move `tip`: the commune itself or one of its villages, and, for
+    commune police and committee, another commune (its own staff then choose the village)."""
+    commune = tip.unit.commune
+    targets: list[Unit] = []
+    if commune is not None:
+        targets.append(commune)
+        targets += villages_of(commune)
+    if can_move_across_communes(tip, actor):
+        root = root_unit()
+        if root is not None:
+            targets += [c for c in communes_of(root) if commune is None or c.id != commune.id]
+    return [unit for unit in targets if unit.id != tip.unit_id and unit.active]
+
+
 def _move(tip: Tip, to_unit: Unit | None, actor: User, event: TipEvent) -> None:
     if to_unit is None or to_unit.level not in (UnitLevel.VILLAGE, UnitLevel.COMMUNE):
         raise WorkflowError(_l("Hãy chọn thôn hoặc xã nhận tin."))
@@ -424,27 +430,26 @@ def _move(tip: Tip, to_unit: Unit | None, actor: User, event: TipEvent) -> None:
     if to_unit.id == tip.unit_id:
         raise WorkflowError(_l("Tin báo đã thuộc địa bàn này."))
     same_commune = to_unit.commune is not None and to_unit.commune == tip.unit.commune
-    roles = acting_roles(tip, actor)
-    if not same_commune and not roles & {Role.COMMUNE_POLICE, Role.COMMUNE_COMMITTEE}:
+    if not same_commune and not can_move_across_communes(tip, actor):
         raise NotAllowed(_l("Chỉ Công an xã hoặc Ban chỉ đạo xã được chuyển tin sang xã khác."))
+    if to_unit.id not in {unit.id for unit in move_targets(tip, actor)}:
+        # A village of another commune, a retired unit…: only what the form offers.
+        raise WorkflowError(_l("Không chuyển được tin báo đến địa bàn này."))
     event.from_unit = tip.unit
     event.to_unit = to_unit
     tip.unit = to_unit
     tip.unit_id = to_unit.id  # the counters read the id before the flush
-    if not same_commune:
-        # The new commune starts afresh: its own village team and police decide.
+    if not same_commune and not tip.hidden_from_village:
+        # The new commune starts afresh: its own village team and police decide. A tip
+        # hidden for a conflict of interest stays hidden and with the police wherever it
+        # goes: moving it back and forth must not hand it to the implicated team.
         tip.handler = Handler.VILLAGE_TEAM
-        tip.hidden_from_village = False
-    if tip.assignee is not None and not acting_roles(tip, tip.assignee) & TRIAGERS:
+    if tip.assignee is not None and not can_be_assigned(tip, tip.assignee):
         tip.assignee = None  # the assignee has no say over the new place
         tip.assignee_id = None
 
 
 # --- messages between staff and the tipster, and a revealed identity ------------------
-
-
-def can_message(tip: Tip, user: User) -> bool:
-    return bool(acting_roles(tip, user) & MESSAGE_WRITERS)
 
 
 def accepts_messages(tip: Tip, now: datetime | None = None) -> bool:
@@ -570,7 +575,7 @@ def reveal_identity(tip: Tip, name: str, phone: str, *, at: datetime | None = No
     """An anonymous tipster gives a name and phone: the tip becomes confidential, never named.
 
     Nothing is counted differently; the event carries no personal data and is not on the
-    tipster's public timeline. Only commune police see the contact (queries.can_see_identity).
+    tipster's public timeline. Only commune police see the contact (permissions.can_see_identity).
     """
     if tip.identity_tier != IdentityTier.ANONYMOUS:
         raise WorkflowError(_l("Tin báo này đã có danh tính người báo tin."))
