@@ -234,11 +234,11 @@ RULES: dict[tuple[str, str], Rule] = {
         401, dict.fromkeys(USERS, 401), target="tip", data={"action": "triage", "version": "1"}
     ),
     # partner keys: administrators only (404 for everyone else, like every admin page)
-    ("admin.api_keys", "GET"): staff(404, admin=200),
-    ("admin.new_api_key", "GET"): staff(404, admin=200),
-    ("admin.new_api_key", "POST"): staff(404, admin=422, data={"name": ""}),
-    ("admin.api_key", "GET"): staff(404, args={"prefix": "000000000000"}),
-    ("admin.revoke_api_key", "POST"): staff(404, args={"prefix": "000000000000"}),
+    ("api_keys.index", "GET"): staff(404, admin=200),
+    ("api_keys.new", "GET"): staff(404, admin=200),
+    ("api_keys.new", "POST"): staff(404, admin=422, data={"name": ""}),
+    ("api_keys.show", "GET"): staff(404, args={"prefix": "000000000000"}),
+    ("api_keys.revoke", "POST"): staff(404, args={"prefix": "000000000000"}),
 }
 
 # Values of URL arguments by name (a rule's args= wins); public_id depends on its target.

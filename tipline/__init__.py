@@ -6,12 +6,32 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import get_locale
 from flask_talisman import Talisman
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as config_module
+from tipline import api
+from tipline.accounts.models import Role, User
+from tipline.accounts.services import load_session_user
+from tipline.accounts.views import bp as account_bp
+from tipline.admin.views import bp as admin_bp
+from tipline.cli import tipline_cli
+from tipline.core import assets, i18n, multipart, security, templating, translations
+from tipline.core.http import register as register_http_errors
+from tipline.core.i18n import select_locale
+from tipline.core.privacy import install_log_filters
 from tipline.extensions import babel, csrf, db, limiter, login_manager, migrate
+from tipline.ops.views import bp as ops_bp
+from tipline.public.views import bp as public_bp
+from tipline.reports.views import bp as reports_bp
+from tipline.reports.views import public_bp as reports_public_bp
+from tipline.staff.views import bp as staff_bp
+from tipline.teams.views import bp as teams_bp
+from tipline.tips.models import IdentityTier, Outcome, TipStatus
+from tipline.tips.workflow import Action
 
 CSP = {
     "default-src": "'self'",
@@ -43,14 +63,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     app.config["TIPLINE_PRODUCTION"] = production
-    from tipline.core import multipart
-
     multipart.init_app(app)  # multipart forms parsed without compiling per-request patterns
 
     hops = int(app.config.get("TIPLINE_PROXY_HOPS") or 0)
     if hops:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if production:
@@ -65,8 +81,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
-
-    from tipline.core.privacy import install_log_filters
 
     install_log_filters()
     return app
@@ -122,8 +136,6 @@ def register_extensions(app: Flask) -> None:
         referrer_policy="no-referrer",
         permissions_policy=PERMISSIONS,
     )
-    from tipline.core import security
-
     security.init_app(app)
 
     login_manager.init_app(app)
@@ -135,12 +147,8 @@ def register_extensions(app: Flask) -> None:
     # timeout and sign-out, and the cookie is HttpOnly, SameSite=Lax, Secure in production.
     login_manager.session_protection = None
 
-    from tipline.accounts.models import User
-
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        from tipline.accounts.services import load_session_user
-
         return load_session_user(user_id)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -149,9 +157,6 @@ def register_extensions(app: Flask) -> None:
 
 
 def _sqlite_pragmas() -> None:
-    from flask import has_request_context
-    from sqlalchemy import event
-
     # pysqlite opens transactions late and would let a SAVEPOINT commit on release;
     # take transaction control back, as SQLAlchemy's SQLite notes recommend.
     @event.listens_for(db.engine, "connect")
@@ -172,56 +177,40 @@ def _sqlite_pragmas() -> None:
 
 
 def _select_locale() -> str:
-    from tipline.core.i18n import select_locale
-
     return select_locale()
 
 
 def register_blueprints(app: Flask) -> None:
-    from tipline.ops.views import bp as ops_bp
-    from tipline.public.views import bp as public_bp
-    from tipline.staff.views import bp as staff_bp
-
     app.register_blueprint(public_bp)
     app.register_blueprint(ops_bp)
     app.register_blueprint(staff_bp, url_prefix="/staff")
-    from tipline.accounts.views import bp as account_bp
-    from tipline.admin.views import bp as admin_bp
-
     app.register_blueprint(account_bp, url_prefix="/staff/tai-khoan")
     app.register_blueprint(admin_bp, url_prefix="/admin")
-    from tipline.teams.views import bp as teams_bp
-
     app.register_blueprint(teams_bp, url_prefix="/staff/to-chuc")
-    from tipline.reports.views import bp as reports_bp
-    from tipline.reports.views import public_bp as reports_public_bp
-
     app.register_blueprint(reports_public_bp)
     app.register_blueprint(reports_bp, url_prefix="/staff/bao-cao")
-    from tipline import api
-
     api.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from tipline.core.http import register
-
-    register(app)
+    register_http_errors(app)
 
 
 def register_commands(app: Flask) -> None:
-    from tipline.cli import tipline_cli
-
     app.cli.add_command(tipline_cli)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from tipline.core import templating
-
     templating.register(app)
-    app.jinja_env.globals["get_locale"] = get_locale
-
-    from tipline.core import assets, i18n, translations
+    # The enums templates compare with: registered here, so that core knows no feature.
+    app.jinja_env.globals.update(
+        TipStatus=TipStatus,
+        Outcome=Outcome,
+        IdentityTier=IdentityTier,
+        Role=Role,
+        Action=Action,
+        get_locale=get_locale,
+    )
 
     assets.init_app(app)
     i18n.init_app(app)

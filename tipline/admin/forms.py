@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from tipline.core.text import clean_text
@@ -84,20 +84,4 @@ class CategoryForm(FlaskForm):
     )
     settle_days = IntegerField(
         _l("Hạn giải quyết (ngày)"), validators=[Optional(), NumberRange(min=1, max=365)]
-    )
-
-
-class PartnerKeyForm(FlaskForm):
-    name = StringField(
-        _l("Tên hệ thống đối tác"),
-        filters=[clean_text],
-        validators=[DataRequired(_l("Hãy nhập tên hệ thống đối tác.")), Length(max=120)],
-    )
-    unit = SelectField(_l("Phạm vi (đơn vị)"), validators=[DataRequired(_l("Hãy chọn đơn vị."))])
-    may_submit = BooleanField(_l("Được gửi tin báo"), default=True)
-    may_read = BooleanField(
-        _l("Được xem nội dung, địa điểm, tọa độ của tin trong phạm vi"), default=False
-    )
-    may_name = BooleanField(
-        _l("Được gửi tin có họ tên, số điện thoại (tin giữ bí mật danh tính)"), default=False
     )

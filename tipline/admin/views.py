@@ -45,32 +45,22 @@ from tipline.admin.forms import (
     CategoryForm,
     ConfirmForm,
     NewStaffForm,
-    PartnerKeyForm,
     RevokeForm,
     RoleForm,
     VillagesConfirmForm,
     VillagesUploadForm,
 )
-from tipline.api.keys import (
-    admin_roots,
-    can_manage_key,
-    create_partner_key,
-    keys_query,
-    revoke_partner_key,
-)
-from tipline.api.models import ApiUse, PartnerKey
 from tipline.core.http import no_store
 from tipline.extensions import db
 from tipline.places.importer import apply_villages, plan_villages
-from tipline.places.models import Unit, UnitLevel
-from tipline.places.services import commune_by_code, root_unit
+from tipline.places.models import Unit
+from tipline.places.services import commune_by_code, root_unit, unit_choices
 from tipline.tips.models import Category, IdentityAccess, Priority, Tip
 
 bp = Blueprint("admin", __name__)
 
 PAGE_SIZE = 50
 MAX_VILLAGES_FILE = 256 * 1024
-ASSIGNABLE_LEVELS = (UnitLevel.PROVINCE, UnitLevel.DISTRICT, UnitLevel.COMMUNE, UnitLevel.VILLAGE)
 
 
 @bp.before_request
@@ -93,20 +83,9 @@ def _role_choices() -> list[tuple[str, str]]:
     return [(role.value, str(role.label)) for role in Role if RANK[role] <= top]
 
 
-def _unit_choices(roots: list[Unit] | None = None) -> list[tuple[str, str]]:
-    """Units a role or a key can be given, below `roots` (default: the units one manages)."""
-    if roots is None:
-        roots = [root for root, _ in managed_units(current_user)]
-    units = db.session.scalars(
-        select(Unit)
-        .where(
-            within(roots),
-            Unit.active,
-            Unit.level.in_(ASSIGNABLE_LEVELS),
-        )
-        .order_by(Unit.path)
-    )
-    return [(u.code, f"{'· ' * (u.path.count('/') - 2)}{u.name}") for u in units]
+def _unit_choices() -> list[tuple[str, str]]:
+    """Units a role can be given: those below the units one manages."""
+    return unit_choices([root for root, _ in managed_units(current_user)])
 
 
 def _fill(form: RoleForm) -> RoleForm:
@@ -508,86 +487,3 @@ def _save_category(category: Category, form: CategoryForm) -> None:
     )
     category.response_days = form.response_days.data
     category.settle_days = form.settle_days.data
-
-
-# --- partner API keys (Open311) -----------------------------------------------------------------
-
-
-def _key_admin() -> None:
-    if not admin_roots(current_user):
-        abort(404)
-
-
-@bp.get("/api-keys")
-def api_keys():
-    _key_admin()
-    page = _page()
-    found = db.session.scalars(
-        keys_query(current_user).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
-    ).all()
-    return render_template(
-        "admin/api_keys.html", keys=found[:PAGE_SIZE], page=page, more=len(found) > PAGE_SIZE
-    )
-
-
-@bp.route("/api-keys/new", methods=["GET", "POST"])
-def new_api_key():
-    _key_admin()
-    form = PartnerKeyForm()
-    form.unit.choices = _unit_choices(admin_roots(current_user))
-    if form.validate_on_submit():
-        unit = db.session.scalar(select(Unit).where(Unit.code == form.unit.data))
-        key, secret = create_partner_key(
-            current_user,
-            name=form.name.data,
-            unit=unit,
-            may_submit=form.may_submit.data,
-            may_read=form.may_read.data,
-            may_name=form.may_name.data,
-        )
-        db.session.commit()
-        # The secret is shown once, on this page, never in a URL or a log.
-        return render_template("admin/api_key_created.html", key=key, secret=secret)
-    status = 422 if form.errors else 200
-    return render_template("admin/api_key_new.html", form=form), status
-
-
-def _managed_key(prefix: str) -> PartnerKey:
-    key = db.session.scalar(select(PartnerKey).where(PartnerKey.prefix == prefix[:16]))
-    if key is None or not can_manage_key(current_user, key.unit):
-        abort(404)
-    return key
-
-
-@bp.get("/api-keys/<prefix>")
-def api_key(prefix: str):
-    _key_admin()
-    key = _managed_key(prefix)
-    page = _page()
-    uses = db.session.scalars(
-        select(ApiUse)
-        .where(ApiUse.partner_key_id == key.id)
-        .order_by(ApiUse.at.desc(), ApiUse.id.desc())
-        .limit(PAGE_SIZE + 1)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
-    return render_template(
-        "admin/api_key.html",
-        key=key,
-        uses=uses[:PAGE_SIZE],
-        page=page,
-        more=len(uses) > PAGE_SIZE,
-        confirm=ConfirmForm(),
-    )
-
-
-@bp.post("/api-keys/<prefix>/revoke")
-def revoke_api_key(prefix: str):
-    _key_admin()
-    key = _managed_key(prefix)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    revoke_partner_key(current_user, key)
-    db.session.commit()
-    flash(_l("Đã thu hồi khóa API."), "success")
-    return redirect(url_for(".api_key", prefix=key.prefix), 303)

@@ -1,4 +1,4 @@
-"""Jinja filters and globals: local times, hidden small numbers, enums for templates."""
+"""Jinja filters: local times, hidden small numbers, numbers, JSON for script blocks."""
 
 from __future__ import annotations
 
@@ -53,10 +53,6 @@ def json_data(value) -> Markup:
 
 
 def register(app: Flask) -> None:
-    from tipline.accounts.models import Role
-    from tipline.tips.models import IdentityTier, Outcome, TipStatus
-    from tipline.tips.workflow import Action
-
     app.jinja_env.filters.update(
         local_datetime=local_datetime,
         local_day=local_day,
@@ -64,7 +60,4 @@ def register(app: Flask) -> None:
         number=number,
         percent=percent,
         json_data=json_data,
-    )
-    app.jinja_env.globals.update(
-        TipStatus=TipStatus, Outcome=Outcome, IdentityTier=IdentityTier, Role=Role, Action=Action
     )

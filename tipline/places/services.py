@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from tipline.core import refcache
 from tipline.core.textsort import vi_key
@@ -139,3 +139,23 @@ def cached_communes(root: Unit | UnitRef) -> tuple[UnitRef, ...]:
         ("communes", root.path),
         lambda: tuple(UnitRef.of(c) for c in communes_of(root)),  # type: ignore[arg-type]
     )
+
+
+# Levels a role or a partner key can be given at (clusters take neither).
+ASSIGNABLE_LEVELS = (UnitLevel.PROVINCE, UnitLevel.DISTRICT, UnitLevel.COMMUNE, UnitLevel.VILLAGE)
+
+
+def unit_choices(roots: list[Unit]) -> list[tuple[str, str]]:
+    """(code, indented name) of the active units below `roots` that a role or a key can take."""
+    if not roots:
+        return []
+    units = db.session.scalars(
+        select(Unit)
+        .where(
+            or_(*(root.subtree_clause() for root in roots)),
+            Unit.active,
+            Unit.level.in_(ASSIGNABLE_LEVELS),
+        )
+        .order_by(Unit.path)
+    )
+    return [(u.code, f"{'· ' * (u.path.count('/') - 2)}{u.name}") for u in units]
