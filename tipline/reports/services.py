@@ -15,7 +15,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -905,6 +905,3 @@ def now_local_label() -> str:
 
 def outcome_rows(figures: Figures) -> list[tuple[Outcome, int]]:
     return [(o, figures.outcomes.get(o.value, 0)) for o in Outcome]
-
-
-__all__ = ["Period", "Figures", "datetime"]

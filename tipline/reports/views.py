@@ -29,7 +29,7 @@ from tipline.accounts.permissions import dashboard_units, indicator_communes, ma
 from tipline.core.http import no_store
 from tipline.core.timeutil import local_today, months_back
 from tipline.extensions import db
-from tipline.places.models import Unit, UnitLevel
+from tipline.places.models import Unit
 from tipline.places.services import root_unit
 from tipline.reports import charts, exports, fmt, services
 from tipline.reports.forms import IndicatorForm
@@ -369,9 +369,6 @@ def review_pdf():
         f'attachment; filename="so-ket-{data.unit.code}-{data.period.key}.pdf"'
     )
     return response
-
-
-__all__ = ["bp", "public_bp", "UnitLevel"]
 
 
 @bp.app_context_processor

@@ -8,28 +8,37 @@ from __future__ import annotations
 
 import difflib
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 
 from tipline.accounts.models import RoleAssignment, User
 from tipline.accounts.permissions import TIP_READERS, TRIAGERS, scope_key, units_with, within
+from tipline.core.errors import TiplineError
 from tipline.core.text import fold
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db
-from tipline.places.models import Unit
+from tipline.places.models import Unit, UnitLevel
+from tipline.places.services import communes_of, unit_sort_key, villages_of
+from tipline.tips import workflow
 from tipline.tips.models import (
     OPEN_STATUSES,
     Category,
     Handler,
     Priority,
+    RejectReason,
+    ResponseTemplate,
     Tip,
+    TipEvent,
     TipRead,
     TipStatus,
 )
 from tipline.tips.queries import TipUnit, reading_clause, visible_tips
+from tipline.tips.services import TipDraft, active_categories, normalize_reference, submit_tip
 
 # Used when the configuration says nothing about a category: (priority, days to a first
 # response, days to settle).
@@ -170,8 +179,6 @@ def inbox_query(user: User, wanted: InboxFilter, *, now: datetime | None = None)
     if wanted.overdue:
         query = query.where(overdue_clause(now))
     if wanted.words:
-        from tipline.tips.services import normalize_reference
-
         reference = normalize_reference(wanted.query)
         words = search_clause(wanted.words)
         query = query.where(or_(words, Tip.reference == reference) if reference else words)
@@ -265,7 +272,6 @@ _COUNTS_LOCK = threading.Lock()
 
 def cached_inbox_counts(user: User, *, now: datetime | None = None) -> InboxCounts:
     """`inbox_counts`, reused while nothing has happened to any tip or to the user's reads."""
-    from tipline.tips.models import TipEvent
 
     now = now or utcnow()
     enabled = current_app.config.get("TIPLINE_INBOX_COUNTS_CACHE")
@@ -428,7 +434,6 @@ def stale_tips(now: datetime, hours: float):
 
 def escalate_stale(now: datetime | None = None, hours: float | None = None) -> list[Tip]:
     """Hand every unattended tip to the commune police (meant for cron); the caller commits."""
-    from tipline.tips import workflow
 
     now = now or utcnow()
     if hours is None:
@@ -463,9 +468,6 @@ def bulk_apply(
     Tips are looked up through the scoping query: an id outside the user's scope is
     counted as missing and nothing else is said about it.
     """
-    from tipline.core.errors import TiplineError
-    from tipline.tips import workflow
-    from tipline.tips.models import RejectReason
 
     result = BulkResult()
     ids = list(dict.fromkeys(public_ids))[:200]
@@ -499,7 +501,6 @@ def bulk_apply(
 
 
 def _no_priority():
-    from flask_babel import lazy_gettext as _l
 
     return _l("Hãy chọn mức ưu tiên.")
 
@@ -523,7 +524,6 @@ def record_on_behalf(
 
     `batch_key` (from the form) makes a re-sent form record nothing twice.
     """
-    from tipline.tips.services import TipDraft, submit_tip
 
     receipts = []
     for index, row in enumerate(rows):
@@ -543,8 +543,6 @@ def record_on_behalf(
 
 def recordable_units(user: User) -> list[Unit]:
     """Villages and communes where `user` may record tips (where they may triage)."""
-    from tipline.places.models import UnitLevel
-    from tipline.places.services import communes_of, villages_of
 
     units: dict[int, Unit] = {}
     for unit in units_with(user, TRIAGERS):
@@ -563,7 +561,6 @@ def recordable_units(user: User) -> list[Unit]:
 
 
 def templates_for(tip: Tip) -> list:
-    from tipline.tips.models import ResponseTemplate
 
     commune = tip.unit.commune
     if commune is None:
@@ -603,14 +600,9 @@ def inbox_options(user: User) -> InboxOptions:
 
     Plain values, kept a minute per user and roles: the inbox needs them on every view.
     """
-    import time as _time
-
-    from tipline.places.models import UnitLevel
-    from tipline.places.services import unit_sort_key
-    from tipline.tips.services import active_categories
 
     key = (str(db.engine.url), user.id, scope_key(user))
-    now = _time.monotonic()
+    now = time.monotonic()
     with _COUNTS_LOCK:
         found = _OPTIONS_CACHE.get(key)
     if found is not None and now - found[0] < OPTIONS_TTL and not current_app.testing:
