@@ -51,6 +51,10 @@ class Config:
     # Werkzeug applies this to its parse buffer too, which holds up to a 64 KiB read plus
     # what is left of the last one: at 64 KiB, photo uploads failed with 413 at random.
     MAX_FORM_MEMORY_SIZE = 512 * 1024
+    # Any body that is not a multipart upload (a URL-encoded form, JSON) is read whole, and
+    # none needs more than this (the longest form, a tip, is 4,000 characters of text):
+    # bigger ones get 413 before they are parsed (tipline/core/multipart.py).
+    TIPLINE_MAX_FORM_BYTES = _int("TIPLINE_MAX_FORM_BYTES", 256 * 1024)
 
     BABEL_DEFAULT_LOCALE = "vi"
     BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"

@@ -1,4 +1,5 @@
-"""A request class whose multipart parser compiles no regular expression per request.
+"""The app's request class: a multipart parser that compiles no regular expression per
+request, and a body cap for each kind of body (see `TiplineRequest`).
 
 Werkzeug's ``MultipartDecoder`` compiles two regular expressions around each request's
 boundary. Browsers draw a new random boundary for every form they send, so ``re``'s own
@@ -18,13 +19,24 @@ characters (a line break, say) keeps Werkzeug's patterns as they are.
 
 from __future__ import annotations
 
+import io
 import re
 import types
 
-from flask import Request
+from flask import (
+    Request,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+)
+from flask_babel import lazy_gettext as _l
 from werkzeug import formparser
 from werkzeug.sansio import multipart as sansio_multipart
 from werkzeug.sansio.multipart import LINE_BREAK, MultipartDecoder
+
+from tipline.core.http import wants_json
 
 # RFC 2046 section 5.1.1: bcharsnospace and space.
 BOUNDARY_CHARS = frozenset(
@@ -170,9 +182,71 @@ class FormDataParser(formparser.FormDataParser):
     )
 
 
+def _too_large_response():
+    """413 with its own message (the app's 413 handler speaks of photos only)."""
+    kb = max(1, current_app.config["TIPLINE_MAX_FORM_BYTES"] // 1024)
+    text = str(
+        _l(
+            "Nội dung gửi lên quá lớn (tối đa %(kb)d KB). Hãy rút ngắn nội dung rồi gửi lại.",
+            kb=kb,
+        )
+    )
+    if wants_json():
+        return make_response(jsonify(error=text, status=413), 413)
+    return make_response(render_template("error.html", status=413, message=text), 413)
+
+
 class TiplineRequest(Request):
+    """Werkzeug's request with the decoder above, and a body cap for each kind of body.
+
+    Only a multipart body may carry photos: it keeps MAX_CONTENT_LENGTH (or what a view
+    sets for its photos). Any other body (URL-encoded form, JSON, anything) is read in one
+    piece, so it gets the much smaller TIPLINE_MAX_FORM_BYTES, with or without a
+    Content-Length (`_refuse_large_bodies` answers 413 before anything parses it).
+    """
+
     form_data_parser_class = FormDataParser
+
+    @property
+    def max_content_length(self) -> int | None:
+        limit = super().max_content_length
+        if self.mimetype == "multipart/form-data" or not current_app:
+            return limit
+        cap = current_app.config["TIPLINE_MAX_FORM_BYTES"]
+        return cap if limit is None else min(limit, cap)
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+
+def _refuse_large_bodies():
+    """A body other than multipart over the cap gets 413 before anything parses it.
+
+    With a Content-Length, that is a comparison. Without one (chunked), Werkzeug would cut
+    the body at the cap without a word and parse what came; so it is read here up to one
+    byte past the cap, refused if it has that byte, and handed on with its length.
+    """
+    if request.mimetype == "multipart/form-data":
+        return None  # the decoder counts as it reads, and a view may allow photos
+    limit = request.max_content_length
+    if limit is None:
+        return None
+    length = request.content_length
+    if length is not None:
+        return _too_large_response() if length > limit else None
+    environ = request.environ
+    if "wsgi.input_terminated" not in environ:
+        return None  # Werkzeug reads no body of unknown length at all
+    body = environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        return _too_large_response()
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    return None
 
 
 def init_app(app) -> None:
     app.request_class = TiplineRequest
+    app.before_request(_refuse_large_bodies)

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
     DateField,
+    FileField,
     FloatField,
     HiddenField,
     RadioField,
@@ -15,6 +16,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.fields.choices import SelectFieldBase
 from wtforms.validators import (
     AnyOf,
     DataRequired,
@@ -51,11 +53,48 @@ def _valid_code(form, field) -> None:
         raise ValidationError(BAD_FORM)
 
 
+# A field without a Length of its own is never shown back longer than this.
+ECHO_LIMIT = 100
+
+
 class PublicForm(FlaskForm):
-    """Resident forms carry no CSRF token (no session cookie): views check the origin instead."""
+    """Resident forms carry no CSRF token (no session cookie): views check the origin instead.
+
+    A value longer than its field's limit is refused with a message and shown back cut to
+    the limit: a page answering a form never echoes a huge body (security review, item 11).
+    """
 
     class Meta:
         csrf = False
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if _cut_overlong(field):
+                valid = False
+        return valid
+
+
+def _field_limit(field) -> int:
+    limits = [v.max for v in field.validators if isinstance(v, Length) and v.max >= 0]
+    return min(limits) if limits else ECHO_LIMIT
+
+
+def _cut_overlong(field) -> bool:
+    """Refuse and cut a value longer than the field's limit; True when it was."""
+    if isinstance(field, SelectFieldBase | FileField) or not hasattr(field, "_value"):
+        return False
+    shown = field._value()
+    limit = _field_limit(field)
+    if not isinstance(shown, str) or len(shown) <= limit:
+        return False
+    if not field.errors:
+        field.errors.append(_l("Tối đa %(max)d ký tự.", max=limit))
+    if isinstance(field.data, str):
+        field.data = field.data[:limit]
+    if field.raw_data:
+        field.raw_data = [str(field.raw_data[0])[:limit]]
+    return True
 
 
 class SubmitTipForm(PublicForm):
@@ -121,7 +160,8 @@ class SubmitTipForm(PublicForm):
         invalid_value_message=_l("Kinh độ không hợp lệ."),
     )
     photo = MultipleFileField(_l("Ảnh (không bắt buộc)"))
-    photo_token = HiddenField()
+    # Photos kept across a form error: up to MAX_PHOTOS signed tokens of about 200 characters.
+    photo_token = HiddenField(validators=[Length(max=2000, message=BAD_FORM)])
     # Sent by the page's script: the follow-up code chosen on the phone (see TipDraft).
     follow_up_code = HiddenField(
         filters=[lambda value: normalize_code(value) if value else None],
