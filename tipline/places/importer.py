@@ -19,6 +19,7 @@ from pathlib import Path
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from tipline.core.errors import TiplineError
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import add_unit
@@ -303,21 +304,32 @@ HEADERS = {
 }
 
 
-def read_csv(data: bytes) -> list[dict[str, str]] | str:
-    """Rows of a CSV from a spreadsheet (UTF-8, with or without BOM; comma or semicolon)."""
+class UnreadableFile(TiplineError):
+    """A villages file that is not a CSV one can read; the message says why."""
+
+    status_code = 400
+
+
+def read_csv(data: bytes) -> list[dict[str, str]]:
+    """Rows of a CSV from a spreadsheet (UTF-8, with or without BOM; comma or semicolon).
+
+    Raises UnreadableFile, with a message for the person who sent it.
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return str(_l("Tệp không phải văn bản UTF-8. Hãy lưu lại dưới dạng CSV UTF-8."))
+        raise UnreadableFile(
+            _l("Tệp không phải văn bản UTF-8. Hãy lưu lại dưới dạng CSV UTF-8.")
+        ) from None
     if not text.strip():
-        return str(_l("Tệp trống."))
+        raise UnreadableFile(_l("Tệp trống."))
     first = text.splitlines()[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         table = [row for row in reader]
     except csv.Error:
-        return str(_l("Tệp CSV bị lỗi định dạng."))
+        raise UnreadableFile(_l("Tệp CSV bị lỗi định dạng.")) from None
     columns: dict[str, int] = {}
     for index, title in enumerate(table[0]):
         key = title.strip().lower()
@@ -325,7 +337,7 @@ def read_csv(data: bytes) -> list[dict[str, str]] | str:
             if key in names:
                 columns[field_name] = index
     if "name" not in columns:
-        return str(_l("Dòng đầu phải có cột “name” (hoặc “tên”)."))
+        raise UnreadableFile(_l("Dòng đầu phải có cột “name” (hoặc “tên”)."))
     rows = []
     for row in table[1:]:
         rows.append(
@@ -340,9 +352,10 @@ def read_csv(data: bytes) -> list[dict[str, str]] | str:
 def plan_villages(commune: Unit, data: bytes) -> VillagePlan:
     """Check every row of a commune's villages file and say what importing it would do."""
     plan = VillagePlan(commune)
-    rows = read_csv(data)
-    if isinstance(rows, str):
-        plan.errors.append(RowError(1, rows))
+    try:
+        rows = read_csv(data)
+    except UnreadableFile as error:
+        plan.errors.append(RowError(1, str(error.message)))
         return plan
     if len(rows) > MAX_ROWS:
         plan.errors.append(RowError(1, str(_l("Tệp có quá nhiều dòng (tối đa 2.000)."))))

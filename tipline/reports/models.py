@@ -19,15 +19,17 @@ from tipline.accounts.models import User
 from tipline.core.db import Base
 from tipline.core.timeutil import utcnow
 from tipline.places.models import Unit
+from tipline.teams.models import TeamKind
 from tipline.tips.models import Tip
 
 # The figures a commune enters (not tips), in the order of the annual review.
+# The first five are the teams a registry counts (TeamKind's values name them).
 INDICATOR_FIELDS: list[tuple[str, object]] = [
-    ("steering_committees", _l("Ban chỉ đạo ANTT xã, phường, thị trấn")),
-    ("protection_teams", _l("Tổ bảo vệ ANTT ở thôn, bản, khu phố")),
-    ("social_security_teams", _l("Tổ an ninh xã hội (cụm dân cư)")),
-    ("patrol_teams", _l("Tổ tuần tra nhân dân")),
-    ("mediation_teams", _l("Tổ hòa giải")),
+    (TeamKind.STEERING_COMMITTEE.value, _l("Ban chỉ đạo ANTT xã, phường, thị trấn")),
+    (TeamKind.PROTECTION_TEAM.value, _l("Tổ bảo vệ ANTT ở thôn, bản, khu phố")),
+    (TeamKind.SOCIAL_SECURITY_TEAM.value, _l("Tổ an ninh xã hội (cụm dân cư)")),
+    (TeamKind.PATROL_TEAM.value, _l("Tổ tuần tra nhân dân")),
+    (TeamKind.MEDIATION_TEAM.value, _l("Tổ hòa giải")),
     ("self_managed_areas", _l("Khu dân cư tự quản về ANTT")),
     ("disputes_mediated", _l("Vụ mâu thuẫn, tranh chấp hòa giải ngoài tin báo")),
     ("people_managed", _l("Đối tượng vi phạm pháp luật được quản lý, giáo dục tại cộng đồng")),

@@ -31,6 +31,7 @@ from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import unit_sort_key
 from tipline.reports.fmt import fig
 from tipline.reports.models import INDICATOR_NAMES, Indicator
+from tipline.teams.models import TeamKind
 from tipline.teams.services import registry_counts
 from tipline.tips import counts
 from tipline.tips.models import (
@@ -710,13 +711,7 @@ def indicators_for(commune: Unit) -> list[Indicator]:
 
 
 # Counts the teams registry keeps, where a commune keeps one (tipline/teams/).
-REGISTRY_NAMES = [
-    "steering_committees",
-    "protection_teams",
-    "social_security_teams",
-    "patrol_teams",
-    "mediation_teams",
-]
+REGISTRY_NAMES = [kind.value for kind in TeamKind]
 
 
 @dataclass
