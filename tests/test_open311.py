@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import socket
 import threading
+import time
 import xml.etree.ElementTree as ET  # noqa: S405  # nosec B405 - our own answers
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -74,7 +76,7 @@ def test_service_definition_offers_the_communes(client, world):
     assert client.get(f"{BASE}/services/nope.json").status_code == 404
 
 
-def test_without_a_key_only_public_safe_fields_answer(client, world, make_tip):
+def test_without_a_key_only_public_safe_fields_answer(client, world, make_tip, partner):
     tip = make_tip(
         world.a1,
         identity_tier=IdentityTier.CONFIDENTIAL,
@@ -84,16 +86,27 @@ def test_without_a_key_only_public_safe_fields_answer(client, world, make_tip):
         longitude=105.7,
         place="Nhà văn hóa thôn Đông",
     )
-    response = client.get(f"{BASE}/requests.json")
+    assert client.get(f"{BASE}/requests.json").status_code == 403  # tests/test_open311_privacy
+    response = client.get(f"{BASE}/requests/{tip.reference}.json")
     (record,) = response.get_json()
-    assert record["service_request_id"] == tip.reference
-    assert record["status"] == "open" and record["status_notes"] == "Mới tiếp nhận"
-    assert record["agency_responsible"] == "Xã An Bình"
-    assert record["requested_datetime"].endswith("+07:00")
-    for hidden in ("description", "lat", "long", "address", "media_url"):
+    assert record["service_request_id"] == tip.reference and record["status"] == "open"
+    assert record["requested_datetime"].endswith("T00:00:00+07:00")
+    for hidden in ("description", "lat", "long", "address", "media_url", "agency_responsible"):
         assert hidden not in record
-    text = response.get_data(as_text=True) + client.get(f"{BASE}/requests.xml").get_data(
-        as_text=True
+    # A key outside the tip's scope sees the commune and the state, not the contents.
+    reader = {"X-Api-Key": partner(world.commune_b)}
+    listed = client.get(f"{BASE}/requests.json", headers=reader)
+    (record,) = listed.get_json()
+    assert record["status_notes"] == "Mới tiếp nhận"
+    assert record["agency_responsible"] == "Xã An Bình"
+    text = "".join(
+        answer.get_data(as_text=True)
+        for answer in (
+            response,
+            listed,
+            client.get(f"{BASE}/requests.xml", headers=reader),
+            client.get(f"{BASE}/requests/{tip.reference}.xml"),
+        )
     )
     for secret in ("Bí Mật", "0912345678", "Mất trộm", "19.8", "Nhà văn hóa", tip.public_id):
         assert secret not in text
@@ -137,46 +150,61 @@ def test_a_village_key_reads_nothing_more_of_a_tip_hidden_from_the_village(
     assert [r for r in listed if "description" in r] == []
 
 
-def test_closed_tips_say_so_with_the_detailed_state(client, world, make_tip):
+def test_closed_tips_say_so_with_the_detailed_state(client, world, make_tip, partner):
     tip = make_tip(world.a1)
+    reader = {"X-Api-Key": partner(world.commune_a)}
     police = world.user("police_a")
     for action in (workflow.Action.TRIAGE, workflow.Action.START_VERIFICATION):
         workflow.transition(tip, action, police)
     workflow.transition(tip, workflow.Action.VERIFY, police)
     workflow.transition(tip, workflow.Action.RESOLVE, police, outcome=Outcome.MEDIATED)
     db.session.commit()
-    (record,) = client.get(f"{BASE}/requests/{tip.reference}.json").get_json()
+    (record,) = client.get(f"{BASE}/requests/{tip.reference}.json", headers=reader).get_json()
     assert record["status"] == "closed" and record["status_notes"] == "Đã giải quyết"
     assert record["updated_datetime"] >= record["requested_datetime"]
-    assert client.get(f"{BASE}/requests.json?status=open").get_json() == []
-    assert len(client.get(f"{BASE}/requests.json?status=closed").get_json()) == 1
+    assert client.get(f"{BASE}/requests.json?status=open", headers=reader).get_json() == []
+    closed = client.get(f"{BASE}/requests.json?status=closed", headers=reader).get_json()
+    assert len(closed) == 1
 
 
-def test_filters_are_validated_in_the_answer_format(client, world):
-    bad = client.get(f"{BASE}/requests.json?start_date=yesterday")
+def test_filters_are_validated_in_the_answer_format(client, world, partner):
+    reader = {"X-Api-Key": partner(world.commune_a)}
+
+    def get(path):
+        return client.get(path, headers=reader)
+
+    bad = get(f"{BASE}/requests.json?start_date=yesterday")
     assert bad.status_code == 400
     assert "start_date" in bad.get_json()[0]["description"]
-    xml = client.get(f"{BASE}/requests.xml?end_date=31/12/2026")
+    xml = get(f"{BASE}/requests.xml?end_date=31/12/2026")
     assert xml.status_code == 400 and xml.mimetype == "application/xml"
     root = ET.fromstring(xml.data)  # noqa: S314  # nosec B314
     assert root.tag == "errors" and root.findtext("error/code") == "400"
-    order = client.get(
+    order = get(
         f"{BASE}/requests.json?start_date=2026-02-01T00:00:00Z&end_date=2026-01-01T00:00:00Z"
     )
     assert order.status_code == 400
-    assert client.get(f"{BASE}/requests.json?status=pending").status_code == 400
-    assert client.get(f"{BASE}/requests.json?service_request_id=nope").status_code == 400
+    assert get(f"{BASE}/requests.json?status=pending").status_code == 400
+    assert get(f"{BASE}/requests.json?service_request_id=nope").status_code == 400
 
 
-def test_default_window_is_ninety_days(client, world, make_tip):
+def test_default_window_is_ninety_days(client, world, make_tip, partner):
+    reader = {"X-Api-Key": partner(world.commune_a)}
     old = make_tip(world.a1, now=utcnow() - timedelta(days=100))
     recent = make_tip(world.a1)
-    listed = [r["service_request_id"] for r in client.get(f"{BASE}/requests.json").get_json()]
+    listed = [
+        r["service_request_id"]
+        for r in client.get(f"{BASE}/requests.json", headers=reader).get_json()
+    ]
     assert listed == [recent.reference]
     start = (utcnow() - timedelta(days=120)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    wider = client.get(f"{BASE}/requests.json", query_string={"start_date": start}).get_json()
+    wider = client.get(
+        f"{BASE}/requests.json", query_string={"start_date": start}, headers=reader
+    ).get_json()
     assert {r["service_request_id"] for r in wider} == {old.reference, recent.reference}
-    by_id = client.get(f"{BASE}/requests.json?service_request_id={old.reference}").get_json()
+    by_id = client.get(
+        f"{BASE}/requests.json?service_request_id={old.reference}", headers=reader
+    ).get_json()
     assert [r["service_request_id"] for r in by_id] == [old.reference]
 
 
@@ -280,8 +308,8 @@ def test_keys_are_checked_and_revocation_is_immediate(client, world, partner):
 def test_a_key_in_the_query_string_is_not_a_credential(client, world, make_tip, partner):
     make_tip(world.a1)
     secret = partner(world.commune_a)
-    (record,) = client.get(f"{BASE}/requests.json", query_string={"api_key": secret}).get_json()
-    assert "description" not in record
+    listed = client.get(f"{BASE}/requests.json", query_string={"api_key": secret})
+    assert listed.status_code == 403
 
 
 def test_every_use_of_a_key_is_logged_without_the_client(client, world, partner):
@@ -360,13 +388,151 @@ def test_media_url_is_fetched_only_from_allowed_addresses(
     url = f"{image_server}/photo.jpg"
     # Loopback (and every private address) is refused unless a test allows it.
     assert _post(client, secret, media_url=url).status_code == 400
-    for bad in ("file:///etc/passwd", "ftp://127.0.0.1/x", "http://10.0.0.1/x", "http://[::1]/x"):
+    for bad in (
+        "file:///etc/passwd",
+        "ftp://127.0.0.1/x",
+        "http://10.0.0.1/x",
+        "http://[::1]/x",
+        "http://[::7f00:1]/x",
+        "http://[64:ff9b::7f00:1]/x",
+        "http://[2002:7f00:1::]/x",
+        "http://[::ffff:127.0.0.1]/x",
+    ):
         assert _post(client, secret, media_url=bad).status_code == 400, bad
     monkeypatch.setitem(app.config, "TIPLINE_OPEN311_MEDIA_ALLOW_LOOPBACK", True)
     assert _post(client, secret, media_url=f"{image_server}/missing.jpg").status_code == 400
     response = _post(client, secret, media_url=url)
     assert response.status_code == 201
     assert len(db.session.scalar(select(Tip)).photos) == 1
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.0.0.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",  # noqa: S104  # nosec B104 - an address refused, not bound
+        "::",
+        "::1",
+        "fe80::1%eth0",
+        "fec0::1",
+        "fc00::1",
+        "::7f00:1",  # IPv4-compatible ::127.0.0.1
+        "::a00:1",  # IPv4-compatible ::10.0.0.1
+        "::ffff:127.0.0.1",  # IPv4-mapped
+        "::ffff:169.254.169.254",
+        "64:ff9b::7f00:1",  # NAT64, well-known prefix
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b:1::7f00:1",  # NAT64, local-use prefix: refused whatever it embeds
+        "64:ff9b:1::808:808",
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1
+        "2001:0:a00:1::f7f7:f7f7",  # Teredo, server 10.0.0.1
+        "2001:0:808:808::f7f7:f7f7",  # Teredo even to public hosts (2001::/23 is not global)
+    ],
+)
+def test_media_addresses_that_lead_inside_are_refused(app, world, monkeypatch, address):
+    from tipline.api.media import allowed
+
+    assert not allowed(address)
+    # The test-only loopback allowance is for 127.0.0.1 itself, never an embedded form.
+    monkeypatch.setitem(app.config, "TIPLINE_OPEN311_MEDIA_ALLOW_LOOPBACK", True)
+    assert allowed(address) is (address == "127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "8.8.8.8",
+        "2606:4700::1111",
+        "::ffff:8.8.8.8",
+        "64:ff9b::808:808",
+        "2002:808:808::1",
+    ],
+)
+def test_media_addresses_that_lead_to_public_hosts_are_allowed(world, address):
+    from tipline.api.media import allowed
+
+    assert allowed(address)
+
+
+@pytest.fixture
+def drip_server():
+    """A local server that sends one byte at a time: of its headers, or of its body."""
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            head = (
+                b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 9000\r\n"
+                + b"X-Padding: "
+                + b"y" * 150
+                + b"\r\n\r\n"
+            )
+            if self.path == "/body":
+                self.wfile.write(head)
+                self.wfile.flush()
+                head = b""
+            # At most 5 s of dripping, so that a fetch without a deadline still ends.
+            for byte in (head + b"x" * 250)[:250]:
+                if stop.wait(0.02):
+                    return
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:
+                    return  # the fetch gave up
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_a_dripping_media_server_is_cut_at_the_deadline(app, world, monkeypatch, drip_server, part):
+    from tipline.api.media import MediaError, fetch_media
+
+    monkeypatch.setitem(app.config, "TIPLINE_OPEN311_MEDIA_ALLOW_LOOPBACK", True)
+    monkeypatch.setitem(app.config, "TIPLINE_OPEN311_MEDIA_TIMEOUT", 0.5)
+    started = time.monotonic()
+    with pytest.raises(MediaError) as refused:
+        fetch_media(f"{drip_server}/{part}")
+    assert time.monotonic() - started < 1.5
+    assert "quá lâu" in str(refused.value)
+
+
+def test_a_tls_handshake_that_never_ends_is_cut_at_the_deadline(app, world, monkeypatch):
+    from tipline.api.media import MediaError, fetch_media
+
+    monkeypatch.setitem(app.config, "TIPLINE_OPEN311_MEDIA_ALLOW_LOOPBACK", True)
+    monkeypatch.setitem(app.config, "TIPLINE_OPEN311_MEDIA_TIMEOUT", 0.5)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        started = time.monotonic()
+        with pytest.raises(MediaError) as refused:
+            fetch_media(f"https://127.0.0.1:{silent.getsockname()[1]}/photo.jpg")
+    assert time.monotonic() - started < 1.5
+    assert "quá lâu" in str(refused.value)
+
+
+def test_a_dripping_media_url_is_a_400_for_the_partner(
+    app, client, world, partner, monkeypatch, drip_server
+):
+    monkeypatch.setitem(app.config, "TIPLINE_OPEN311_MEDIA_ALLOW_LOOPBACK", True)
+    monkeypatch.setitem(app.config, "TIPLINE_OPEN311_MEDIA_TIMEOUT", 0.5)
+    response = _post(client, partner(world.commune_a), media_url=f"{drip_server}/body")
+    assert response.status_code == 400
+    assert "quá lâu" in response.get_json()[0]["description"]
+    assert db.session.scalar(select(Tip)) is None
 
 
 def test_each_key_has_its_own_rate_limit(app, world, other_app, partner):

@@ -1,9 +1,13 @@
 """Open311 GeoReport v2 (https://wiki.open311.org/GeoReport_v2) for partner systems.
 
 Services are the tip categories; a service request is a tip, its id the tip's public
-reference. Without a partner key only public-safe fields answer (reference, category,
-commune, status, dates); a key with the read permission sees description, place and
-coordinates of the tips in its unit's subtree, never the tipster's identity or photos.
+reference. The list of requests needs a partner key with the read permission: commune,
+category and minute of every tip would undo the small-number suppression of the public
+figures (/so-lieu), where most cells hold one tip. Without such a key one request, asked
+for by its reference (the tipster's), answers only its reference, category, open or
+closed, and the days it came in and last changed. A key with the read permission sees the
+commune, the detailed state and the minute of any tip, and the description, place and
+coordinates of the tips in its unit's subtree; never the tipster's identity or photos.
 """
 
 from __future__ import annotations
@@ -170,6 +174,12 @@ def _partner() -> PartnerKey | None:
     return g.get("api_partner_key")
 
 
+def _reader() -> PartnerKey | None:
+    """The request's partner key if it has the read permission; otherwise nobody."""
+    key = _partner()
+    return key if key is not None and key.may_read else None
+
+
 def _in_scope(key: PartnerKey | None, tip: Tip) -> bool:
     """Whether the key may read this tip's details: in its subtree, and (as for a village
     team, queries.reading_clause) not a tip hidden from its village."""
@@ -302,7 +312,30 @@ def _updated_at(tips: list[Tip]) -> dict[int, datetime]:
     return dict(rows.all())
 
 
+def day(moment: datetime | None) -> str | None:
+    """The local day of a naive-UTC moment, as its midnight in Vietnam's time zone."""
+    if moment is None:
+        return None
+    local = moment.replace(tzinfo=UTC).astimezone(LOCAL_TZ)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+
+
+def tipster_record(tip: Tip, updated: datetime | None) -> dict:
+    """What a reference alone may learn: no commune, no detailed state, no minute."""
+    status = public_status(tip)
+    return {
+        "service_request_id": tip.reference,
+        "status": "open" if status in OPEN_STATUSES else "closed",
+        "service_name": tip.category.label,
+        "service_code": tip.category.code,
+        "requested_datetime": day(tip.submitted_at),
+        "updated_datetime": day(updated or tip.submitted_at),
+    }
+
+
 def request_record(tip: Tip, updated: datetime | None, key: PartnerKey | None) -> dict:
+    if key is None or not key.may_read:
+        return tipster_record(tip, updated)
     status = public_status(tip)
     commune = tip.unit.commune or tip.unit
     record = {
@@ -392,6 +425,15 @@ def _list_filters(args) -> tuple[list, int]:
 
 @bp.get(f"/requests.<{FORMATS}:fmt>")
 def list_requests(fmt: str):
+    if _reader() is None:
+        raise Open311Error(
+            403,
+            _l(
+                "Danh sách tin báo chỉ dành cho khóa API có quyền đọc. "
+                "Số liệu tổng hợp công khai xem tại %(url)s.",
+                url=url_for("reports_public.figures", _external=True),
+            ),
+        )
     conditions, limit = _list_filters(request.args)
     query = (
         select(Tip)

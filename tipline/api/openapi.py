@@ -162,10 +162,8 @@ SCHEMAS = {
             [
                 "service_request_id",
                 "status",
-                "status_notes",
                 "service_name",
                 "service_code",
-                "agency_responsible",
                 "requested_datetime",
                 "updated_datetime",
             ],
@@ -173,15 +171,31 @@ SCHEMAS = {
             status={"type": "string", "enum": ["open", "closed"]},
             status_notes={
                 "type": "string",
-                "description": "The detailed state, in the reader's language (Vietnamese "
-                "by default): Mới tiếp nhận, Đang xác minh, Đã giải quyết...",
+                "description": "Only for a key with the read permission: the detailed "
+                "state, in the reader's language (Vietnamese by default): Mới tiếp nhận, "
+                "Đang xác minh, Đã giải quyết...",
             },
             service_name=_STR,
             service_code=_STR,
-            agency_responsible={"type": "string", "description": "The commune."},
-            requested_datetime=_TIME,
-            updated_datetime=_TIME,
-            commune_code={"type": "string", "description": "Extension: the commune's code."},
+            agency_responsible={
+                "type": "string",
+                "description": "Only for a key with the read permission: the commune.",
+            },
+            requested_datetime={
+                **_TIME,
+                "description": "With a key with the read permission, the minute the tip "
+                "came in; without, only its day (midnight in Asia/Ho_Chi_Minh, +07:00).",
+            },
+            updated_datetime={
+                **_TIME,
+                "description": "The last change the tipster can see; without a key with "
+                "the read permission, only its day (midnight, +07:00).",
+            },
+            commune_code={
+                "type": "string",
+                "description": "Extension, only for a key with the read permission: the "
+                "commune's code.",
+            },
             description={
                 "type": "string",
                 "description": "Only for a key with the read permission, for tips in its scope.",
@@ -191,9 +205,11 @@ SCHEMAS = {
             long={"type": ["number", "null"]},
             expected_datetime=_NTIME,
         ),
-        "description": "Without a partner key (or outside its scope) only the public-safe "
-        "fields: reference, category, commune, status and dates. Never the tipster's "
-        "identity or photos.",
+        "description": "Without a partner key with the read permission (only for one "
+        "request asked for by its reference): reference, category, open or closed, and "
+        "the days it came in and last changed. With such a key also the commune, the "
+        "detailed state and the minutes; and for tips in the key's scope the description, "
+        "address and coordinates. Never the tipster's identity or photos.",
     },
     "PostedRequest": _obj(
         ["service_request_id", "token", "follow_up_code"],
@@ -428,11 +444,22 @@ def _open311_paths() -> dict:
             "get": {
                 "tags": ["Open311"],
                 "summary": "Service requests (tips), newest first, at most 1000",
+                "description": "Only with a partner key that has the read permission: "
+                "without one the answer is 403. A list of tips with commune, category and "
+                "time would point at the few people behind a small count, which the public "
+                "figures (/so-lieu) withhold. A tipster looks up one request by its "
+                "reference (GET /requests/{service_request_id}).",
                 "parameters": [_FORMAT, *requests_filters],
-                "security": _PARTNER,
+                "security": _PARTNER_ONLY,
                 "responses": {
                     "200": _open311_answer("Requests.", _array(_ref("ServiceRequest"))),
-                    **{s: _OPEN311_ERRORS[s] for s in ("400", "401", "403", "429")},
+                    "403": _open311_answer(
+                        "No partner key with the read permission (or a revoked key): "
+                        '[{"code": 403, "description": "..."}], Vietnamese first, pointing '
+                        "to the public figures at /so-lieu.",
+                        _OPEN311_ERROR,
+                    ),
+                    **{s: _OPEN311_ERRORS[s] for s in ("400", "401", "429")},
                 },
             },
             "post": {
@@ -474,6 +501,10 @@ def _open311_paths() -> dict:
             "get": {
                 "tags": ["Open311"],
                 "summary": "One service request",
+                "description": "Open without a key, for the tipster who holds the "
+                "reference: then only reference, category, open or closed, and the days "
+                "(not the times) it came in and last changed. A key with the read "
+                "permission gets the fuller record (see ServiceRequest).",
                 "parameters": [
                     {"name": "service_request_id", "in": "path", "required": True, "schema": _STR},
                     _FORMAT,
