@@ -23,15 +23,17 @@ install: $(VENV)/.installed compile
 install-dev: $(VENV)/.dev-installed compile
 
 ## run: install, migrate, load the demo when the database is empty, serve
+# umask 077: the database, photos and folders these commands create in instance/ are the
+# owner's only (the serve command sets the same umask for itself).
 run: install
-	$(FLASK) db upgrade
-	$(FLASK) tipline demo --if-empty
+	umask 077 && $(FLASK) db upgrade
+	umask 077 && $(FLASK) tipline demo --if-empty
 	@echo "Tipline: http://$(HOST):$(PORT)/  (staff: http://$(HOST):$(PORT)/staff/)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	$(FLASK) tipline serve --host $(HOST) --port $(PORT)
 
 demo: install
-	$(FLASK) db upgrade
-	$(FLASK) tipline demo
+	umask 077 && $(FLASK) db upgrade
+	umask 077 && $(FLASK) tipline demo
 
 ## test: install the dev requirements and run the suite
 test: install-dev

@@ -7,15 +7,23 @@ credentials; those tests skip when moto is not installed.
 from __future__ import annotations
 
 import io
+import os
 import pathlib
+import re
+import stat
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from flask import Flask
 from PIL import Image
+from sqlalchemy import select
 
+import tipline.tips.storage as storage_module
 from tipline.extensions import db
 from tipline.places.models import Unit
 from tipline.tips.models import Category, Tip, TipPhoto
@@ -229,8 +237,9 @@ def test_list_gives_every_photo_with_a_current_modification_time(backend):
         backend.storage.put(name, name.encode())
     listed = dict(backend.storage.list())
     assert set(listed) == {NAME, THUMB, OTHER}
-    # S3 keeps whole seconds; clocks of one machine agree otherwise.
-    assert all(before - 2 <= modified <= time.time() + 2 for modified in listed.values())
+    # A local file's time is to the minute, S3 keeps whole seconds.
+    floor = before - before % 60
+    assert all(floor - 2 <= modified <= time.time() + 2 for modified in listed.values())
 
 
 def test_list_ignores_what_the_server_never_names(backend):
@@ -569,3 +578,131 @@ def test_backup_and_restore_carry_the_photos_of_either_store(photo_app, world, t
         after = {name: storage.get(name) for name, _ in storage.list()}
     assert after == original
     assert orphan.filename not in after
+
+
+# ------------------------------------------- modes and times of what a resident leaves
+
+# A time with seconds and microseconds, so that any finer-than-minute time shows.
+SECONDS_IN = datetime(2026, 3, 5, 2, 41, 37, 123456, tzinfo=UTC)
+MINUTE_NS = 60 * 1_000_000_000
+
+
+@contextmanager
+def loose_umask():
+    """The umask of a careless shell (0o022): modes must not depend on the caller's."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def assert_to_the_minute(path: pathlib.Path) -> None:
+    info = path.stat()
+    assert info.st_mtime_ns % MINUTE_NS == 0, (path, info.st_mtime_ns)
+    assert info.st_atime_ns % MINUTE_NS == 0, (path, info.st_atime_ns)
+
+
+def test_a_local_photo_and_its_folders_are_the_owners_only_and_timed_to_the_minute(tmp_path):
+    root = tmp_path / "uploads"
+    storage = LocalStorage(root)
+    with loose_umask(), time_machine.travel(SECONDS_IN, tick=False):
+        storage.put(NAME, b"image")
+        storage.put(THUMB, b"thumb")
+    path = storage.path(NAME)
+    for file in (path, storage.path(THUMB)):
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+        assert_to_the_minute(file)
+    for folder in (root, path.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        assert_to_the_minute(folder)
+    assert path.stat().st_mtime_ns == int(SECONDS_IN.timestamp()) // 60 * MINUTE_NS
+
+
+def test_a_photo_being_written_is_already_private_and_timed_to_the_minute(tmp_path, monkeypatch):
+    """The temporary file, as a crash would leave it: 0600, time to the minute."""
+    seen = []
+
+    def peek(name: str) -> None:
+        if name == "storage.after_tmp_write":
+            seen.extend(p for p in (tmp_path / "uploads").rglob("*.tmp"))
+            for temporary in seen:
+                assert stat.S_IMODE(temporary.stat().st_mode) == 0o600
+                assert_to_the_minute(temporary)
+
+    monkeypatch.setattr(storage_module, "crash_point", peek)
+    with loose_umask(), time_machine.travel(SECONDS_IN, tick=False):
+        LocalStorage(tmp_path / "uploads").put(NAME, b"image")
+    assert len(seen) == 1
+
+
+def test_times_a_resident_causes_are_kept_to_the_minute(app, world, client):
+    """A submission (urgent: an email waits in the outbox), a message and a later photo:
+    every time column they write is to the minute, and so are the photo files."""
+    from tipline.tips.models import OutboxMessage, TipEvent, TipMessage
+
+    with loose_umask(), time_machine.travel(SECONDS_IN, tick=False):
+        receipt = client.post(
+            "/gui-tin?xa=A",
+            data={
+                "submission_key": new_submission_key(),
+                "village": "A1",
+                "category": "disturbance",
+                "description": "Hai nhóm thanh niên đánh nhau ở bãi chợ.",
+                "identity_tier": "anonymous",
+                "photo": (io.BytesIO(_jpeg()), "a.jpg", "image/jpeg"),
+            },
+            content_type="multipart/form-data",
+        )
+        assert receipt.status_code == 200, receipt.get_data(as_text=True)[:1000]
+        html = receipt.get_data(as_text=True)
+        reference = re.search(r'id="reference">([^<]+)<', html).group(1)
+        code = re.search(r'id="follow-up-code">([^<]+)<', html).group(1)
+        assert (
+            client.post("/tra-cuu", data={"reference": reference, "code": code}).status_code == 200
+        )
+        message = {"kind": "information", "body": "Họ đi xe máy màu đỏ."}
+        assert client.post("/tra-cuu/tin-nhan", data=message).status_code == 303
+        later = {"photo": (io.BytesIO(_jpeg((20, 90, 200))), "b.jpg", "image/jpeg")}
+        answer = client.post("/tra-cuu/tin/anh", data=later, content_type="multipart/form-data")
+        assert answer.status_code == 303
+
+    tip = db.session.scalar(select(Tip).where(Tip.reference == reference))
+    rows = {
+        "tips": [tip],
+        "tip_events": db.session.scalars(select(TipEvent).where(TipEvent.tip_id == tip.id)).all(),
+        "tip_messages": db.session.scalars(
+            select(TipMessage).where(TipMessage.tip_id == tip.id)
+        ).all(),
+        "outbox_messages": db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.tip_id == tip.id)
+        ).all(),
+        "tip_photos": list(tip.photos),
+    }
+    assert len(rows["tip_events"]) >= 3 and len(rows["tip_photos"]) == 2
+    assert {m.kind for m in rows["outbox_messages"]} == {"urgent_tip", "tipster_reply"}
+    checked, coarse = set(), []
+    for table, objects in rows.items():
+        for row in objects:
+            for column in row.__table__.columns:
+                value = getattr(row, column.key)
+                if isinstance(value, datetime):
+                    checked.add(f"{table}.{column.name}")
+                    if (value.second, value.microsecond) != (0, 0):
+                        coarse.append(f"{table}.{column.name} = {value}")
+    assert coarse == []
+    assert {
+        "tips.submitted_at",
+        "tips.activity_at",
+        "tip_events.at",
+        "tip_messages.created_at",
+        "outbox_messages.created_at",
+        "tip_photos.created_at",
+    } <= checked
+    storage = storage_for(app)
+    if isinstance(storage, LocalStorage):
+        for photo in tip.photos:
+            for name in (photo.filename, photo.thumb_filename):
+                file = storage.path(name)
+                assert stat.S_IMODE(file.stat().st_mode) == 0o600
+                assert_to_the_minute(file)

@@ -9,11 +9,15 @@ import click
 from flask.cli import with_appcontext
 
 from tipline.extensions import db
+from tipline.ops.serve import serve_command
 
 
 @click.group("tipline")
 def tipline_cli() -> None:
     """Tipline administration."""
+
+
+tipline_cli.add_command(serve_command)
 
 
 @tipline_cli.command("demo")

@@ -131,10 +131,23 @@ def _revision() -> str | None:
         return None
 
 
+# A backup holds tipster identities: its file, and anything made on the way, are the
+# owner's only, whatever the umask of the process that runs the command.
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+
+
+def _create_private(path: Path) -> None:
+    """Create path as an empty owner-only file (it must not exist yet)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    os.close(fd)
+
+
 def _copy_sqlite(source: Path, target: Path) -> None:
     # The online backup API copies a consistent snapshot page by page while others write.
     if not source.is_file():
         raise BackupError(f"no SQLite database at {source}")
+    _create_private(target)  # SQLite takes an empty file as an empty database
     src = sqlite3.connect(source)
     dst = sqlite3.connect(target)
     try:
@@ -152,7 +165,10 @@ def backup(app: Flask, output: Path, *, photos: bool = True) -> Summary:
     output = Path(output)
     if output.exists():
         raise BackupError(f"{output} exists already")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    if not output.parent.is_dir():
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.parent.chmod(FOLDER_MODE)
+    # mkdtemp makes the working folder 0700.
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=".backup-") as work_dir:
         work = Path(work_dir)
         counts = _row_counts()
@@ -163,6 +179,7 @@ def backup(app: Flask, output: Path, *, photos: bool = True) -> Summary:
             _copy_sqlite(_sqlite_path(uri), dump)
         else:
             member, dump = POSTGRES_MEMBER, work / POSTGRES_MEMBER
+            _create_private(dump)  # pg_dump truncates it and keeps the mode
             conninfo, env = _libpq(uri)
             _run(
                 [_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
@@ -170,6 +187,7 @@ def backup(app: Flask, output: Path, *, photos: bool = True) -> Summary:
                 env,
             )  # fmt: skip
         partial = work / "backup.tar"
+        _create_private(partial)
         photo_sums: dict[str, str] = {}
         with tarfile.open(partial, "w") as tar:
             tar.add(dump, arcname=member)
@@ -248,6 +266,7 @@ def restore(app: Flask, archive: Path, *, photos: bool = True) -> Summary:
             )
         member = manifest["database_member"]
         dump = Path(work_dir) / member
+        _create_private(dump)
         dump.write_bytes(_read(tar, tar.getmember(member)))
         if _file_sha256(dump) != manifest["database_sha256"]:
             raise BackupError(f"{member}: checksum mismatch, the backup is damaged")
@@ -291,6 +310,9 @@ def restore(app: Flask, archive: Path, *, photos: bool = True) -> Summary:
 
 
 def _restore_sqlite(source: Path, target: Path) -> None:
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(target)
     src = sqlite3.connect(source)
     dst = sqlite3.connect(target)
     try:

@@ -124,15 +124,64 @@ def _fsync_dir(directory: pathlib.Path) -> None:
         os.close(fd)
 
 
+# Owner-only: photos show what a resident saw; only the app's user may read them.
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+
+
+def minute_ns(moment: float | None = None) -> int:
+    """A time to the minute, in nanoseconds since the epoch (what os.utime takes)."""
+    seconds = int(time.time() if moment is None else moment)
+    return (seconds - seconds % 60) * 1_000_000_000
+
+
+def _to_minute(target: int | pathlib.Path) -> None:
+    """Set a file's (or folder's) access and modification times to the current minute.
+
+    The file system would keep them to the nanosecond: the time a resident sent a photo.
+    """
+    minute = minute_ns()
+    os.utime(target, ns=(minute, minute))
+
+
+def _make_folder(folder: pathlib.Path) -> bool:
+    """Create an owner-only folder (mode set explicitly, whatever the umask); True if new."""
+    try:
+        folder.mkdir(mode=FOLDER_MODE)
+    except FileExistsError:
+        return False
+    except FileNotFoundError:  # the store's own parent is missing: make it as before
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        return _make_folder(folder)
+    folder.chmod(FOLDER_MODE)
+    return True
+
+
+def _folder_times_to_minute(folder: pathlib.Path, *, with_parent: bool) -> None:
+    # A folder's modification time is that of its last new entry (a photo, a temporary).
+    try:
+        _to_minute(folder)
+        if with_parent:
+            _to_minute(folder.parent)
+    except OSError:  # gone meanwhile, or not ours: the file itself is what matters
+        pass
+
+
 def _write_atomic(path: pathlib.Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename into place."""
+    """Write to a temporary file in the same folder, fsync, then rename into place.
+
+    The file is owner-only from its creation, and its times are to the minute before it
+    takes its name, so no reader ever sees a finer time.
+    """
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as fh:
             crash_point("storage.before_tmp_write")
             fh.write(data)
             fh.flush()
+            _to_minute(fh.fileno() if os.utime in os.supports_fd else tmp)
             os.fsync(fh.fileno())
             crash_point("storage.after_tmp_write")
         os.replace(tmp, path)
@@ -159,13 +208,17 @@ class LocalStorage(PhotoStorage):
     def put(self, name: str, data: bytes) -> None:
         _refuse_to_write(name)
         path = self.path(name)
+        folder_is_new = False
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(self.root)
+            folder_is_new = _make_folder(path.parent)
             _write_atomic(path, data)
         except OSError as error:
             if error.errno in _FULL_ERRNOS:
                 raise StorageFull() from error
             raise
+        finally:
+            _folder_times_to_minute(path.parent, with_parent=folder_is_new)
         try:
             crash_point("storage.after_rename")
             _fsync_dir(path.parent)
