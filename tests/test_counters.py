@@ -73,9 +73,14 @@ def story(world, make_tip):
     workflow.transition(
         tips["t7"], Action.RESOLVE, police_b, outcome=Outcome.SANCTIONED, at=utc("2026-11-10")
     )
-    # 8. Received in A1, then moved to B1 by police A: counts for commune B.
+    # 8. Received in A1, moved to commune B by police A, then to B1 by police B: counts for B.
     tips["t8"] = make_tip(world.a1, now=utc("2026-11-11"))
-    workflow.transition(tips["t8"], Action.MOVE, police, to_unit=world.b1, at=utc("2026-11-12"))
+    workflow.transition(
+        tips["t8"], Action.MOVE, police, to_unit=world.commune_b, at=utc("2026-11-12")
+    )
+    workflow.transition(
+        tips["t8"], Action.MOVE, police_b, to_unit=world.b1, at=utc("2026-11-12", "06:00")
+    )
     # 9. Sent to commune A without a village.
     tips["t9"] = make_tip(world.commune_a, now=utc("2026-11-20"))
     # 10. From two years ago, resolved last year: outside the twelve months.

@@ -12,6 +12,11 @@ from tipline.core.db import Base
 from tipline.core.enums import LabelledEnum, enum_column
 
 
+def path_ids(path: str) -> list[int]:
+    """The unit ids a materialised path ("/1/5/9/") names, from the root down."""
+    return [int(part) for part in path.strip("/").split("/") if part]
+
+
 class UnitLevel(LabelledEnum):
     COUNTRY = "country"
     PROVINCE = "province"
@@ -68,6 +73,11 @@ class Unit(Base):
 
     def subtree_clause(self):
         return Unit.path.startswith(self.path, autoescape=True)
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        """The ids from the root down to this unit (itself last), read from its path."""
+        return path_ids(self.path)
 
     def ancestor_at(self, level: UnitLevel) -> Unit | None:
         unit: Unit | None = self

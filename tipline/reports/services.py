@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
@@ -203,85 +203,18 @@ def cached(key: Hashable, compute: Callable[[], object]) -> object:
 # --- sums of the counters ----------------------------------------------------------------
 
 
-@dataclass
-class Figures:
-    """One unit's figures for one period."""
-
-    received: int = 0
-    verified: int = 0
-    settled: int = 0
-    in_progress: int = 0
-    outcomes: Counter = field(default_factory=Counter)
-    median_settle_days: float | None = None
-    median_first_response_hours: float | None = None
-
-    @property
-    def settled_share(self) -> float | None:
-        return self.settled / self.received if self.received else None
-
-    def add(self, metric: str, value: int) -> None:
-        if metric == counts.RECEIVED:
-            self.received += value
-        elif metric == counts.VERIFIED:
-            self.verified += value
-        elif metric == counts.SETTLED:
-            self.settled += value
-        elif metric.startswith(counts.OUTCOME_PREFIX):
-            self.outcomes[metric.removeprefix(counts.OUTCOME_PREFIX)] += value
-
-
-def _cells(root: Unit, start: date | None, end: date, *group) -> list:
-    """Sum of counts in `root`'s subtree for days in [start, end], grouped by `group`."""
-    query = (
-        select(*group, TipCount.metric, func.sum(TipCount.count))
-        .join(Unit, Unit.id == TipCount.unit_id)
-        .where(root.subtree_clause(), TipCount.day <= end)
-        .group_by(*group, TipCount.metric)
-    )
-    if start is not None:
-        query = query.where(TipCount.day >= start)
-    return db.session.execute(query).all()
-
-
-def _subtree_units(root: Unit) -> list[tuple[int, str, UnitLevel]]:
-    return db.session.execute(
-        select(Unit.id, Unit.path, Unit.level).where(root.subtree_clause())
-    ).all()
-
-
-def _ancestor_at(units: list[tuple[int, str, UnitLevel]], level: UnitLevel) -> dict[int, int]:
-    """unit id -> id of its ancestor (or itself) at `level`, within the listed units."""
-    at_level = {path: uid for uid, path, lvl in units if lvl == level}
-    out = {}
-    for uid, path, _ in units:
-        prefix = "/"
-        for part in path.strip("/").split("/"):
-            prefix += part + "/"
-            if prefix in at_level:
-                out[uid] = at_level[prefix]
-                break
-    return out
+Figures = counts.Figures
 
 
 def unit_figures(root: Unit, period: Period, by: UnitLevel | None = None) -> tuple[Figures, dict]:
-    """Figures for `root`, and per unit at level `by` below it (commune, village...)."""
-    total = Figures()
-    per: dict[int, Figures] = defaultdict(Figures)
-    mapping = _ancestor_at(_subtree_units(root), by) if by is not None else {}
-    for unit_id, metric, value in _cells(root, period.start, period.end, TipCount.unit_id):
-        total.add(metric, int(value))
-        if unit_id in mapping:
-            per[mapping[unit_id]].add(metric, int(value))
-    # In progress at the period's end: received by then, not yet settled by then.
-    for unit_id, metric, value in _cells(root, None, period.end, TipCount.unit_id):
-        sign = {counts.RECEIVED: 1, counts.SETTLED: -1}.get(metric, 0)
-        total.in_progress += sign * int(value)
-        if unit_id in mapping:
-            per[mapping[unit_id]].in_progress += sign * int(value)
+    """Figures for `root`, and per unit at level `by` below it (commune, village...), with
+    the medians of time to settle and to a first response."""
+    total, per = counts.figures(root, period.start, period.end, by)
     settle, response = _durations(root, period)
     total.median_settle_days = _median(v for _, v in settle)
     total.median_first_response_hours = _median(v for _, v in response)
-    if mapping:
+    if by is not None:
+        mapping = counts.level_map(root, by)
         by_settle, by_response = defaultdict(list), defaultdict(list)
         for unit_id, value in settle:
             if unit_id in mapping:
@@ -290,37 +223,39 @@ def unit_figures(root: Unit, period: Period, by: UnitLevel | None = None) -> tup
             if unit_id in mapping:
                 by_response[mapping[unit_id]].append(value)
         for key, values in by_settle.items():
-            per[key].median_settle_days = _median(values)
+            per.setdefault(key, Figures()).median_settle_days = _median(values)
         for key, values in by_response.items():
-            per[key].median_first_response_hours = _median(values)
-    return total, dict(per)
+            per.setdefault(key, Figures()).median_first_response_hours = _median(values)
+    return total, per
 
 
 def monthly(root: Unit, period: Period) -> list[tuple[date, Figures]]:
     """Month-by-month figures (received, verified, settled) inside the period."""
     months = {m: Figures() for m in period.months()}
-    for day, metric, value in _cells(root, period.start, period.end, TipCount.day):
+    for day, metric, value in counts.sums(root, period.start, period.end, TipCount.day):
         months[day.replace(day=1)].add(metric, int(value))
     return sorted(months.items())
 
 
 def daily(root: Unit, period: Period) -> dict[date, Figures]:
     days: dict[date, Figures] = defaultdict(Figures)
-    for day, metric, value in _cells(root, period.start, period.end, TipCount.day):
+    for day, metric, value in counts.sums(root, period.start, period.end, TipCount.day):
         days[day].add(metric, int(value))
     return dict(days)
 
 
 def yearly(root: Unit, period: Period) -> dict[int, Figures]:
     years: dict[int, Figures] = defaultdict(Figures)
-    for day, metric, value in _cells(root, period.start, period.end, TipCount.day):
+    for day, metric, value in counts.sums(root, period.start, period.end, TipCount.day):
         years[day.year].add(metric, int(value))
     return dict(years)
 
 
 def by_category(root: Unit, period: Period) -> list[tuple[Category, Figures]]:
     per: dict[int, Figures] = defaultdict(Figures)
-    for category_id, metric, value in _cells(root, period.start, period.end, TipCount.category_id):
+    for category_id, metric, value in counts.sums(
+        root, period.start, period.end, TipCount.category_id
+    ):
         per[category_id].add(metric, int(value))
     categories = db.session.scalars(select(Category).order_by(Category.sort_order, Category.id))
     return [(c, per.get(c.id, Figures())) for c in categories if c.active or c.id in per]

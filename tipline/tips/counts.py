@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from tipline.core.timeutil import local_date
 from tipline.extensions import db
-from tipline.places.models import Unit, UnitLevel
+from tipline.places.models import Unit, UnitLevel, path_ids
 from tipline.tips.models import (
     SETTLED_STATUSES,
     UNCOUNTED_STATUSES,
@@ -102,93 +102,102 @@ def _drop_pending(session: Session, _previous) -> None:
     session.info.pop(_PENDING, None)
 
 
-# --- reading -------------------------------------------------------------------------
+# --- reading: the one reader of the counters ------------------------------------------
 
 
 @dataclass
 class Figures:
-    """What the pages show for one unit and period."""
+    """One unit's figures for one period (the dashboards add the medians)."""
 
     received: int = 0
     verified: int = 0
     settled: int = 0
     in_progress: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    median_settle_days: float | None = None
+    median_first_response_hours: float | None = None
 
     @property
     def settled_share(self) -> float | None:
         return self.settled / self.received if self.received else None
 
+    def add(self, metric: str, value: int) -> None:
+        """Count a cell of the period."""
+        if metric == RECEIVED:
+            self.received += value
+        elif metric == VERIFIED:
+            self.verified += value
+        elif metric == SETTLED:
+            self.settled += value
+        elif metric.startswith(OUTCOME_PREFIX):
+            self.outcomes[metric.removeprefix(OUTCOME_PREFIX)] += value
 
-def _sums_by_unit(root: Unit, start: date | None, end: date) -> dict[tuple[int, str], int]:
-    """Sum of each metric per unit in `root`'s subtree, for days in [start, end]."""
+    def add_to_date(self, metric: str, value: int) -> None:
+        """Count a cell up to the period's end: in progress is received minus settled."""
+        if metric == RECEIVED:
+            self.in_progress += value
+        elif metric == SETTLED:
+            self.in_progress -= value
+
+
+def sums(root: Unit, start: date | None, end: date, *group) -> list:
+    """(*group, metric, total) of the counts in `root`'s subtree for days in [start, end]."""
     query = (
-        select(TipCount.unit_id, TipCount.metric, func.sum(TipCount.count))
+        select(*group, TipCount.metric, func.sum(TipCount.count))
         .join(Unit, Unit.id == TipCount.unit_id)
         .where(root.subtree_clause(), TipCount.day <= end)
-        .group_by(TipCount.unit_id, TipCount.metric)
+        .group_by(*group, TipCount.metric)
     )
     if start is not None:
         query = query.where(TipCount.day >= start)
-    return {(unit_id, metric): int(total) for unit_id, metric, total in db.session.execute(query)}
+    return db.session.execute(query).all()
+
+
+def level_map(root: Unit, level: UnitLevel) -> dict[int, int]:
+    """unit id -> id of its ancestor (or itself) at `level`, for `root`'s subtree."""
+    units = db.session.execute(
+        select(Unit.id, Unit.path, Unit.level).where(root.subtree_clause())
+    ).all()
+    at_level = {unit_id for unit_id, _, unit_level in units if unit_level == level}
+    mapping = {}
+    for unit_id, path, _ in units:
+        ancestor = next((i for i in path_ids(path) if i in at_level), None)
+        if ancestor is not None:
+            mapping[unit_id] = ancestor
+    return mapping
+
+
+def figures(
+    root: Unit, start: date, end: date, by: UnitLevel | None = None
+) -> tuple[Figures, dict[int, Figures]]:
+    """Figures for `root`, and (with `by`) for each unit at that level below it, keyed by id
+    (units with no count are absent)."""
+    mapping = level_map(root, by) if by is not None else {}
+    total = Figures()
+    per: dict[int, Figures] = {}
+    for to_date, rows in (
+        (False, sums(root, start, end, TipCount.unit_id)),
+        (True, sums(root, None, end, TipCount.unit_id)),
+    ):
+        for unit_id, metric, value in rows:
+            targets = [total]
+            if unit_id in mapping:
+                targets.append(per.setdefault(mapping[unit_id], Figures()))
+            for target in targets:
+                if to_date:
+                    target.add_to_date(metric, int(value))
+                else:
+                    target.add(metric, int(value))
+    return total, per
+
+
+def figures_for(unit: Unit, start: date, end: date) -> Figures:
+    return figures(unit, start, end)[0]
 
 
 def figures_by_commune(root: Unit, start: date, end: date) -> tuple[Figures, dict[int, Figures]]:
     """Figures for `root` and for each commune below it (keyed by commune id)."""
-    units = db.session.execute(
-        select(Unit.id, Unit.path, Unit.level).where(root.subtree_clause())
-    ).all()
-    commune_paths = {path: uid for uid, path, level in units if level == UnitLevel.COMMUNE}
-
-    def commune_of(path: str) -> int | None:
-        prefix = "/"
-        for part in path.strip("/").split("/"):
-            prefix += part + "/"
-            if prefix in commune_paths:
-                return commune_paths[prefix]
-        return None
-
-    commune_by_unit = {uid: commune_of(path) for uid, path, _ in units}
-    total = Figures()
-    per_commune: dict[int, Figures] = {}
-    for cumulative, sums in (
-        (False, _sums_by_unit(root, start, end)),
-        (True, _sums_by_unit(root, None, end)),
-    ):
-        for (unit_id, metric), value in sums.items():
-            _accumulate(total, metric, value, cumulative)
-            commune_id = commune_by_unit.get(unit_id)
-            if commune_id is not None:
-                figures = per_commune.setdefault(commune_id, Figures())
-                _accumulate(figures, metric, value, cumulative)
-    return total, per_commune
-
-
-def figures_for(unit: Unit, start: date, end: date) -> Figures:
-    figures = Figures()
-    for (_, metric), value in _sums_by_unit(unit, start, end).items():
-        _accumulate(figures, metric, value, cumulative=False)
-    for (_, metric), value in _sums_by_unit(unit, None, end).items():
-        _accumulate(figures, metric, value, cumulative=True)
-    return figures
-
-
-def _accumulate(figures: Figures, metric: str, value: int, cumulative: bool) -> None:
-    if cumulative:
-        # In progress at the end of the period: received by then and not yet settled.
-        if metric == RECEIVED:
-            figures.in_progress += value
-        elif metric == SETTLED:
-            figures.in_progress -= value
-        return
-    if metric == RECEIVED:
-        figures.received += value
-    elif metric == VERIFIED:
-        figures.verified += value
-    elif metric == SETTLED:
-        figures.settled += value
-    elif metric.startswith(OUTCOME_PREFIX):
-        figures.outcomes[metric.removeprefix(OUTCOME_PREFIX)] += value
+    return figures(root, start, end, UnitLevel.COMMUNE)
 
 
 # --- checking ------------------------------------------------------------------------

@@ -36,7 +36,7 @@ class SendReport:
 
 def recipients(message: OutboxMessage, tip: Tip) -> list[str]:
     """Staff with an email who can act on the tip and want this kind of message."""
-    ancestor_ids = [int(p) for p in tip.unit.path.strip("/").split("/") if p]
+    ancestor_ids = tip.unit.ancestor_ids
     query = (
         select(User, StaffEmail)
         .join(StaffEmail, StaffEmail.user_id == User.id)

@@ -641,7 +641,7 @@ def assignable_people(units: list[Unit]) -> list[Option]:
     """(id, "", name) of the staff who may work on tips of these units."""
     ancestor_ids: set[int] = set()
     for unit in units:
-        ancestor_ids.update(int(part) for part in unit.path.strip("/").split("/") if part)
+        ancestor_ids.update(unit.ancestor_ids)
     if not ancestor_ids:
         return []
     rows = db.session.execute(
