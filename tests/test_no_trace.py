@@ -466,12 +466,12 @@ def werkzeug_request_lines(visit: Visit) -> None:
 def gunicorn_access_lines(visit: Visit) -> list[str]:
     """The access log lines gunicorn.conf.py's format gives for these requests."""
     from gunicorn.config import Config
-    from gunicorn.glogging import Logger, SafeAtoms
+    from gunicorn.glogging import SafeAtoms
 
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     config = Config()
     config.set("access_log_format", settings["access_log_format"])
-    logger = Logger(config)
+    logger = settings["logger_class"](config)  # the deployed logger, not gunicorn's own
     lines = []
     for _label, response in visit.responses:
         environ = dict(response.request.environ)

@@ -286,3 +286,17 @@ def test_gunicorn_logs_a_request_to_the_minute_and_makes_its_files_the_owners_on
         server.terminate()
         server.wait(timeout=20)
         output.close()
+
+
+def test_flask_error_log_keeps_times_to_the_minute(app):
+    """Flask's own handler logs errors raised inside residents' requests: no seconds."""
+    import logging
+
+    from flask.logging import default_handler
+
+    record = logging.LogRecord(
+        "tipline", logging.ERROR, __file__, 1, "database unavailable", (), None
+    )
+    record.created = 1_780_000_000.123  # a time with seconds and milliseconds
+    line = default_handler.format(record)
+    assert re.search(r"\[\d{4}-\d{2}-\d{2} \d{2}:\d{2} [+-]\d{4}\] ERROR", line), line

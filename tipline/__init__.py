@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
 
 from flask import Flask, has_request_context, request
+from flask.logging import default_handler
 from flask_babel import get_locale
 from flask_talisman import Talisman
 from sqlalchemy import event
@@ -32,6 +34,9 @@ from tipline.staff.views import bp as staff_bp
 from tipline.teams.views import bp as teams_bp
 from tipline.tips.models import IdentityTier, Outcome, TipStatus
 from tipline.tips.workflow import Action
+
+LOG_FORMAT = "[%(asctime)s] %(levelname)s in %(module)s: %(message)s"
+LOG_DATEFMT = "%Y-%m-%d %H:%M %z"
 
 CSP = {
     "default-src": "'self'",
@@ -68,12 +73,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     hops = int(app.config.get("TIPLINE_PROXY_HOPS") or 0)
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _private_dir(Path(app.instance_path))
     if production:
         config_module.ProductionConfig.check(app.config)
     elif not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
-    Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
+    _private_dir(Path(app.config["UPLOAD_DIR"]))
     _tune_engine(app)
 
     register_extensions(app)
@@ -83,15 +88,29 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_template_helpers(app)
 
     install_log_filters()
+    # Flask's error log runs inside residents' requests: its times, like every time a
+    # resident's action causes, are kept to the minute.
+    default_handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATEFMT))
     return app
+
+
+def _private_dir(path: Path) -> None:
+    """A folder of the app's own (instance/, uploads): the owner's only, made so if new."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)  # mkdir's mode is narrowed by the umask, never widened
 
 
 def _instance_secret(instance: Path) -> str:
     """A development secret generated once and kept in instance/ (never committed)."""
     path = instance / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+    try:
+        # Created owner-only in one step: never readable by others, not even for a moment.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as secret_file:
+        secret_file.write(secrets.token_hex(32))
     return path.read_text().strip()
 
 
