@@ -10,15 +10,15 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from limits import parse
 from sqlalchemy import false, or_, select
 
 from tipline.accounts.models import AuditAction, Role, User
 from tipline.accounts.services import audit
 from tipline.api.models import ApiUse, PartnerKey, StaffToken
+from tipline.core import throttle
 from tipline.core.errors import NotAllowed
 from tipline.core.timeutil import utcnow
-from tipline.extensions import db, limiter
+from tipline.extensions import db
 from tipline.places.models import Unit
 
 PARTNER = "tlp"
@@ -179,21 +179,10 @@ def revoke_staff_token(token: StaffToken) -> None:
 def over_limit(setting: str, *identifiers: str) -> bool:
     """Count one request against a configured limit; True when it is spent.
 
-    The limiter's store is shared with the web pages; a dead store lets requests through
-    (tips must not stop because Redis did).
+    The limiter's store is shared with the web pages; while it fails, the process counts
+    on its own (tipline.core.throttle): tips must not stop because Redis did.
     """
-    if not limiter.enabled:
-        return False
-    try:
-        return not limiter.limiter.hit(
-            parse(current_app.config[setting]),
-            current_app.config["RATELIMIT_KEY_PREFIX"],
-            "api",
-            *identifiers,
-        )
-    except Exception:
-        current_app.logger.warning("API rate limits unavailable: the limiter store failed")
-        return False
+    return not throttle.take("api", "/".join(identifiers), current_app.config[setting])
 
 
 def log_use(

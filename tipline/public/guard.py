@@ -14,8 +14,8 @@ A guesser slows only himself: the real tipster's phone has made no wrong try on 
 reference (or one typo), so its right code still opens the tip during an attack.
 A known reference with a wrong code and an unknown reference touch the same counters and
 do the same work (see `find_by_receipt`). If the store fails, this process counts on its
-own for RETRY_STORE_SECONDS and logs one warning without any address: a dead store never
-locks a resident out, and never stops the counting.
+own for RETRY_STORE_SECONDS and logs one warning without any address (the fallback of
+tipline.core.throttle): a dead store never locks a resident out, and never stops the counting.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from limits.storage import MemoryStorage, Storage
+from limits.storage import Storage
 
+from tipline.core import throttle
 from tipline.core.errors import TiplineError
 from tipline.core.privacy import client_bucket
 from tipline.extensions import limiter
@@ -130,10 +131,10 @@ def _keys(reference: str, window: int) -> _Keys:
 
 # --- counting ------------------------------------------------------------------------------
 
-
-# After the store fails, this process counts on its own for this long before trying the
-# store again: a dead Redis costs one socket timeout per half minute, not one per request.
-RETRY_STORE_SECONDS = 30
+# The store and its per-process fallback are tipline.core.throttle's (one warning per
+# outage, no address); kept here under the name the guard's tests know.
+RETRY_STORE_SECONDS = throttle.RETRY_STORE_SECONDS
+_LABEL = "follow-up guard"
 
 
 class _Counter:
@@ -142,44 +143,22 @@ class _Counter:
     def __init__(self, limits: Limits) -> None:
         self.window = limits.window
         self.prefix = current_app.config["RATELIMIT_KEY_PREFIX"]
-        self.state = current_app.extensions.setdefault("tipline_guard", {})
 
     def _name(self, kind: str, key: str) -> str:
         return f"{self.prefix}/followup/{kind}/{key}"
 
-    def _store(self) -> Storage:
-        if time.time() < self.state.get("store_failed_until", 0.0):
-            return self._local()
-        return _shared()
-
-    def _local(self) -> Storage:
-        if "local" not in self.state:
-            self.state["local"] = MemoryStorage()
-        return self.state["local"]
-
-    def _failed(self) -> Storage:
-        if time.time() >= self.state.get("store_failed_until", 0.0):
-            # Once per outage and half minute: no address or key in the message.
-            current_app.logger.warning(
-                "follow-up guard: the limiter store failed; counting in this process"
-            )
-        self.state["store_failed_until"] = time.time() + RETRY_STORE_SECONDS
-        return self._local()
-
     def over(self, kind: str, key: str, allowance: int) -> bool:
         name = self._name(kind, key)
-        try:
-            count = self._store().get(name)
-        except Exception:
-            count = self._failed().get(name)
+        count = throttle.call(lambda store: store.get(name), shared=_store, label=_LABEL)
         return count >= allowance
 
     def hit(self, kind: str, key: str) -> None:
         name = self._name(kind, key)
-        try:
-            self._store().incr(name, self.window)
-        except Exception:
-            self._failed().incr(name, self.window)
+        throttle.call(lambda store: store.incr(name, self.window), shared=_store, label=_LABEL)
+
+
+def _store() -> Storage:
+    return _shared()  # looked up at each call: tests put a failing store in its place
 
 
 def _shared() -> Storage:
