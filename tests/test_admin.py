@@ -354,7 +354,10 @@ def test_logout_ends_every_copy_of_the_session_cookie(app, world, login):
     assert response.status_code == 302 and "/staff/login" in response.location
 
 
-def test_sign_in_with_two_factor_takes_a_code_or_a_recovery_code_once(app, world, login):
+def test_sign_in_with_two_factor_takes_a_code_or_a_recovery_code_once(
+    app, world, login, time_machine
+):
+    time_machine.move_to("2026-11-29 08:00:00+00:00", tick=False)
     client = login("police_a")
     page = client.get("/staff/tai-khoan/hai-buoc").get_data(as_text=True)
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
@@ -363,6 +366,8 @@ def test_sign_in_with_two_factor_takes_a_code_or_a_recovery_code_once(app, world
     )
     recovery = re.findall(r"<code>([a-z2-9]{5}-[a-z2-9]{5})</code>", done.get_data(as_text=True))
 
+    # The code that turned two-factor on is spent: signing in takes the next one.
+    time_machine.move_to("2026-11-29 08:00:30+00:00", tick=False)
     fresh, response = sign_in(app, "police_a", PASSWORD)
     assert response.location.endswith("/staff/tai-khoan/xac-thuc")
     blocked = fresh.get("/staff/")

@@ -1,8 +1,13 @@
-"""Staff sign-in sessions: second factor, idle end, and wrong-password throttling per account.
+"""Staff sign-in sessions: second factor, idle end, and sign-in attempts per account.
 
 The session cookie is signed, not stored, so ending a session for real goes through the
 user's session version (see User.get_id): logout, a password reset or a deactivation
 raises it, and every older cookie stops working at its next request.
+
+Every sign-in attempt takes one unit of the account's allowance (TIPLINE_LOGIN_ACCOUNT_LIMIT)
+*before* its password is checked, in one atomic step of the limiter's store
+(tipline.core.throttle): twenty parallel guesses get at most the allowance checked. A right
+password gives the allowance back.
 """
 
 from __future__ import annotations
@@ -13,11 +18,11 @@ import time
 
 from flask import current_app, session
 from flask_login import login_user, logout_user
-from limits import parse
 
 from tipline.accounts.models import User
 from tipline.accounts.services import load_session_user, normalize_username
-from tipline.extensions import limiter
+from tipline.core import throttle
+from tipline.core.http import safe_path
 
 PENDING = "_second_factor"
 NEXT = "_next"
@@ -32,6 +37,7 @@ def _now() -> int:
 def sign_in(user: User, next_url: str | None = None) -> bool:
     """Start a session after the password; False when a second factor must follow first."""
     session.clear()  # no fixation: a fresh session at every sign-in
+    clear_login_attempts(user.username)
     if user.totp_secret:
         session[PENDING] = [user.get_id(), _now()]
         session[NEXT] = safe_target(next_url)
@@ -41,10 +47,8 @@ def sign_in(user: User, next_url: str | None = None) -> bool:
 
 
 def safe_target(target: str | None) -> str | None:
-    """A path on this site to go on to after signing in, or None (no open redirects)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """A path on this site to go on to after signing in, or None (see core.http.safe_path)."""
+    return safe_path(target, "") or None
 
 
 def pending_user() -> User | None:
@@ -57,6 +61,12 @@ def pending_user() -> User | None:
         session.pop(PENDING, None)
         return None
     return load_session_user(str(session_id))
+
+
+def abandon_pending() -> None:
+    """End a sign-in that still owes its second factor: the password comes first again."""
+    session.pop(PENDING, None)
+    session.pop(NEXT, None)
 
 
 def complete_sign_in(user: User) -> None:
@@ -94,7 +104,9 @@ def idle_expired() -> bool:
     return False
 
 
-# --- wrong passwords per account -------------------------------------------------------------
+# --- sign-in attempts per account -------------------------------------------------------------
+
+_ATTEMPTS = "login-account"
 
 
 def _account_key(username: str) -> str:
@@ -103,29 +115,28 @@ def _account_key(username: str) -> str:
     return hmac.new(secret, f"login:{name}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _account_limit():
-    return parse(current_app.config["TIPLINE_LOGIN_ACCOUNT_LIMIT"])
+def _account_limit() -> str:
+    return current_app.config["TIPLINE_LOGIN_ACCOUNT_LIMIT"]
+
+
+def login_attempt_refused(username: str) -> bool:
+    """Count this attempt against the account before its password is checked.
+
+    True when the account's allowance was already spent: then check nothing and answer 429.
+    Known and unknown usernames count alike.
+    """
+    return not throttle.take(_ATTEMPTS, _account_key(username), _account_limit())
+
+
+def clear_login_attempts(username: str) -> None:
+    """A right password: the account's attempts so far no longer count."""
+    throttle.clear(_ATTEMPTS, _account_key(username), _account_limit())
 
 
 def account_locked(username: str) -> bool:
-    """Too many wrong passwords for this account lately (from any client)."""
-    if not limiter.enabled:
-        return False
-    try:
-        return not limiter.limiter.test(
-            _account_limit(), current_app.config["RATELIMIT_KEY_PREFIX"], _account_key(username)
-        )
-    except Exception:  # a dead store must not lock every account out
-        current_app.logger.warning("login throttling unavailable: the limiter store failed")
-        return False
+    """Former name of login_attempt_refused (it counts this attempt too)."""
+    return login_attempt_refused(username)
 
 
 def record_wrong_password(username: str) -> None:
-    if not limiter.enabled:
-        return
-    try:
-        limiter.limiter.hit(
-            _account_limit(), current_app.config["RATELIMIT_KEY_PREFIX"], _account_key(username)
-        )
-    except Exception:
-        current_app.logger.warning("login throttling unavailable: the limiter store failed")
+    """Nothing left to count: every attempt was counted before its password was checked."""

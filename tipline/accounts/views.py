@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -10,7 +19,7 @@ from tipline.accounts import permissions, sessions, twofactor
 from tipline.accounts.forms import ChangePasswordForm, CodeForm, DisableTwoFactorForm, EnrolForm
 from tipline.accounts.services import change_password
 from tipline.core import security
-from tipline.core.http import no_store
+from tipline.core.http import no_store, safe_path
 from tipline.extensions import db, limiter
 
 bp = Blueprint("account", __name__)
@@ -127,11 +136,24 @@ def second_factor():
         return redirect(url_for("staff.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        if twofactor.check_second_factor(user, form.code.data):
-            next_url = sessions.safe_target(session.get(sessions.NEXT))
+        try:
+            passed = twofactor.check_second_factor(user, form.code.data)
+        except twofactor.SecondFactorLocked as locked:
+            # This pending sign-in ends: guessing on needs the password again (and the
+            # account's allowance, which counts whichever sign-in or client asks).
+            sessions.abandon_pending()
+            db.session.rollback()
+            form.code.errors = [locked.message]
+            response = make_response(render_template("account/second_factor.html", form=form))
+            response.status_code = 429
+            response.headers["Retry-After"] = str(locked.retry_after)
+            return response
+        if passed:
+            next_url = safe_path(session.get(sessions.NEXT), url_for("staff.inbox"))
             sessions.complete_sign_in(user)
-            db.session.commit()  # a spent recovery code
-            return redirect(next_url or url_for("staff.inbox"))
+            db.session.commit()  # the used time step, or a spent recovery code
+            return redirect(next_url)
+        db.session.rollback()
         form.code.errors = [_l("Mã xác thực không đúng hoặc đã dùng.")]
         return render_template("account/second_factor.html", form=form), 401
     status = 422 if form.errors else 200

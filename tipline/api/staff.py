@@ -111,19 +111,20 @@ def create_token():
     password = data.get("password")
     if not isinstance(password, str) or not password or len(password) > 200:
         raise ApiError(400, _l("Thiếu trường %(name)s.", name="password"))
-    if sessions.account_locked(username):
+    # Counted before the password is checked: parallel guesses get the allowance at most.
+    if sessions.login_attempt_refused(username):
         raise ApiError(
             429, _l("Tài khoản tạm dừng đăng nhập vì sai mật khẩu nhiều lần. Hãy thử lại sau.")
         )
     user = authenticate(username, password)
     if user is None:
-        sessions.record_wrong_password(username)
         raise Unauthorized(_l("Tên đăng nhập hoặc mật khẩu không đúng."))
+    sessions.clear_login_attempts(username)
     if user.totp_secret:
         code = _string(data, "code", 20)
+        # check_second_factor counts the attempt per account first (429 past the
+        # allowance, like the web page) and takes a TOTP code once only.
         if not code or not twofactor.check_second_factor(user, code):
-            sessions.record_wrong_password(username)
-            db.session.commit()
             raise Unauthorized(_l("Mã xác thực hai bước không đúng."))
     elif twofactor.required_for(user):
         raise ApiError(403, _l("Hãy bật xác thực hai bước trên trang web trước."))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from contextlib import suppress
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
@@ -118,3 +120,38 @@ def no_store(response):
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
+
+
+# Longer than any page of ours with its query string; a longer target is not one of ours.
+_MAX_TARGET = 2048
+# Cc: controls (tab, CR, LF, NUL, DEL, C1); Cf: invisible format marks (bidi overrides,
+# zero-width); Cs: lone surrogates; Cn, Co: unassigned, private use; Zl, Zp: line and
+# paragraph separators.
+_REFUSED = frozenset({"Cc", "Cf", "Cs", "Cn", "Co", "Zl", "Zp"})
+
+
+def safe_path(target: str | None, default: str) -> str:
+    """`target` if it is a path on this site, else `default`: no open redirect, never a 500.
+
+    Browsers drop tabs and line breaks anywhere in a URL, strip leading control
+    characters and spaces, and read a backslash as a slash: a target that a naive check
+    passes (slash, tab, slash, host) takes them to another site. So nothing is cleaned
+    here (that would check something else than what the browser follows): anything that
+    is not plainly one path is refused. It must start with exactly one slash, hold no
+    backslash and no control or invisible character, have no scheme or host, and stay so
+    once percent-decoded (for whoever decodes it again down the line).
+    """
+    if not isinstance(target, str) or not target or len(target) > _MAX_TARGET:
+        return default
+    if not (_plain_path(target) and _plain_path(unquote(target, errors="replace"))):
+        return default
+    return target
+
+
+def _plain_path(target: str) -> bool:
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    if any(unicodedata.category(ch) in _REFUSED for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc and parts.path.startswith("/")
