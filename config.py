@@ -55,6 +55,10 @@ class Config:
     # none needs more than this (the longest form, a tip, is 4,000 characters of text):
     # bigger ones get 413 before they are parsed (tipline/core/multipart.py).
     TIPLINE_MAX_FORM_BYTES = _int("TIPLINE_MAX_FORM_BYTES", 256 * 1024)
+    # A tip form sent again (Back and send, an outbox replay) never makes a second tip;
+    # its follow-up code is shown again only this many minutes after the first post
+    # (counted from the minute the tip was recorded), later "already received" only.
+    TIPLINE_RESUBMIT_CODE_MINUTES = _int("TIPLINE_RESUBMIT_CODE_MINUTES", 10)
 
     BABEL_DEFAULT_LOCALE = "vi"
     BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
@@ -35,6 +37,8 @@ from tipline.tips.models import IdentityTier
 from tipline.tips.services import normalize_code, valid_code
 from tipline.tips.workflow import MAX_MESSAGE_LENGTH
 
+# What new_submission_key() draws, or a phone's outbox (tipline.js).
+SUBMISSION_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
 BAD_FORM = _l("Biểu mẫu đã cũ hoặc không hợp lệ. Hãy bấm Gửi tin báo một lần nữa.")
 BOTH_COORDINATES = _l("Cần cả vĩ độ và kinh độ, hoặc để trống cả hai.")
 
@@ -99,7 +103,7 @@ def _cut_overlong(field) -> bool:
 
 class SubmitTipForm(PublicForm):
     submission_key = HiddenField(
-        validators=[DataRequired(BAD_FORM), Regexp(r"^[A-Za-z0-9_-]{16,64}$", message=BAD_FORM)]
+        validators=[DataRequired(BAD_FORM), Regexp(SUBMISSION_KEY, message=BAD_FORM)]
     )
     village = SelectField(
         _l("Thôn, tổ dân phố"),

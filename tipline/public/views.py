@@ -34,6 +34,7 @@ from tipline.places.services import (
     root_unit,
 )
 from tipline.public.forms import (
+    SUBMISSION_KEY,
     AddPhotoForm,
     FollowUpForm,
     MessageForm,
@@ -56,6 +57,7 @@ from tipline.tips.models import IdentityTier, MessageKind
 from tipline.tips.photos import PhotoError, process_photo
 from tipline.tips.services import (
     MAX_PHOTOS,
+    FormAlreadySent,
     PhotoLimit,
     TipDraft,
     add_photos,
@@ -105,13 +107,30 @@ def submit_start():
         abort(404)
     commune = _chosen_commune(root)
     if commune is None:
-        return render_template(
+        page = render_template(
             "public/choose_commune.html",
             communes=cached_communes(root),
             error=_l("Hãy chọn xã, phường.") if request.args.get("xa") is not None else None,
+            form_key=new_submission_key(),
         )
-    form = SubmitTipForm(formdata=None, submission_key=new_submission_key())
+        return no_store(make_response(page))
+    form = SubmitTipForm(formdata=None, submission_key=_form_key())
     return _render_form(form, commune)
+
+
+FORM_KEY_ARG = "phieu"
+
+
+def _form_key() -> str:
+    """The submission key of this form page: the one in its address, or a fresh one.
+
+    The page choosing the commune puts a fresh key in the form page's address, so the key
+    belongs to that entry of the browser's history: going Back after a plain (no script)
+    submission fetches the same address, gets the same key, and sending the restored form
+    again is a replay, never a second tip. A page opened without one draws its own.
+    """
+    key = request.args.get(FORM_KEY_ARG, "")
+    return key if SUBMISSION_KEY.fullmatch(key) else new_submission_key()
 
 
 @bp.post("/gui-tin")
@@ -166,7 +185,16 @@ def submit():
         photos=photos,
         follow_up_code=form.follow_up_code.data,
     )
-    receipt = submit_tip(draft)
+    try:
+        receipt = submit_tip(draft)
+    except FormAlreadySent as refused:
+        # The key was used for another text: the same page again, with a fresh key.
+        db.session.rollback()
+        if wants_json():
+            return no_store(make_response(jsonify(error=str(refused.message)), 409))
+        form.submission_key.errors = [refused.message]
+        form.submission_key.data = new_submission_key()
+        return _render_form(form, commune, kept_photo=bool(photos)), 409
     _commit_keeping_loaded()
     # Rendered after the commit (on SQLite the write lock is released first) from what
     # the session already holds; should the page fail, a re-post gives the same receipt.
@@ -174,12 +202,16 @@ def submit():
         return no_store(
             jsonify(
                 reference=receipt.tip.reference,
-                code=receipt.formatted_code,
+                code=receipt.formatted_code if receipt.code_shown else None,
                 created=receipt.created,
                 photos=len(receipt.tip.photos),
             )
         )
-    page = render_template("public/receipt.html", receipt=receipt)
+    page = render_template(
+        "public/receipt.html",
+        receipt=receipt,
+        code_minutes=current_app.config["TIPLINE_RESUBMIT_CODE_MINUTES"],
+    )
     return no_store(make_response(page))
 
 

@@ -19,13 +19,21 @@ self.addEventListener("activate", function (event) {
   }).then(function () { return self.clients.claim(); }));
 });
 
+/* A form page's address may carry its submission key (?phieu=): kept without it. */
+function plain(href) {
+  var url = new URL(href);
+  url.searchParams.delete("phieu");
+  return url.href;
+}
+
 /* The copy kept for offline use carries no submission key: the page draws a fresh one. */
 function keep(request, response) {
   return response.clone().text().then(function (html) {
-    html = html.replace(/(name="submission_key" type="hidden" value=")[^"]*"/, '$1"');
+    html = html.replace(/(name="submission_key" type="hidden" value=")[^"]*"/, '$1"')
+      .replace(/(name="phieu" value=")[^"]*"/, '$1"');
     var headers = { "Content-Type": "text/html; charset=utf-8" };
     return caches.open(CACHE).then(function (c) {
-      return c.put(request.url, new Response(html, { headers: headers }));
+      return c.put(plain(request.url), new Response(html, { headers: headers }));
     });
   });
 }
@@ -52,7 +60,7 @@ self.addEventListener("fetch", function (event) {
     return response;
   }, function () {
     var home = (url.pathname.indexOf("/en/") === 0 ? "/en" : "") + "/gui-tin";
-    return caches.match(request.url).then(function (hit) {
+    return caches.match(plain(request.url)).then(function (hit) {
       return hit || caches.match(new URL(home, url).href);
     }).then(function (hit) {
       return hit || new Response("Offline", { status: 503, headers: { "Content-Type": "text/plain" } });

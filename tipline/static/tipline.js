@@ -101,8 +101,23 @@
     return form.checkValidity() || (form.reportValidity(), false);
   }
 
+  /* The form page's address carries its submission key (?phieu=) so that, without
+     script, Back and send again replays the same tip. Here the outbox sends instead and
+     the address goes without it: a reload after the receipt opens a fresh form. The
+     plain post, when it is the fallback, gets the keyed address back first. */
+  function unkey() {
+    if (!window.URL || !history.replaceState) return null;
+    var url = new URL(location.href);
+    if (!url.searchParams.has("phieu")) return null;
+    var keyed = location.href;
+    url.searchParams.delete("phieu");
+    history.replaceState(history.state, "", url.href);
+    return keyed;
+  }
+
   function enhance(form) {
     var tip = !!form.elements.submission_key, files = $("input[type=file]", form);
+    var keyed = tip && box && window.fetch && window.indexedDB ? unkey() : null;
     if (files) files.addEventListener("change", function () {
       var note = $("[data-photo-note]", form);
       if (note) note.textContent = files.files.length > MAX_PHOTOS ? S.too_many : "";
@@ -133,6 +148,7 @@
           form.removeAttribute("aria-busy");
         });
       }).catch(function () {
+        if (keyed) history.replaceState(history.state, "", keyed);
         form.submit(); // no IndexedDB here (private window): the plain post still works
       }).then(function () {
         if (button) button.textContent = label;

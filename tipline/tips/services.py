@@ -178,6 +178,10 @@ class Receipt:
     tip: Tip
     code: str
     created: bool
+    # False for a replay more than TIPLINE_RESUBMIT_CODE_MINUTES after the first post:
+    # a resident's page then says "already received" with the reference only (a shared
+    # phone's Back button must not show the code to whoever holds the phone next).
+    code_shown: bool = True
 
     @property
     def formatted_code(self) -> str:
@@ -191,6 +195,12 @@ def store_photo(processed: ProcessedPhoto) -> StoredPhoto:
 
 class ReceiptMismatch(TiplineError):
     """A replay of a recorded submission that brings another follow-up code."""
+
+    status_code = 409
+
+
+class FormAlreadySent(TiplineError):
+    """A form whose key was already used, sent again with another text: not a replay."""
 
     status_code = 409
 
@@ -215,7 +225,7 @@ def submit_tip(draft: TipDraft, *, now: datetime | None = None) -> Receipt:
         code = code_for(draft.submission_key)
     existing = _by_submission_key(key_hash)
     if existing is not None:
-        return _replayed(existing, code)
+        return _replayed(existing, code, draft, now)
 
     photos = [p if isinstance(p, StoredPhoto) else store_photo(p) for p in draft.photos]
     crash_point("submit.after_photos")
@@ -231,7 +241,7 @@ def submit_tip(draft: TipDraft, *, now: datetime | None = None) -> Receipt:
         except IntegrityError:
             existing = _by_submission_key(key_hash)
             if existing is not None:  # the same form, posted twice at once
-                return _replayed(existing, code)
+                return _replayed(existing, code, draft, now)
             taken = db.session.scalar(select(Tip.id).where(Tip.reference == tip.reference))
             if taken is None:
                 raise  # not a collision: a real constraint says no
@@ -241,7 +251,13 @@ def submit_tip(draft: TipDraft, *, now: datetime | None = None) -> Receipt:
     raise RuntimeError("could not allocate a unique tip reference")
 
 
-def _replayed(existing: Tip, code: str) -> Receipt:
+def _replayed(existing: Tip, code: str, draft: TipDraft, now: datetime | None) -> Receipt:
+    """The receipt of a form sent again: never a second tip.
+
+    Only the same form is a replay: the same text, sent to the same unit. A form
+    whose key was used for another text (a page reloaded after its tip was sent, then
+    filled in anew) is refused, and the resident's page offers a fresh form.
+    """
     if not hmac.compare_digest(existing.receipt_hash, hash_code(code)):
         raise ReceiptMismatch(
             _l(
@@ -249,7 +265,25 @@ def _replayed(existing: Tip, code: str) -> Receipt:
                 "Hãy tra cứu bằng mã bạn nhận được lần đầu."
             )
         )
-    return Receipt(existing, code, created=False)
+    if not _same_form(existing, draft):
+        raise FormAlreadySent(
+            _l(
+                "Biểu mẫu này đã được dùng để gửi một tin báo khác. Nội dung bạn vừa nhập "
+                "vẫn còn nguyên: hãy bấm Gửi tin báo một lần nữa để gửi thành tin mới."
+            )
+        )
+    window = int(current_app.config["TIPLINE_RESUBMIT_CODE_MINUTES"]) * 60
+    age = ((now or utcnow()) - existing.submitted_at).total_seconds()
+    return Receipt(existing, code, created=False, code_shown=age <= window)
+
+
+def _same_form(tip: Tip, draft: TipDraft) -> bool:
+    # What staff may change later (unit, category) is not compared: the unit it was sent
+    # to and its text are what the form said.
+    if tip.submitted_unit_id != draft.unit.id:
+        return False
+    # A text removed by the retention purge cannot be compared: the key decides alone.
+    return not tip.description or tip.description == draft.description
 
 
 def _by_submission_key(key_hash: str) -> Tip | None:
