@@ -219,7 +219,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("open311.service_definition", "GET"): public(
         200, args={"fmt": "json", "service_code": "theft"}
     ),
-    ("open311.list_requests", "GET"): public(200, args={"fmt": "json"}),
+    ("open311.list_requests", "GET"): public(403, args={"fmt": "json"}),
     ("open311.create_request", "POST"): public(
         401, args={"fmt": "json"}, data={"service_code": "theft"}
     ),

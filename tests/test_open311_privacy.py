@@ -79,16 +79,20 @@ def test_a_key_without_the_read_permission_cannot_list(client, world, make_tip, 
     assert response.get_json()[0]["code"] == 403
 
 
-def test_a_reading_key_still_lists_with_commune_state_and_minute(client, world, make_tip, key):
-    tip = make_tip(world.b1, now=LATE_EVENING_UTC)
+def test_a_reading_key_lists_only_its_own_area_with_state_and_minute(
+    client, world, make_tip, key
+):
+    """Other communes' tips are not listed: their (commune, category, minute) cells are
+    exactly what the public figures hide."""
+    elsewhere = make_tip(world.b1, now=LATE_EVENING_UTC)
+    tip = make_tip(world.a1, now=LATE_EVENING_UTC)
     response = client.get(f"{BASE}/requests.json?start_date=2026-01-01T00:00:00Z", headers=key())
     assert response.status_code == 200
     (record,) = response.get_json()
-    assert record["service_request_id"] == tip.reference
-    assert record["agency_responsible"] == "Phường Bắc Sơn" and record["commune_code"] == "B"
+    assert record["service_request_id"] == tip.reference != elsewhere.reference
+    assert record["agency_responsible"] == "Xã An Bình" and record["commune_code"] == "A"
     assert record["status_notes"] == "Mới tiếp nhận"
     assert record["requested_datetime"] == "2026-03-05T01:37:00+07:00"
-    assert "description" not in record  # commune B is outside the key's scope
 
 
 def test_a_reference_alone_answers_only_state_category_and_days(client, world, make_tip, key):

@@ -193,6 +193,15 @@ def can_see_identity(tip: Tip, user: User) -> bool:
     return False
 
 
+def unit_may_read(unit: Unit, tip: Tip) -> bool:
+    """What a reader scoped to `unit` without a person behind it (a partner key) reads of a
+    tip's details: its subtree; scoped to a village, not a tip hidden from that village's
+    team (the SQL form is `tips.queries.unit_reading_clause`)."""
+    if not unit.contains(tip.unit):
+        return False
+    return not (tip.hidden_from_village and unit.level == UnitLevel.VILLAGE)
+
+
 def can_move_across_communes(tip: Tip, user: User) -> bool:
     return bool(acting_roles(tip, user) & COMMUNE_MOVERS)
 

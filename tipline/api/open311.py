@@ -5,9 +5,10 @@ reference. The list of requests needs a partner key with the read permission: co
 category and minute of every tip would undo the small-number suppression of the public
 figures (/so-lieu), where most cells hold one tip. Without such a key one request, asked
 for by its reference (the tipster's), answers only its reference, category, open or
-closed, and the days it came in and last changed. A key with the read permission sees the
-commune, the detailed state and the minute of any tip, and the description, place and
-coordinates of the tips in its unit's subtree; never the tipster's identity or photos.
+closed, and the days it came in and last changed. A key with the read permission lists
+the tips of its own area (`queries.unit_reading_clause`), with commune, detailed state,
+minute, description, place and coordinates, and reads any one tip's commune, state and
+minute by its reference; never the tipster's identity or photos.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
+from tipline.accounts.permissions import unit_may_read
 from tipline.api import keys
 from tipline.api.common import bearer, header_only
 from tipline.api.models import PartnerKey
@@ -35,6 +37,7 @@ from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import commune_by_code, communes_of, root_unit, unit_by_code
 from tipline.tips.models import OPEN_STATUSES, Category, IdentityTier, Tip, TipEvent
+from tipline.tips.queries import TipUnit, unit_reading_clause
 from tipline.tips.services import (
     MAX_PHOTOS,
     TipDraft,
@@ -181,11 +184,8 @@ def _reader() -> PartnerKey | None:
 
 
 def _in_scope(key: PartnerKey | None, tip: Tip) -> bool:
-    """Whether the key may read this tip's details: in its subtree, and (as for a village
-    team, queries.reading_clause) not a tip hidden from its village."""
-    if key is None or not key.may_read or not key.unit.contains(tip.unit):
-        return False
-    return not (tip.hidden_from_village and key.unit.level == UnitLevel.VILLAGE)
+    """Whether the key may read this tip's details (permissions.unit_may_read)."""
+    return key is not None and key.may_read and unit_may_read(key.unit, tip)
 
 
 # --- discovery and services ---------------------------------------------------------------
@@ -425,7 +425,8 @@ def _list_filters(args) -> tuple[list, int]:
 
 @bp.get(f"/requests.<{FORMATS}:fmt>")
 def list_requests(fmt: str):
-    if _reader() is None:
+    key = _reader()
+    if key is None:
         raise Open311Error(
             403,
             _l(
@@ -437,7 +438,10 @@ def list_requests(fmt: str):
     conditions, limit = _list_filters(request.args)
     query = (
         select(Tip)
-        .where(*conditions)
+        # Only the key's own area: a list of the whole deployment, even without details,
+        # would give a partner the small (commune, category, minute) cells /so-lieu hides.
+        .join(TipUnit, TipUnit.id == Tip.unit_id)
+        .where(unit_reading_clause(key.unit), *conditions)
         # Each record names the tip's commune: units and their parents in two queries.
         .options(selectinload(Tip.duplicate_of), selectinload(Tip.unit).selectinload(Unit.parent))
         .order_by(Tip.submitted_at.desc(), Tip.id.desc())

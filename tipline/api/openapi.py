@@ -444,8 +444,10 @@ def _open311_paths() -> dict:
             "get": {
                 "tags": ["Open311"],
                 "summary": "Service requests (tips), newest first, at most 1000",
-                "description": "Only with a partner key that has the read permission: "
-                "without one the answer is 403. A list of tips with commune, category and "
+                "description": "Only with a partner key that has the read permission, and "
+                "only the tips of the key's own area (a village key: not those hidden from "
+                "the village for a conflict of interest); without such a key the answer is "
+                "403. A list of tips with commune, category and "
                 "time would point at the few people behind a small count, which the public "
                 "figures (/so-lieu) withhold. A tipster looks up one request by its "
                 "reference (GET /requests/{service_request_id}).",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from tipline.accounts.models import User
 from tipline.accounts.permissions import TIP_READERS, VILLAGE_TEAM, units_with
 from tipline.extensions import db
-from tipline.places.models import Unit
+from tipline.places.models import Unit, UnitLevel
 from tipline.tips.models import Tip, TipStatus
 
 # The unit of the tip being filtered: queries that scope tips join it under this name.
@@ -31,6 +31,13 @@ def reading_clause(user: User):
         for unit in units_with(user, VILLAGE_TEAM)
     ]
     return or_(*conditions) if conditions else false()
+
+
+def unit_reading_clause(unit: Unit):
+    """SQL form of `permissions.unit_may_read` (a partner key's scope), on (Tip, TipUnit)."""
+    if unit.level == UnitLevel.VILLAGE:
+        return and_(_in_subtree(unit), Tip.hidden_from_village.is_(False))
+    return _in_subtree(unit)
 
 
 def _in_subtree(unit: Unit):
