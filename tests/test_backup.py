@@ -164,9 +164,10 @@ def test_restore_asks_before_replacing_and_refuses_other_files(app, runner, hist
     assert answer_no.exit_code == 1 and "Continue?" in answer_no.output
     not_a_backup = tmp_path / "other.tar"
     with tarfile.open(not_a_backup, "w") as tar:
-        tar.add(__file__, arcname="../../evil.py")
+        tar.add(__file__, arcname="test_backup.py")
     refused = runner.invoke(args=["tipline", "restore", str(not_a_backup), "--yes"])
     assert refused.exit_code == 1 and "not a Tipline backup" in refused.output
+    assert "không phải bản sao lưu Tipline" in refused.output
     again = runner.invoke(args=["tipline", "backup", str(archive)])
     assert again.exit_code == 1 and "exists already" in again.output
 
@@ -178,6 +179,190 @@ def test_backup_without_photos_keeps_the_photo_store_on_restore(app, runner, his
     _, photos = everything(app)
     _invoke(runner, "restore", str(archive), "--yes")
     assert everything(app)[1] == photos
+
+
+# ------------------------------------------------------------ hostile archives
+
+
+def _member(name: str, data: bytes | None = None, **fields) -> tuple[tarfile.TarInfo, bytes | None]:
+    info = tarfile.TarInfo(name)
+    for key, value in fields.items():
+        setattr(info, key, value)
+    if data is not None:
+        info.size = len(data)
+    return info, data
+
+
+def _rework(archive, out, *, rename=None, drop=(), extra=(), manifest=None):
+    """A copy of archive with members renamed (in the manifest too), dropped or added.
+
+    The manifest's checksums stay right: only the names and kinds of members are hostile.
+    """
+    rename = rename or {}
+    with tarfile.open(archive) as src, tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member).read()
+            if member.name == "manifest.json":
+                content = json.loads(data)
+                if content["database_member"] in rename:
+                    content["database_member"] = rename[content["database_member"]]
+                if manifest is not None:
+                    manifest(content)
+                data = json.dumps(content).encode()
+            if member.name in drop:
+                continue
+            info, _ = _member(rename.get(member.name, member.name), data, mode=0o600)
+            dst.addfile(info, io.BytesIO(data))
+        for info, data in extra:
+            dst.addfile(info, io.BytesIO(data) if data is not None else None)
+    return out
+
+
+@pytest.fixture
+def changed_since_backup(app, runner, history, tmp_path):
+    """A genuine backup, then a change: a restore that went through would undo it."""
+    archive = tmp_path / "good.tar"
+    _invoke(runner, "backup", str(archive))
+    tip = db.session.get(Tip, history.id)
+    tip.description = "đã sửa sau khi sao lưu"
+    db.session.commit()
+    with tarfile.open(archive) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+    return archive, manifest, everything(app)
+
+
+def _restore(runner, archive, *extra_args):
+    db.session.commit()
+    return runner.invoke(args=["tipline", "restore", str(archive), "--yes", *extra_args])
+
+
+def _refused(app, runner, archive, *extra_args, result=None):
+    result = result or _restore(runner, archive, *extra_args)
+    assert result.exit_code == 1, result.output
+    # A refusal the command explains (ClickException), not a traceback.
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Bản sao lưu bị từ chối, không có gì thay đổi" in result.output
+    assert "backup refused, nothing changed" in result.output
+    return result
+
+
+def test_a_database_member_named_up_and_out_is_refused_and_nothing_is_written_there(
+    app, runner, changed_since_backup, tmp_path
+):
+    archive, manifest, before = changed_since_backup
+    outside = tmp_path / "escaped" / manifest["database_member"]
+    outside.parent.mkdir()
+    # Up to the root from wherever the restore's work folder is, then down to `outside`.
+    climbing = "../" * 40 + str(outside).lstrip("/")
+    hostile = _rework(archive, tmp_path / "up.tar", rename={manifest["database_member"]: climbing})
+    result = _restore(runner, hostile)
+    assert not outside.exists()
+    _refused(app, runner, hostile, result=result)
+    assert "unsafe path" in result.output and "không an toàn" in result.output
+    assert everything(app) == before
+
+
+def test_a_database_member_with_an_absolute_name_is_refused_and_nothing_is_written_there(
+    app, runner, changed_since_backup, tmp_path
+):
+    archive, manifest, before = changed_since_backup
+    outside = tmp_path / "absolute" / manifest["database_member"]
+    outside.parent.mkdir()
+    hostile = _rework(
+        archive, tmp_path / "abs.tar", rename={manifest["database_member"]: str(outside)}
+    )
+    result = _restore(runner, hostile)
+    assert not outside.exists()
+    _refused(app, runner, hostile, result=result)
+    assert "unsafe path" in result.output
+    assert everything(app) == before
+
+
+@pytest.mark.parametrize(
+    ("member", "says"),
+    [
+        (lambda out: _member("photos", None, type=tarfile.SYMTYPE, linkname=str(out)), "link"),
+        (
+            lambda out: _member("notes.txt", None, type=tarfile.LNKTYPE, linkname="manifest.json"),
+            "link",
+        ),
+        (lambda out: _member("pipe", None, type=tarfile.FIFOTYPE), "not a regular file"),
+        (lambda out: _member("tty", None, type=tarfile.CHRTYPE, devmajor=5), "not a regular file"),
+        (lambda out: _member("photos", None, type=tarfile.DIRTYPE), "not a regular file"),
+    ],
+    ids=["symlink-outside", "hardlink", "fifo", "device", "directory"],
+)
+def test_links_devices_and_fifos_refuse_the_whole_archive(
+    app, runner, changed_since_backup, tmp_path, member, says
+):
+    archive, _manifest, before = changed_since_backup
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    hostile = _rework(archive, tmp_path / "links.tar", extra=[member(outside)])
+    result = _refused(app, runner, hostile)
+    assert says in result.output
+    assert list(outside.iterdir()) == []
+    assert everything(app) == before
+
+
+def test_a_member_the_manifest_does_not_list_refuses_the_archive(
+    app, runner, changed_since_backup, tmp_path
+):
+    archive, _manifest, before = changed_since_backup
+    stowaway = _member("photos/" + "A" * 24 + ".jpg", b"\xff\xd8 not listed", mode=0o600)
+    hostile = _rework(archive, tmp_path / "extra.tar", extra=[stowaway])
+    result = _refused(app, runner, hostile)
+    assert "is not in the manifest" in result.output and "không có trong manifest" in result.output
+    assert everything(app) == before
+
+
+def test_a_member_twice_in_the_archive_refuses_it(app, runner, changed_since_backup, tmp_path):
+    archive, manifest, before = changed_since_backup
+    # The second copy is what a reader that takes "the" member by name would use.
+    second = _member(manifest["database_member"], b"SQLite format 3\x00 other", mode=0o600)
+    hostile = _rework(archive, tmp_path / "twice.tar", extra=[second])
+    result = _refused(app, runner, hostile)
+    assert "appears twice" in result.output
+    assert everything(app) == before
+
+
+@pytest.mark.parametrize("database", [True, False], ids=["database", "photo"])
+def test_a_manifest_naming_a_missing_member_refuses_the_archive(
+    app, runner, changed_since_backup, tmp_path, database
+):
+    archive, manifest, before = changed_since_backup
+    first_photo = "photos/" + sorted(manifest["photos"])[0]
+    gone = manifest["database_member"] if database else first_photo
+    hostile = _rework(archive, tmp_path / "missing.tar", drop={gone})
+    # Even when the photos are not restored, the archive must be whole.
+    result = _refused(app, runner, hostile, *([] if database else ["--no-photos"]))
+    assert f"the manifest lists {gone!r}, which the archive lacks" in result.output
+    assert everything(app) == before
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda m: m.update(database_member="../../database.sqlite3"), "database_member"),
+        (lambda m: m.update(database_member="photos/x"), "database_member"),
+        (lambda m: m.pop("rows"), "rows"),
+        (lambda m: m.update(photos=[]), "photos"),
+        (lambda m: m.update(created_at="\x1b[2J"), "created_at"),
+    ],
+    ids=["climbing", "other-member", "no-rows", "photos-list", "escape-codes"],
+)
+def test_a_malformed_manifest_is_refused_before_the_question(
+    app, runner, changed_since_backup, tmp_path, edit, field
+):
+    archive, _manifest, before = changed_since_backup
+    hostile = _rework(archive, tmp_path / "malformed.tar", manifest=edit)
+    db.session.commit()
+    # Refused when the command reads the manifest to ask, not after the answer.
+    result = runner.invoke(args=["tipline", "restore", str(hostile)], input="y\n")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "Continue?" not in result.output
+    assert f"invalid manifest.json ({field})" in result.output
+    assert everything(app) == before
 
 
 @needs_pg_tools

@@ -18,6 +18,12 @@ Photos are read through the app's photo storage, so an S3 store is backed up too
 object is downloaded into the tar, and a restore uploads them again); for a large bucket,
 prefer the object store's own versioning or replication and back up the database only
 (`--no-photos`).
+
+A restore trusts no name in the archive: before anything is written it checks that the
+archive holds exactly the members above that its manifest lists (no more, none missing,
+none twice), each a regular file (no link, device, FIFO or folder) with a plain relative
+name, and it never makes a path from a name the archive carries. A refused archive
+changes nothing. The checksums find damage, not forgery: restore only backups you made.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -226,31 +233,189 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def read_manifest(archive: Path) -> dict:
-    with tarfile.open(archive, "r") as tar:
-        return _manifest(tar)
+# What a restore accepts. The archive is read, never extracted, and no path is ever made
+# from a name it carries: the database goes to a file named by our constant, photos go
+# through the photo storage (which takes only server-made names).
+DATABASE_MEMBERS = {"sqlite": SQLITE_MEMBER, "postgresql": POSTGRES_MEMBER}
+MAX_MANIFEST_BYTES = 256 << 20  # about 112 bytes a photo file: room for two million
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_REVISION = re.compile(r"[0-9A-Za-z_]{1,64}")
 
 
-def _manifest(tar: tarfile.TarFile) -> dict:
+def _refused(vietnamese: str, english: str) -> BackupError:
+    return BackupError(
+        f"Bản sao lưu bị từ chối, không có gì thay đổi: {vietnamese} "
+        f"(backup refused, nothing changed: {english})"
+    )
+
+
+def _open(archive: Path) -> tarfile.TarFile:
     try:
-        member = tar.getmember(MANIFEST)
-    except KeyError as error:
-        raise BackupError("not a Tipline backup: no manifest.json") from error
-    manifest = json.loads(_read(tar, member))
+        return tarfile.open(archive, "r")
+    except (tarfile.TarError, OSError) as error:
+        raise _refused("không đọc được tệp tar", f"not a readable tar file: {error}") from error
+
+
+def _unsafe_name(name: str) -> bool:
+    parts = name.split("/")
+    return (
+        not name
+        or name.startswith("/")
+        or "\\" in name
+        or "\x00" in name
+        or any(part in ("", ".", "..") for part in parts)
+    )
+
+
+def _check_members(tar: tarfile.TarFile, work: Path) -> dict[str, tarfile.TarInfo]:
+    """Every member by name, once each, each a regular file with a plain relative name."""
+    members: dict[str, tarfile.TarInfo] = {}
+    for member in tar.getmembers():
+        name = member.name
+        if _unsafe_name(name):
+            raise _refused(
+                f"thành phần {name!r} có đường dẫn không an toàn (tuyệt đối hoặc có '..')",
+                f"member {name!r} has an unsafe path (absolute or with '..')",
+            )
+        if member.issym() or member.islnk():
+            raise _refused(
+                f"thành phần {name!r} là liên kết (symlink/hardlink)",
+                f"member {name!r} is a link (symlink/hardlink)",
+            )
+        if not member.isreg():
+            raise _refused(
+                f"thành phần {name!r} không phải tệp thường (thư mục, thiết bị, FIFO)",
+                f"member {name!r} is not a regular file (directory, device, FIFO)",
+            )
+        # The standard library's own judgement as a second opinion (Python 3.12, and
+        # 3.11.4+ by backport): it refuses names that would land outside work.
+        if hasattr(tarfile, "data_filter"):
+            try:
+                tarfile.data_filter(member, str(work))
+            except tarfile.FilterError as error:
+                raise _refused(
+                    f"thành phần {name!r} bị bộ lọc của tarfile từ chối",
+                    f"member {name!r} refused by tarfile's data filter: {error}",
+                ) from error
+        if name in members:
+            raise _refused(
+                f"thành phần {name!r} xuất hiện hai lần", f"member {name!r} appears twice"
+            )
+        members[name] = member
+    return members
+
+
+def _invalid(field: str) -> BackupError:
+    return _refused(f"manifest.json không hợp lệ ({field})", f"invalid manifest.json ({field})")
+
+
+def _check_manifest(manifest: object) -> dict:
+    """The manifest as a backup writes it, or a refusal naming the first field that is not."""
+    if not isinstance(manifest, dict):
+        raise _invalid("not an object")
     if manifest.get("format") != FORMAT:
-        raise BackupError(f"unknown backup format {manifest.get('format')!r}")
+        raise _refused(
+            f"định dạng lạ {manifest.get('format')!r}",
+            f"unknown backup format {manifest.get('format')!r}",
+        )
+    created_at = manifest.get("created_at")
+    try:
+        datetime.fromisoformat(created_at)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as error:
+        raise _invalid("created_at") from error
+    kind = manifest.get("database")
+    if kind not in DATABASE_MEMBERS:
+        raise _invalid("database")
+    if manifest.get("database_member") != DATABASE_MEMBERS[kind]:
+        raise _invalid("database_member")
+    sha = manifest.get("database_sha256")
+    if not isinstance(sha, str) or not _HEX64.fullmatch(sha):
+        raise _invalid("database_sha256")
+    revision = manifest.get("revision")
+    if revision is not None and not (isinstance(revision, str) and _REVISION.fullmatch(revision)):
+        raise _invalid("revision")
+    rows = manifest.get("rows")
+    if not isinstance(rows, dict) or not all(
+        isinstance(name, str) and type(count) is int and count >= 0 for name, count in rows.items()
+    ):
+        raise _invalid("rows")
+    included = manifest.get("photos_included")
+    photos = manifest.get("photos")
+    if not isinstance(included, bool) or not isinstance(photos, dict):
+        raise _invalid("photos")
+    if photos and not included:
+        raise _invalid("photos")
+    for name, digest in photos.items():
+        if not is_photo_name(name):
+            raise _refused(f"{name!r} không phải tên ảnh", f"{name!r}: not a photo name")
+        if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+            raise _invalid(f"photos[{name}]")
     return manifest
+
+
+def _checked(tar: tarfile.TarFile, work: Path) -> tuple[dict, dict[str, tarfile.TarInfo]]:
+    """The manifest and the members, after every name and kind in the archive is checked.
+
+    The archive holds exactly manifest.json, the database member of its kind, and
+    photos/<name> for each photo the manifest lists: a member the manifest does not
+    list, or one it lists that is missing, refuses the whole archive.
+    """
+    members = _check_members(tar, work)
+    if MANIFEST not in members:
+        raise _refused(
+            "không phải bản sao lưu Tipline: không có manifest.json",
+            "not a Tipline backup: no manifest.json",
+        )
+    if members[MANIFEST].size > MAX_MANIFEST_BYTES:
+        raise _invalid("too large")
+    try:
+        manifest = json.loads(_read(tar, members[MANIFEST]))
+    except ValueError as error:  # JSON or UTF-8
+        raise _invalid("not JSON") from error
+    manifest = _check_manifest(manifest)
+    expected = {MANIFEST, manifest["database_member"]}
+    expected.update(PHOTO_PREFIX + name for name in manifest["photos"])
+    missing = sorted(expected - members.keys())
+    if missing:
+        raise _refused(
+            f"manifest ghi {missing[0]!r} nhưng tệp tar không có",
+            f"the manifest lists {missing[0]!r}, which the archive lacks",
+        )
+    extra = sorted(members.keys() - expected)
+    if extra:
+        raise _refused(
+            f"thành phần {extra[0]!r} không có trong manifest",
+            f"member {extra[0]!r} is not in the manifest",
+        )
+    return manifest, members
+
+
+def read_manifest(archive: Path) -> dict:
+    """The manifest of a backup whose every member has been checked (see restore)."""
+    with _open(archive) as tar, tempfile.TemporaryDirectory() as work_dir:
+        manifest, _members = _checked(tar, Path(work_dir))
+        return manifest
 
 
 def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     # Members are read, never extracted: a hostile archive cannot write outside anything.
-    if not member.isfile():
-        raise BackupError(f"{member.name}: not a regular file")
+    if not member.isreg():
+        raise _refused(
+            f"thành phần {member.name!r} không phải tệp thường",
+            f"{member.name!r}: not a regular file",
+        )
     handle = tar.extractfile(member)
     if handle is None:
-        raise BackupError(f"{member.name}: cannot be read")
+        raise _refused(f"không đọc được {member.name!r}", f"{member.name!r}: cannot be read")
     with handle:
         return handle.read()
+
+
+def _damaged(name: str) -> BackupError:
+    return _refused(
+        f"{name}: sai mã kiểm tra, bản sao lưu bị hỏng",
+        f"{name}: checksum mismatch, the backup is damaged",
+    )
 
 
 def restore(app: Flask, archive: Path, *, photos: bool = True) -> Summary:
@@ -258,29 +423,31 @@ def restore(app: Flask, archive: Path, *, photos: bool = True) -> Summary:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     kind = database_kind(uri)
     archive = Path(archive)
-    with tarfile.open(archive, "r") as tar, tempfile.TemporaryDirectory() as work_dir:
-        manifest = _manifest(tar)
+    with _open(archive) as tar, tempfile.TemporaryDirectory() as work_dir:
+        work = Path(work_dir)
+        manifest, members = _checked(tar, work)
         if manifest["database"] != kind:
-            raise BackupError(
-                f"the backup holds a {manifest['database']} database; this app uses {kind}"
+            raise _refused(
+                f"bản sao lưu chứa cơ sở dữ liệu {manifest['database']}, ứng dụng dùng {kind}",
+                f"the backup holds a {manifest['database']} database; this app uses {kind}",
             )
-        member = manifest["database_member"]
-        dump = Path(work_dir) / member
+        # The file is named by our constant, never by the archive (checked equal above).
+        member = DATABASE_MEMBERS[kind]
+        dump = work / member
         _create_private(dump)
-        dump.write_bytes(_read(tar, tar.getmember(member)))
+        handle = tar.extractfile(members[member])
+        if handle is None:  # a regular file always has one; kept for the type checker
+            raise _refused(f"không đọc được {member!r}", f"{member!r}: cannot be read")
+        with handle, dump.open("wb") as out:
+            shutil.copyfileobj(handle, out, 1 << 20)
         if _file_sha256(dump) != manifest["database_sha256"]:
-            raise BackupError(f"{member}: checksum mismatch, the backup is damaged")
+            raise _damaged(member)
         wanted: dict[str, bytes] = {}
         if photos and manifest["photos_included"]:
             for name, digest in manifest["photos"].items():
-                if not is_photo_name(name):
-                    raise BackupError(f"{name!r}: not a photo name")
-                try:
-                    data = _read(tar, tar.getmember(PHOTO_PREFIX + name))
-                except KeyError as error:
-                    raise BackupError(f"{name}: missing from the backup") from error
+                data = _read(tar, members[PHOTO_PREFIX + name])
                 if _sha256(data) != digest:
-                    raise BackupError(f"{name}: checksum mismatch, the backup is damaged")
+                    raise _damaged(name)
                 wanted[name] = data
 
         # Everything checked: now replace. No connection of ours may hold the database.
