@@ -81,7 +81,7 @@ def wsgi_app():
             "RATELIMIT_ENABLED": False,
             "UPLOAD_DIR": os.environ["BENCH_UPLOADS"],
             "TIPLINE_ROOT_UNIT": "BENCH",
-            "TIPLINE_INBOX_COUNTS_CACHE": os.environ.get("BENCH_COUNTS_CACHE") != "0",
+            "TIPLINE_INBOX_CACHE_SECONDS": 0 if os.environ.get("BENCH_COUNTS_CACHE") == "0" else 60,
         }
     )
     baseline_id = int(os.environ["BENCH_BASELINE_TIP"])
@@ -320,7 +320,7 @@ def main() -> int:
     parser.add_argument(
         "--no-counts-cache",
         action="store_true",
-        help="Recount the inbox's filters on every request (TIPLINE_INBOX_COUNTS_CACHE=False).",
+        help="Recount the inbox's filters on every request (TIPLINE_INBOX_CACHE_SECONDS=0).",
     )
     args = parser.parse_args()
 

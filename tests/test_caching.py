@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import delete, event, select, text, update
 
-from tipline.core import refcache
+from tipline.core import cache
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import add_unit, cached_unit, cached_villages
@@ -141,8 +141,10 @@ def test_emptied_tables_are_not_served_from_the_cache(ctx, world):
 def test_unknown_codes_are_not_kept(ctx, world, app):
     for code in ("X1", "X2", "X3"):
         assert cached_unit(code) is None
-    kept = refcache.cache_for(app)._entries
-    assert not any(key[0] == "unit" for key in kept if isinstance(key, tuple))
+    assert cached_unit("A1") is not None  # a known code is kept, unknown ones are not
+    kept = cache.cache_for(app)._entries
+    units = {key[1][1] for key in kept if key[0] == "reference" and key[1][0] == "unit"}
+    assert "A1" in units and not units & {"X1", "X2", "X3"}
 
 
 def test_a_change_made_elsewhere_shows_when_the_entry_expires(ctx, world, app, monkeypatch):
@@ -153,8 +155,8 @@ def test_a_change_made_elsewhere_shows_when_the_entry_expires(ctx, world, app, m
     db.session.rollback()  # a new transaction, which would see the change
     assert cached_categories()[0].name == "Trộm cắp tài sản"
     ttl = app.config["TIPLINE_REFERENCE_CACHE_SECONDS"]
-    now = refcache.time.monotonic()
-    monkeypatch.setattr(refcache.time, "monotonic", lambda: now + ttl + 1)
+    now = cache.time.monotonic()
+    monkeypatch.setattr(cache.time, "monotonic", lambda: now + ttl + 1)
     assert cached_categories()[0].name == "Trộm cắp"
 
 
@@ -178,7 +180,7 @@ def test_each_app_keeps_its_own_values(app, world, other_app, tmp_path):
         assert [c.code for c in cached_categories()] == ["theft", "disturbance"]
     with other.app_context():
         assert [c.code for c in cached_categories()] == ["noise"]
-        refcache.clear(other)
+        cache.clear(other)
         assert [c.code for c in cached_categories()] == ["noise"]
         db.session.remove()
 

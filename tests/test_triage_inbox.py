@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from tipline.core import cache
 from tipline.core.text import fold
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db
@@ -239,9 +240,7 @@ def test_inbox_fits_a_phone_and_links_the_staff_stylesheet(login, world, make_ti
     assert 'name="viewport"' in html
 
 
-def test_cached_counts_follow_every_event_and_read(app, login, world, make_tip, monkeypatch):
-    monkeypatch.setitem(app.config, "TIPLINE_INBOX_COUNTS_CACHE", True)
-    triage._COUNTS_CACHE.clear()
+def test_cached_counts_follow_every_event_and_read(app, login, world, make_tip):
     leader = world.user("leader_a1")
     tip = make_tip(world.a1)
     assert triage.cached_inbox_counts(leader).open == 1
@@ -253,4 +252,21 @@ def test_cached_counts_follow_every_event_and_read(app, login, world, make_tip, 
     assert triage.cached_inbox_counts(leader).unread == 2
     login("leader_a1").get(f"/staff/tips/{tip.public_id}")
     assert triage.cached_inbox_counts(world.user("leader_a1")).unread == 1
-    triage._COUNTS_CACHE.clear()
+
+
+def test_inbox_counts_and_options_are_served_from_the_cache_until_a_write(app, world, make_tip):
+    """The cached path itself runs under test: a second read loads nothing, a write to a
+    table the inbox reads (here: a category) loads again."""
+    leader = world.user("leader_a1")
+    make_tip(world.a1)
+    store = cache.cache_for(app)
+    triage.cached_inbox_counts(leader)
+    triage.inbox_options(leader)
+    loads = store.loads
+    assert triage.cached_inbox_counts(leader).open == 1
+    assert [o.code for o in triage.inbox_options(leader).categories] == ["theft", "disturbance"]
+    assert store.loads == loads
+    world.fight.name = "Gây rối"
+    db.session.commit()
+    assert "Gây rối" in [o.name for o in triage.inbox_options(leader).categories]
+    assert store.loads == loads + 1

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import or_, select
 
-from tipline.core import refcache
+from tipline.core import cache
 from tipline.core.textsort import vi_key
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 
-refcache.watch(Unit)
+UNITS = (Unit.__tablename__,)
 
 
 def add_unit(
@@ -112,12 +112,12 @@ def cached_root_unit() -> UnitRef | None:
         unit = root_unit()
         return UnitRef.of(unit) if unit is not None else None
 
-    return refcache.cached(("root-unit", code), load)
+    return cache.reference(("root-unit", code), load, tables=UNITS)
 
 
 def cached_unit(code: str) -> UnitRef | None:
     """An active unit by code, from the reference cache (unknown codes are not kept)."""
-    return refcache.cached(("unit", code), lambda: _unit_ref(code), keep_none=False)
+    return cache.reference(("unit", code), lambda: _unit_ref(code), tables=UNITS, keep_none=False)
 
 
 def _unit_ref(code: str) -> UnitRef | None:
@@ -127,17 +127,19 @@ def _unit_ref(code: str) -> UnitRef | None:
 
 def cached_villages(commune: Unit | UnitRef) -> tuple[UnitRef, ...]:
     """`villages_of(commune)`, sorted, from the reference cache."""
-    return refcache.cached(
+    return cache.reference(
         ("villages", commune.id),
         lambda: tuple(UnitRef.of(v) for v in villages_of(commune)),  # type: ignore[arg-type]
+        tables=UNITS,
     )
 
 
 def cached_communes(root: Unit | UnitRef) -> tuple[UnitRef, ...]:
     """`communes_of(root)`, sorted, from the reference cache."""
-    return refcache.cached(
+    return cache.reference(
         ("communes", root.path),
         lambda: tuple(UnitRef.of(c) for c in communes_of(root)),  # type: ignore[arg-type]
+        tables=UNITS,
     )
 
 

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import re
 import statistics
-import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from tipline.accounts.models import User
 from tipline.accounts.permissions import dashboard_units, indicator_communes, scope_key
+from tipline.core import cache
 from tipline.core.errors import NotAllowed, TiplineError
 from tipline.core.timeutil import local_to_utc, local_today, months_back, to_local, utcnow
 from tipline.extensions import db
@@ -31,7 +29,7 @@ from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import unit_sort_key
 from tipline.reports.fmt import fig
 from tipline.reports.models import INDICATOR_NAMES, Indicator
-from tipline.teams.models import TeamKind
+from tipline.teams.models import Team, TeamKind
 from tipline.teams.services import registry_counts
 from tipline.tips import counts
 from tipline.tips.models import (
@@ -142,27 +140,18 @@ def period_choices(today: date | None = None, years: int = 5) -> list[tuple[str,
     return choices
 
 
-# --- a small cache, dropped on every write --------------------------------------------
+# --- the cache of heavy sums ----------------------------------------------------------
 
-_cache: dict[Hashable, tuple[float, object]] = {}
-_cache_lock = threading.Lock()
-_generation = [0]
-
-
-def _bump(*_args) -> None:
-    _generation[0] += 1
-
-
-@event.listens_for(Session, "after_flush")
-def _after_flush(session: Session, _context) -> None:
-    if session.new or session.dirty or session.deleted:
-        _bump()
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _after_execute(state) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
-        _bump()
+# What the reports read: a write to one of these in this process drops their entries.
+REPORT_TABLES = (
+    TipCount.__tablename__,
+    Tip.__tablename__,
+    TipEvent.__tablename__,
+    Indicator.__tablename__,
+    Team.__tablename__,
+    Unit.__tablename__,
+    Category.__tablename__,
+)
 
 
 def _data_version() -> tuple:
@@ -181,23 +170,14 @@ def _data_version() -> tuple:
 
 
 def cached(key: Hashable, compute: Callable[[], object]) -> object:
-    """Heavy sums are kept a short while; any write in this process drops them, and the
-    newest event id in the key drops them when another process writes."""
-    seconds = current_app.config.get("TIPLINE_REPORTS_CACHE_SECONDS", 0)
-    if not seconds:
-        return compute()
-    full_key = (key, _generation[0], *_data_version(), str(db.engine.url))
-    now = time.monotonic()
-    with _cache_lock:
-        hit = _cache.get(full_key)
-        if hit is not None and now - hit[0] < seconds:
-            return hit[1]
-    value = compute()
-    with _cache_lock:
-        if len(_cache) > 512:
-            _cache.clear()
-        _cache[full_key] = (now, value)
-    return value
+    """Heavy sums, kept TIPLINE_REPORTS_CACHE_SECONDS: a write in this process drops them
+    (core.cache), and the newest event and indicator in the key follow other processes."""
+    return cache.cached(
+        ("reports", key, *_data_version()),
+        compute,
+        tables=REPORT_TABLES,
+        ttl=cache.setting("TIPLINE_REPORTS_CACHE_SECONDS"),
+    )
 
 
 # --- sums of the counters ----------------------------------------------------------------

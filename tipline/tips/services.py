@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 
-from tipline.core import refcache
+from tipline.core import cache
 from tipline.core.errors import TiplineError
 from tipline.core.faults import crash_point
 from tipline.core.timeutil import to_minute, utcnow
@@ -498,13 +498,12 @@ def category_by_code(code: str) -> Category | None:
     return db.session.scalar(select(Category).where(Category.code == code, Category.active))
 
 
-refcache.watch(Category)
-
-
 def cached_categories() -> tuple[CategoryRef, ...]:
     """`active_categories()`, from the reference cache."""
-    return refcache.cached(
-        "categories", lambda: tuple(CategoryRef.of(c) for c in active_categories())
+    return cache.reference(
+        "categories",
+        lambda: tuple(CategoryRef.of(c) for c in active_categories()),
+        tables=(Category.__tablename__,),
     )
 
 

@@ -7,8 +7,6 @@ a search or a count can only narrow what the staff member may read.
 from __future__ import annotations
 
 import difflib
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,6 +16,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from tipline.accounts.models import RoleAssignment, User
 from tipline.accounts.permissions import TIP_READERS, TRIAGERS, scope_key, units_with, within
+from tipline.core import cache
 from tipline.core.errors import TiplineError
 from tipline.core.text import fold
 from tipline.core.timeutil import utcnow
@@ -262,47 +261,41 @@ def inbox_counts(user: User, *, now: datetime | None = None) -> InboxCounts:
 OPEN_ORDER = [s for s in TipStatus if s in OPEN_STATUSES]
 
 
-# Counts per (user, state of the data, minute): any event (a new tip, a state change, an
-# assignment, a move...) or anything the user reads gives a new key, so a cached count
-# is never stale by more than the minute that decides what is overdue.
-_COUNTS_CACHE: dict[tuple, InboxCounts] = {}
-_COUNTS_CACHE_SIZE = 2000
-_COUNTS_LOCK = threading.Lock()
+# The tables the inbox reads: a write to one of them in this process drops the cached
+# counts and options at once; the newest event and the user's last read, in the key, show
+# other processes' writes; the minute in the key decides what is overdue.
+INBOX_TABLES = (
+    Tip.__tablename__,
+    TipEvent.__tablename__,
+    TipRead.__tablename__,
+    RoleAssignment.__tablename__,
+    Unit.__tablename__,
+    User.__tablename__,
+    Category.__tablename__,
+)
 
 
 def cached_inbox_counts(user: User, *, now: datetime | None = None) -> InboxCounts:
     """`inbox_counts`, reused while nothing has happened to any tip or to the user's reads."""
-
     now = now or utcnow()
-    enabled = current_app.config.get("TIPLINE_INBOX_COUNTS_CACHE")
-    if enabled is None:
-        # Tests empty the tables between cases and SQLite then reuses row ids: off there.
-        enabled = not current_app.testing
-    if not enabled:
-        return inbox_counts(user, now=now)
     last_event = db.session.scalar(select(func.max(TipEvent.id)))
     last_read = db.session.scalar(
         select(func.max(TipRead.seen_at)).where(TipRead.user_id == user.id)
     )
-    roles = scope_key(user)
     key = (
-        db.engine.url,
+        "inbox-counts",
         user.id,
-        roles,
+        scope_key(user),
         last_event,
         last_read,
         now.replace(second=0, microsecond=0),
     )
-    with _COUNTS_LOCK:
-        found = _COUNTS_CACHE.get(key)
-    if found is not None:
-        return found
-    counts = inbox_counts(user, now=now)
-    with _COUNTS_LOCK:
-        if len(_COUNTS_CACHE) >= _COUNTS_CACHE_SIZE:
-            _COUNTS_CACHE.clear()
-        _COUNTS_CACHE[key] = counts
-    return counts
+    return cache.cached(
+        key,
+        lambda: inbox_counts(user, now=now),
+        tables=INBOX_TABLES,
+        ttl=cache.setting("TIPLINE_INBOX_CACHE_SECONDS"),
+    )
 
 
 def unread_count(user: User) -> int:
@@ -591,22 +584,20 @@ class InboxOptions:
     assignees: list[Option]
 
 
-_OPTIONS_CACHE: dict[tuple, tuple[float, InboxOptions]] = {}
-OPTIONS_TTL = 60.0  # seconds: units, accounts and categories change rarely
-
-
 def inbox_options(user: User) -> InboxOptions:
     """Categories, the villages and communes of the user's scope, who can be assigned.
 
     Plain values, kept a minute per user and roles: the inbox needs them on every view.
     """
+    return cache.cached(
+        ("inbox-options", user.id, scope_key(user)),
+        lambda: _inbox_options(user),
+        tables=INBOX_TABLES,
+        ttl=cache.setting("TIPLINE_INBOX_CACHE_SECONDS"),
+    )
 
-    key = (str(db.engine.url), user.id, scope_key(user))
-    now = time.monotonic()
-    with _COUNTS_LOCK:
-        found = _OPTIONS_CACHE.get(key)
-    if found is not None and now - found[0] < OPTIONS_TTL and not current_app.testing:
-        return found[1]
+
+def _inbox_options(user: User) -> InboxOptions:
     readers = units_with(user, TIP_READERS)
     units: list[Unit] = []
     if readers:
@@ -624,17 +615,11 @@ def inbox_options(user: User) -> InboxOptions:
         if len(units) > 400:  # a province: communes only
             units = [u for u in units if u.level == UnitLevel.COMMUNE]
     units.sort(key=unit_sort_key)
-    people = assignable_people(units)
-    options = InboxOptions(
+    return InboxOptions(
         [Option(c.id, c.code, c.name) for c in active_categories()],
         [Option(u.id, u.code, u.name) for u in units],
-        people,
+        assignable_people(units),
     )
-    with _COUNTS_LOCK:
-        if len(_OPTIONS_CACHE) >= _COUNTS_CACHE_SIZE:
-            _OPTIONS_CACHE.clear()
-        _OPTIONS_CACHE[key] = (now, options)
-    return options
 
 
 def assignable_people(units: list[Unit]) -> list[Option]:
