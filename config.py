@@ -141,9 +141,9 @@ class Config:
     TIPLINE_ESCALATE_AFTER_HOURS = _int("TIPLINE_ESCALATE_AFTER_HOURS", 48)
     # Likely duplicates are looked for this many days either side of a tip.
     TIPLINE_DUPLICATE_WINDOW_DAYS = _int("TIPLINE_DUPLICATE_WINDOW_DAYS", 7)
-    # Reuse the inbox's counts until a tip event or a read changes them (None: on, except
-    # under TESTING).
-    TIPLINE_INBOX_COUNTS_CACHE = None
+    # The inbox's counts and filter options are reused this long at most (0: not kept);
+    # any write in this process, a tip event or a read of the user's drops them sooner.
+    TIPLINE_INBOX_CACHE_SECONDS = _int("TIPLINE_INBOX_CACHE_SECONDS", 60)
     # Staff email notifications (`flask tipline notify send`); no host: in the app only.
     TIPLINE_SMTP_HOST = os.environ.get("TIPLINE_SMTP_HOST") or None
     TIPLINE_SMTP_PORT = _int("TIPLINE_SMTP_PORT", 25)
