@@ -224,3 +224,16 @@ def test_assigning_names_nobody_the_caller_may_not_assign(world, make_tip, login
     if name:
         assert name not in page
     assert db.session.get(Tip, tip.id).assignee_id is None
+
+
+@pytest.mark.parametrize(
+    "back",
+    ["/\t/evil.example", "//evil.example", "/staff/\r\nSet-Cookie: x=1", "https://evil.example/"],
+)
+def test_bulk_form_goes_back_only_to_a_path_of_this_site(world, make_tip, login, back):
+    tip = make_tip(world.a1)
+    response = login("leader_a1").post(
+        "/staff/bulk", data={"tips": [tip.public_id], "operation": "triage", "back": back}
+    )
+    assert response.status_code == 303
+    assert response.location == "/staff/"

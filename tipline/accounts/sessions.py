@@ -40,15 +40,10 @@ def sign_in(user: User, next_url: str | None = None) -> bool:
     clear_login_attempts(user.username)
     if user.totp_secret:
         session[PENDING] = [user.get_id(), _now()]
-        session[NEXT] = safe_target(next_url)
+        session[NEXT] = safe_path(next_url, "") or None
         return False
     _start(user)
     return True
-
-
-def safe_target(target: str | None) -> str | None:
-    """A path on this site to go on to after signing in, or None (see core.http.safe_path)."""
-    return safe_path(target, "") or None
 
 
 def pending_user() -> User | None:
@@ -131,12 +126,3 @@ def login_attempt_refused(username: str) -> bool:
 def clear_login_attempts(username: str) -> None:
     """A right password: the account's attempts so far no longer count."""
     throttle.clear(_ATTEMPTS, _account_key(username), _account_limit())
-
-
-def account_locked(username: str) -> bool:
-    """Former name of login_attempt_refused (it counts this attempt too)."""
-    return login_attempt_refused(username)
-
-
-def record_wrong_password(username: str) -> None:
-    """Nothing left to count: every attempt was counted before its password was checked."""

@@ -32,7 +32,7 @@ from tipline.accounts.permissions import (
 )
 from tipline.accounts.services import authenticate
 from tipline.core.errors import StaleObject, TiplineError
-from tipline.core.http import no_store
+from tipline.core.http import no_store, safe_path
 from tipline.core.text import clean_text, row_id
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db, limiter
@@ -87,7 +87,8 @@ def _private(response):
 
 
 def _safe_next(target: str | None) -> str:
-    return sessions.safe_target(target) or url_for(".inbox")
+    """A same-site path to go on to (after sign-in, after a bulk action), or the inbox."""
+    return safe_path(target, url_for(".inbox"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -98,7 +99,7 @@ def login():
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         username = form.username.data
-        if sessions.account_locked(username):
+        if sessions.login_attempt_refused(username):  # counted before the password check
             form.password.errors = [
                 _l("Tài khoản tạm dừng đăng nhập vì sai mật khẩu nhiều lần. Hãy thử lại sau.")
             ]
@@ -109,7 +110,6 @@ def login():
             if not sessions.sign_in(user, form.next.data):
                 return redirect(url_for("account.second_factor"))
             return redirect(_safe_next(form.next.data))
-        sessions.record_wrong_password(username)
         form.password.errors = [_l("Tên đăng nhập hoặc mật khẩu không đúng.")]
         return render_template("staff/login.html", form=form), 401
     status = 400 if form.errors else 200
