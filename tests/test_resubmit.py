@@ -192,6 +192,25 @@ def test_back_and_send_again_in_a_browser_without_javascript(app, world, chromiu
 
 
 @pytest.mark.slow
+def test_from_a_poster_link_back_and_send_again_without_javascript(app, world, chromium_phone):
+    """The poster's QR code opens /gui-tin?xa=A directly: Back and send again is one tip."""
+    tb = _browser_fixtures()
+    page = chromium_phone.open(javascript=False)
+    page.goto("/gui-tin?xa=A")
+    assert "phieu=" in page.url
+    description = "Người lạ đi xe không biển số hỏi đường vào từng nhà, gửi từ áp phích."
+    tb.fill_tip(page, description)
+    tb.post(page, "Gửi tin báo")
+    reference, code = tb.read_receipt(page)
+    page.go_back()
+    page.get_by_role("heading", name="Gửi tin báo").wait_for()
+    tb.post(page, "Gửi tin báo")
+    assert tb.read_receipt(page) == (reference, code)
+    assert tb.tips_with(app, description) == [reference]
+    chromium_phone.assert_no_errors()
+
+
+@pytest.mark.slow
 def test_with_javascript_the_address_drops_the_key_and_a_reload_is_a_new_form(
     app, world, chromium_phone
 ):
@@ -214,3 +233,26 @@ def test_with_javascript_the_address_drops_the_key_and_a_reload_is_a_new_form(
 # The browser fixtures, shared with test_browser (pytest finds them by name in this module).
 with contextlib.suppress(pytest.skip.Exception):  # playwright is not installed
     from tests.test_browser import browser, live_server, phone  # noqa: E402, F401
+
+
+def test_a_browser_opening_the_form_from_a_poster_gets_a_key_in_its_address(client, world):
+    """/gui-tin?xa=A from a QR code: the browser is sent to the same page with its own key,
+    so Back after a plain submission fetches that key again."""
+    navigate = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+    response = client.get("/gui-tin?xa=A", headers=navigate)
+    assert response.status_code == 303
+    assert response.headers["Cache-Control"] == "no-store"
+    location = response.location
+    assert location.startswith("/gui-tin?xa=A&phieu=")
+    key = location.rsplit("=", 1)[1]
+    data = filled(form_values(client, location))
+    assert data["submission_key"] == key
+    reference, code = receipt_of(post_tip(client, data))
+    # Back, and send the restored form again: the same key, the same tip.
+    assert receipt_of(post_tip(client, filled(form_values(client, location)))) == (reference, code)
+    assert tip_count() == 1
+    # A second visit from the poster is a new form; the English page keeps its prefix.
+    assert client.get("/gui-tin?xa=A", headers=navigate).location != location
+    assert client.get("/en/gui-tin?xa=A", headers=navigate).location.startswith("/en/gui-tin?")
+    # Scripts and the service worker's own fetches are not redirected.
+    assert client.get("/gui-tin?xa=A").status_code == 200

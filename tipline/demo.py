@@ -365,19 +365,23 @@ def _make_tips(rng, communes, focus, users, officers, today) -> int:
                 recent_by_unit[unit.id] = tip
             continue
         created += 1
+        # Each tip's later life draws from its own generator: a second run, which skips the
+        # tips already there, then draws the same forms as the first (a form re-sent with
+        # another text would be refused, not replayed).
+        life = random.Random(f"{index}-{submitted.isoformat()}")
         actor = _actor(unit, focus, users, officers, commune)
-        clock = _Clock(rng, tip.submitted_at, now)
+        clock = _Clock(life, tip.submitted_at, now)
         if fate == "dup" and unit.id in recent_by_unit:
             _go(tip, Action.MARK_DUPLICATE, actor, clock, duplicate_of=recent_by_unit[unit.id])
         elif fate in {"dup", "rej"}:
-            if rng.random() < 0.5:
+            if life.random() < 0.5:
                 _go(tip, Action.TRIAGE, actor, clock)
-            reason = rng.choice(list(RejectReason))
+            reason = life.choice(list(RejectReason))
             _go(tip, Action.REJECT, officers[commune.id], clock, reason=reason)
         elif index in open_indexes:
-            _advance_open(tip, rng, actor, clock)
+            _advance_open(tip, life, actor, clock)
         else:
-            _settle(tip, rng, actor, officers[commune.id], clock)
+            _settle(tip, life, actor, officers[commune.id], clock)
         if fate == "ok":
             recent_by_unit[unit.id] = tip
         if index % 250 == 249:

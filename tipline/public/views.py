@@ -8,6 +8,8 @@ browser, and is never Flask's session (which staff use).
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import (
     Blueprint,
     abort,
@@ -114,8 +116,23 @@ def submit_start():
             form_key=new_submission_key(),
         )
         return no_store(make_response(page))
+    if _navigation_without_key():
+        # A link from outside (a poster's QR code, a bookmark): the page's address gets its
+        # key first, so that this entry of the browser's history keeps it (see _form_key).
+        args = request.args.to_dict()
+        args[FORM_KEY_ARG] = new_submission_key()
+        return no_store(redirect(f"{request.script_root}{request.path}?{urlencode(args)}", 303))
     form = SubmitTipForm(formdata=None, submission_key=_form_key())
     return _render_form(form, commune)
+
+
+def _navigation_without_key() -> bool:
+    """A browser opening the form page as a page (not a script, not the service worker's
+    own copy) at an address without a valid key. Browsers say so in Sec-Fetch-Mode; one too
+    old to send it gets a fresh key per fetch, as before."""
+    if SUBMISSION_KEY.fullmatch(request.args.get(FORM_KEY_ARG, "")):
+        return False
+    return request.headers.get("Sec-Fetch-Mode") == "navigate"
 
 
 FORM_KEY_ARG = "phieu"
@@ -124,10 +141,11 @@ FORM_KEY_ARG = "phieu"
 def _form_key() -> str:
     """The submission key of this form page: the one in its address, or a fresh one.
 
-    The page choosing the commune puts a fresh key in the form page's address, so the key
-    belongs to that entry of the browser's history: going Back after a plain (no script)
-    submission fetches the same address, gets the same key, and sending the restored form
-    again is a replay, never a second tip. A page opened without one draws its own.
+    The page choosing the commune puts a fresh key in the form page's address, and a
+    browser that opens the form page from elsewhere is redirected to an address with one,
+    so the key belongs to that entry of the browser's history: going Back after a plain
+    (no script) submission fetches the same address, gets the same key, and sending the
+    restored form again is a replay, never a second tip.
     """
     key = request.args.get(FORM_KEY_ARG, "")
     return key if SUBMISSION_KEY.fullmatch(key) else new_submission_key()
