@@ -21,7 +21,7 @@ from tipline.accounts.services import load_session_user
 from tipline.accounts.views import bp as account_bp
 from tipline.admin.views import bp as admin_bp
 from tipline.cli import tipline_cli
-from tipline.core import assets, i18n, multipart, security, templating, translations
+from tipline.core import assets, i18n, multipart, security, templating, throttle, translations
 from tipline.core.http import register as register_http_errors
 from tipline.core.i18n import select_locale
 from tipline.core.privacy import install_log_filters
@@ -140,6 +140,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     limiter.init_app(app)
+    throttle.init_app(app, limiter)
     # Talisman keeps its settings on the instance: one per app, not a shared extension.
     Talisman(
         app,
@@ -212,7 +213,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    register_http_errors(app)
+    register_http_errors(app, session=db.session, limiter=limiter)
 
 
 def register_commands(app: Flask) -> None:

@@ -7,7 +7,7 @@ import unicodedata
 from contextlib import suppress
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -15,7 +15,6 @@ from sqlalchemy.exc import TimeoutError as SATimeoutError
 from werkzeug.exceptions import HTTPException
 
 from tipline.core.errors import TiplineError
-from tipline.extensions import db
 
 MESSAGES = {
     400: _l("Yêu cầu không hợp lệ. Hãy kiểm tra lại thông tin đã nhập."),
@@ -44,9 +43,7 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, message):
-    from flask import current_app
-
-    if status == 413:
+    if status == 413 and message is None:
         mb = current_app.config["TIPLINE_MAX_PHOTO_BYTES"] // (1024 * 1024)
         message = _l(
             "Tệp gửi lên quá lớn (tối đa %(mb)s MB). Hãy quay lại, chọn ảnh nhỏ hơn rồi gửi lại.",
@@ -58,10 +55,14 @@ def error_response(status: int, message):
     return make_response(render_template("error.html", status=status, message=text), status)
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, *, session, limiter) -> None:
+    """The app's error handlers. `session` is the database session to roll back and
+    `limiter` the rate limiter whose 429s they answer (given by the factory: core knows
+    no extension)."""
+
     @app.errorhandler(TiplineError)
     def _domain_error(error: TiplineError):
-        db.session.rollback()
+        session.rollback()
         response = error_response(error.status_code, error.message)
         retry_after = getattr(error, "retry_after", None)
         if retry_after:
@@ -84,7 +85,7 @@ def register(app: Flask) -> None:
     def _database_unavailable(error: Exception):
         # Nothing was committed: the transaction is rolled back as a whole.
         with suppress(Exception):  # the connection may be gone; the pool recovers it
-            db.session.rollback()
+            session.rollback()
         app.logger.error("database unavailable: %s", type(error).__name__)
         response = error_response(503, MESSAGES[503])
         response.headers["Retry-After"] = "30"
@@ -93,22 +94,21 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         status = error.code or 500
-        response = error_response(status, MESSAGES.get(status))
+        # A 413 from Werkzeug is an upload over the photo limit: say so (error_response).
+        response = error_response(status, None if status == 413 else MESSAGES.get(status))
         if status == 429:
-            _retry_after_limit(response)
+            _retry_after_limit(response, limiter)
         return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
-        db.session.rollback()
+        session.rollback()
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, MESSAGES[500])
 
 
-def _retry_after_limit(response) -> None:
+def _retry_after_limit(response, limiter) -> None:
     """Flask-Limiter's own 429: say when its window ends (its headers are turned off)."""
-    from tipline.extensions import limiter
-
     with suppress(Exception):  # a limit without a known reset simply sends no header
         current = limiter.current_limit
         if current is not None:

@@ -26,9 +26,6 @@ import types
 from flask import (
     Request,
     current_app,
-    jsonify,
-    make_response,
-    render_template,
     request,
 )
 from flask_babel import lazy_gettext as _l
@@ -36,7 +33,7 @@ from werkzeug import formparser
 from werkzeug.sansio import multipart as sansio_multipart
 from werkzeug.sansio.multipart import LINE_BREAK, MultipartDecoder
 
-from tipline.core.http import wants_json
+from tipline.core.http import error_response
 
 # RFC 2046 section 5.1.1: bcharsnospace and space.
 BOUNDARY_CHARS = frozenset(
@@ -183,17 +180,14 @@ class FormDataParser(formparser.FormDataParser):
 
 
 def _too_large_response():
-    """413 with its own message (the app's 413 handler speaks of photos only)."""
+    """413 with its own message (without one, the app's 413 speaks of photos)."""
     kb = max(1, current_app.config["TIPLINE_MAX_FORM_BYTES"] // 1024)
-    text = str(
+    return error_response(
+        413,
         _l(
-            "Nội dung gửi lên quá lớn (tối đa %(kb)d KB). Hãy rút ngắn nội dung rồi gửi lại.",
-            kb=kb,
-        )
+            "Nội dung gửi lên quá lớn (tối đa %(kb)d KB). Hãy rút ngắn nội dung rồi gửi lại.", kb=kb
+        ),
     )
-    if wants_json():
-        return make_response(jsonify(error=text, status=413), 413)
-    return make_response(render_template("error.html", status=413, message=text), 413)
 
 
 class TiplineRequest(Request):

@@ -24,8 +24,6 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, Storage
 from limits.strategies import RateLimiter
 
-from tipline.extensions import limiter
-
 T = TypeVar("T")
 
 # After the store fails, count in this process for this long before trying the store
@@ -33,8 +31,17 @@ T = TypeVar("T")
 RETRY_STORE_SECONDS = 30
 
 
+def init_app(app, limiter) -> None:
+    """Count in `limiter`'s store (given by the factory: core knows no extension)."""
+    app.extensions.setdefault("tipline_throttle", {})["limiter"] = limiter
+
+
 def _state() -> dict:
     return current_app.extensions.setdefault("tipline_throttle", {})
+
+
+def _limiter():
+    return _state()["limiter"]
 
 
 def _local() -> MemoryStorage:
@@ -45,7 +52,7 @@ def _local() -> MemoryStorage:
 
 
 def _shared() -> Storage:
-    return limiter.storage
+    return _limiter().storage
 
 
 def call(
@@ -76,7 +83,7 @@ def call(
 
 def _strategy(storage: Storage) -> RateLimiter:
     """The app's limiting strategy (fixed window by default) over `storage`."""
-    return type(limiter.limiter)(storage)
+    return type(_limiter().limiter)(storage)
 
 
 def _item(limit: str | RateLimitItem) -> RateLimitItem:
@@ -94,7 +101,7 @@ def take(name: str, key: str, limit: str | RateLimitItem) -> bool:
     expensive or secret check it protects, and at most the allowance is ever checked.
     Always True while the limiter is turned off.
     """
-    if not limiter.enabled:
+    if not _limiter().enabled:
         return True
     item, ids = _item(limit), _identifiers(name, key)
     return call(lambda storage: _strategy(storage).hit(item, *ids))
@@ -102,7 +109,7 @@ def take(name: str, key: str, limit: str | RateLimitItem) -> bool:
 
 def peek(name: str, key: str, limit: str | RateLimitItem) -> bool:
     """True while `key` has allowance left under `name` (nothing is counted)."""
-    if not limiter.enabled:
+    if not _limiter().enabled:
         return True
     item, ids = _item(limit), _identifiers(name, key)
     return call(lambda storage: _strategy(storage).test(item, *ids))
@@ -110,7 +117,7 @@ def peek(name: str, key: str, limit: str | RateLimitItem) -> bool:
 
 def clear(name: str, key: str, limit: str | RateLimitItem) -> None:
     """Give `key` its whole allowance back (e.g. after a right password)."""
-    if not limiter.enabled:
+    if not _limiter().enabled:
         return
     item, ids = _item(limit), _identifiers(name, key)
     call(lambda storage: _strategy(storage).clear(item, *ids))
@@ -118,7 +125,7 @@ def clear(name: str, key: str, limit: str | RateLimitItem) -> None:
 
 def retry_after(name: str, key: str, limit: str | RateLimitItem) -> int:
     """Whole seconds until `key`'s window under `name` ends (at least 1)."""
-    if not limiter.enabled:
+    if not _limiter().enabled:
         return 1
     item, ids = _item(limit), _identifiers(name, key)
     stats = call(lambda storage: _strategy(storage).get_window_stats(item, *ids))
