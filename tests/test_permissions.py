@@ -108,8 +108,10 @@ def test_the_test_world_itself_keeps_the_rule(world):
             assert role_fits(assignment.role, assignment.unit), name
 
 
-def test_role_level_check_command_lists_rows_that_break_the_rule(world, app):
+def test_role_level_check_command_lists_rows_that_break_the_rule(world, app, runner):
     """Rows from before the rule are found (and nothing else); the command exits 1 for them."""
+    clean = runner.invoke(args=["tipline", "roles", "check"])
+    assert clean.exit_code == 0 and "Every role is held at its level." in clean.output
     wrong = RoleAssignment(
         user_id=world.users["officer"].id, unit_id=world.province.id, role=Role.COMMUNE_POLICE
     )
@@ -118,6 +120,9 @@ def test_role_level_check_command_lists_rows_that_break_the_rule(world, app):
     assert [(a.user.username, a.role) for a in permissions.misplaced_roles()] == [
         ("officer", Role.COMMUNE_POLICE)
     ]
+    found = runner.invoke(args=["tipline", "roles", "check"])
+    assert found.exit_code == 1
+    assert found.output.splitlines() == ["officer: commune_police at T (Tỉnh Thử, province)"]
     db.session.delete(wrong)
     db.session.commit()
     assert permissions.misplaced_roles() == []
