@@ -16,7 +16,6 @@ from sqlalchemy import (
     String,
     Text,
     Time,
-    event,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -608,23 +607,3 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0)
-
-
-@event.listens_for(Tip, "before_insert")
-def _intake_defaults(_mapper, _connection, tip: Tip) -> None:
-    """Priority, due dates and the search text of a new tip, however it was recorded."""
-    from tipline.tips.triage import apply_intake_defaults
-
-    apply_intake_defaults(tip)
-
-
-@event.listens_for(Tip, "before_update")
-def _refold(_mapper, _connection, tip: Tip) -> None:
-    """Keep the search text a copy of the description and place (the purge blanks them)."""
-    from sqlalchemy import inspect
-
-    state = inspect(tip)
-    if state.attrs.description.history.has_changes() or state.attrs.place.history.has_changes():
-        from tipline.tips.triage import search_text_of
-
-        tip.search_text = search_text_of(tip)

@@ -23,6 +23,7 @@ from tipline.extensions import db
 from tipline.places.models import Unit
 from tipline.places.services import UnitRef
 from tipline.tips import workflow
+from tipline.tips.intake import apply_intake_defaults
 from tipline.tips.models import (
     Category,
     EventKind,
@@ -338,6 +339,7 @@ def _new_tip(
             for photo in photos
         ],
     )
+    apply_intake_defaults(tip)
     return tip
 
 

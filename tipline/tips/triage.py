@@ -10,7 +10,7 @@ import difflib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import current_app, has_app_context
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 
@@ -24,6 +24,7 @@ from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import communes_of, unit_sort_key, villages_of
 from tipline.tips import workflow
+from tipline.tips.intake import search_text_of
 from tipline.tips.models import (
     OPEN_STATUSES,
     Category,
@@ -38,58 +39,6 @@ from tipline.tips.models import (
 )
 from tipline.tips.queries import TipUnit, reading_clause, visible_tips
 from tipline.tips.services import TipDraft, active_categories, normalize_reference, submit_tip
-
-# Used when the configuration says nothing about a category: (priority, days to a first
-# response, days to settle).
-FALLBACK_DEFAULTS = ("normal", 3, 30)
-
-
-@dataclass(frozen=True)
-class CategoryDefaults:
-    priority: Priority
-    response_days: int
-    settle_days: int
-
-
-def category_defaults(category_code: str | None) -> CategoryDefaults:
-    """The configured priority and handling periods of a category (TIPLINE_TRIAGE_DEFAULTS)."""
-    table = {}
-    fallback = FALLBACK_DEFAULTS
-    if has_app_context():
-        table = current_app.config.get("TIPLINE_TRIAGE_DEFAULTS") or {}
-        fallback = current_app.config.get("TIPLINE_TRIAGE_FALLBACK") or FALLBACK_DEFAULTS
-    priority, response_days, settle_days = table.get(category_code or "", fallback)
-    return CategoryDefaults(Priority(priority), int(response_days), int(settle_days))
-
-
-def apply_intake_defaults(tip: Tip) -> None:
-    """Fill what a new tip takes from its category, and its search text (before INSERT)."""
-    category = tip.category
-    if category is None and tip.category_id is not None:
-        with db.session.no_autoflush:
-            category = db.session.get(Category, tip.category_id)
-    defaults = category_defaults(category.code if category else None)
-    if category is not None:  # what an administrator set on the category comes first
-        defaults = CategoryDefaults(
-            category.default_priority or defaults.priority,
-            category.response_days or defaults.response_days,
-            category.settle_days or defaults.settle_days,
-        )
-    submitted = tip.submitted_at or utcnow()
-    if tip.priority is None:
-        tip.priority = defaults.priority
-    if tip.response_due_at is None:
-        tip.response_due_at = submitted + timedelta(days=defaults.response_days)
-    if tip.settle_due_at is None:
-        tip.settle_due_at = submitted + timedelta(days=defaults.settle_days)
-    if tip.activity_at is None:
-        tip.activity_at = submitted
-    tip.search_text = search_text_of(tip)
-
-
-def search_text_of(tip: Tip) -> str:
-    return fold(" ".join(part for part in (tip.description, tip.place) if part))
-
 
 # --- the inbox ------------------------------------------------------------------------
 
