@@ -21,6 +21,7 @@ from tipline.core.timeutil import local_to_utc, local_today, months_back, utcnow
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import get_or_add_unit
+from tipline.reports import services as reports
 from tipline.tips import workflow
 from tipline.tips.models import (
     Category,
@@ -281,11 +282,8 @@ SEED_SURRENDERED = 27
 
 def enter_review_indicators(root: Unit, communes: list[Unit], today):
     """Spread the seed's non-tip figures over the communes for the demo's year."""
-    from tipline.reports import services
-    from tipline.tips.models import Outcome
-
-    period = services.parse_period(services.LAST_12, today)
-    tips = services.unit_figures(root, period)[0]
+    period = reports.parse_period(reports.LAST_12, today)
+    tips = reports.unit_figures(root, period)[0]
     totals = dict(SEED_INDICATORS)
     totals["disputes_mediated"] = max(
         0, SEED_MEDIATED - tips.outcomes.get(Outcome.MEDIATED.value, 0)
@@ -300,7 +298,7 @@ def enter_review_indicators(root: Unit, communes: list[Unit], today):
     shares["people_improved"] = _apportion(totals["people_improved"], shares["people_managed"])
     for index, commune in enumerate(communes):
         values = {name: shares[name][index] for name in totals}
-        services.store_indicator(commune, period.start, period.end, values, entered_by=None)
+        reports.store_indicator(commune, period.start, period.end, values, entered_by=None)
     db.session.flush()
     return period
 

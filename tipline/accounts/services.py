@@ -135,7 +135,7 @@ def _require(allowed: bool) -> None:
         raise AccountError(_l("Việc này nằm ngoài phạm vi quản lý của bạn."))
 
 
-def _home_unit(user: User) -> Unit:
+def home_unit(user: User) -> Unit:
     """Where an entry about a user belongs in the log: the unit of their first role."""
     return min(user.roles, key=lambda a: a.id).unit
 
@@ -189,7 +189,7 @@ def set_active(actor: User, user: User, active: bool) -> None:
     if not active:
         user.end_sessions()
     action = AuditAction.USER_REACTIVATED if active else AuditAction.USER_DEACTIVATED
-    audit(actor, action, _home_unit(user), target=user)
+    audit(actor, action, home_unit(user), target=user)
     db.session.flush()
 
 
@@ -200,7 +200,7 @@ def reset_password(actor: User, user: User) -> str:
     user.set_password(password)
     user.must_change_password = True
     user.end_sessions()
-    audit(actor, AuditAction.PASSWORD_RESET, _home_unit(user), target=user)
+    audit(actor, AuditAction.PASSWORD_RESET, home_unit(user), target=user)
     db.session.flush()
     return password
 
@@ -218,7 +218,7 @@ def change_password(user: User, current: str, new: str) -> list[str]:
     user.must_change_password = False
     user.end_sessions()
     if user.roles:
-        audit(user, AuditAction.PASSWORD_CHANGED, _home_unit(user), target=user)
+        audit(user, AuditAction.PASSWORD_CHANGED, home_unit(user), target=user)
     db.session.flush()
     return []
 

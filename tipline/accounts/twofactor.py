@@ -25,6 +25,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tipline.accounts.models import AuditAction, RecoveryCode, User
+from tipline.accounts.services import audit, home_unit
 from tipline.core import throttle
 from tipline.core.errors import TiplineError
 from tipline.core.timeutil import utcnow
@@ -121,36 +122,22 @@ def _hash(code: str) -> str:
 
 def enable(user: User, secret: str, code: str) -> list[str] | None:
     """Turn two-factor on once the user proves the app works; returns the recovery codes."""
-    from tipline.accounts.services import audit
-
     if not verify_totp(user, secret, code):
         return None
     user.totp_secret = secret
     codes = _replace_recovery_codes(user)
     if user.roles:
-        audit(
-            user,
-            AuditAction.TWO_FACTOR_ENABLED,
-            min(user.roles, key=lambda a: a.id).unit,
-            target=user,
-        )
+        audit(user, AuditAction.TWO_FACTOR_ENABLED, home_unit(user), target=user)
     db.session.flush()
     return codes
 
 
 def disable(user: User, actor: User) -> None:
-    from tipline.accounts.services import audit
-
     user.totp_secret = None
     for code in db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
         db.session.delete(code)
     if user.roles:
-        audit(
-            actor,
-            AuditAction.TWO_FACTOR_DISABLED,
-            min(user.roles, key=lambda a: a.id).unit,
-            target=user,
-        )
+        audit(actor, AuditAction.TWO_FACTOR_DISABLED, home_unit(user), target=user)
     db.session.flush()
 
 

@@ -8,6 +8,7 @@ from flask import Blueprint, g, request
 
 from tipline.api import keys
 from tipline.core.http import no_store
+from tipline.core.security import allow_cross_site
 from tipline.extensions import csrf, db
 
 
@@ -22,8 +23,6 @@ def bearer() -> str | None:
 
 def header_only(bp: Blueprint) -> Blueprint:
     """Exempt a blueprint that takes credentials from headers/body only from CSRF and Origin."""
-    from tipline.core.security import allow_cross_site
-
     csrf.exempt(bp)
     allow_cross_site(bp)
 

@@ -28,8 +28,10 @@ from werkzeug.exceptions import HTTPException
 from tipline.accounts.permissions import unit_may_read
 from tipline.api import keys
 from tipline.api.common import bearer, header_only
+from tipline.api.media import MediaError, fetch_media
 from tipline.api.models import PartnerKey
 from tipline.core.errors import TiplineError
+from tipline.core.http import MESSAGES
 from tipline.core.privacy import client_bucket
 from tipline.core.text import clean_text, is_phone, normalize_phone
 from tipline.core.timeutil import LOCAL_TZ, utcnow
@@ -37,6 +39,7 @@ from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import commune_by_code, communes_of, root_unit, unit_by_code
 from tipline.tips.models import OPEN_STATUSES, Category, IdentityTier, Tip, TipEvent
+from tipline.tips.photos import PhotoError, process_photo
 from tipline.tips.queries import TipUnit, unit_reading_clause
 from tipline.tips.services import (
     MAX_PHOTOS,
@@ -44,6 +47,7 @@ from tipline.tips.services import (
     active_categories,
     category_by_code,
     hash_submission_key,
+    new_submission_key,
     normalize_reference,
     public_status,
     store_photo,
@@ -137,8 +141,6 @@ def _domain_error(error: TiplineError):
 
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException):
-    from tipline.core.http import MESSAGES
-
     status = error.code or 500
     response = error_answer(status, MESSAGES.get(status, MESSAGES[400]))
     if status == 429:
@@ -557,9 +559,6 @@ def _identity(form, key: PartnerKey) -> tuple[IdentityTier, str | None, str | No
 
 
 def _photos(form) -> list:
-    from tipline.api.media import MediaError, fetch_media
-    from tipline.tips.photos import PhotoError, process_photo
-
     config = current_app.config
     blobs = []
     for upload in request.files.getlist("media"):
@@ -612,8 +611,6 @@ def create_request(fmt: str):
     if token and not IDEMPOTENCY.match(token):
         raise Open311Error(400, _l("Idempotency-Key cần 8–64 ký tự A-Z a-z 0-9 _ -."))
     if not token:
-        from tipline.tips.services import new_submission_key
-
         token = new_submission_key()
     submission_key = _submission_key(key, token)
     existing = db.session.scalar(

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, abort, current_app, request, url_for
+from flask_babel import gettext as _
 from flask_compress import Compress
+
+from tipline.core.i18n import locale_prefix
 
 YEAR = 365 * 24 * 3600
 # Files the service worker keeps so that the blank form opens with no network.
@@ -117,10 +120,6 @@ def service_worker():
 
 @bp.get("/manifest.webmanifest")
 def manifest():
-    from flask_babel import gettext as _
-
-    from tipline.core.i18n import locale_prefix
-
     prefix = locale_prefix()
     data = {
         "name": _("Tin báo an ninh, trật tự"),

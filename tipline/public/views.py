@@ -23,6 +23,7 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 
+from tipline.core.assets import serve_static
 from tipline.core.errors import TiplineError
 from tipline.core.http import no_store, wants_json
 from tipline.core.timeutil import local_today, months_back
@@ -557,8 +558,6 @@ def privacy():
 
 @bp.get("/favicon.ico")
 def favicon():
-    from tipline.core.assets import serve_static
-
     response = serve_static("favicon.ico")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
