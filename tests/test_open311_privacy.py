@@ -79,9 +79,7 @@ def test_a_key_without_the_read_permission_cannot_list(client, world, make_tip, 
     assert response.get_json()[0]["code"] == 403
 
 
-def test_a_reading_key_lists_only_its_own_area_with_state_and_minute(
-    client, world, make_tip, key
-):
+def test_a_reading_key_lists_only_its_own_area_with_state_and_minute(client, world, make_tip, key):
     """Other communes' tips are not listed: their (commune, category, minute) cells are
     exactly what the public figures hide."""
     elsewhere = make_tip(world.b1, now=LATE_EVENING_UTC)

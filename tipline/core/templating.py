@@ -9,9 +9,8 @@ from flask import Flask
 from flask_babel import format_decimal
 from markupsafe import Markup
 
+from tipline.core.privacy import SMALL_NUMBER
 from tipline.core.timeutil import to_local
-
-SMALL_NUMBER = 3
 
 
 def local_datetime(moment: datetime | None, with_time: bool = True) -> str:

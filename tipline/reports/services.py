@@ -23,6 +23,7 @@ from tipline.accounts.models import User
 from tipline.accounts.permissions import dashboard_units, indicator_communes, scope_key
 from tipline.core import cache
 from tipline.core.errors import NotAllowed, TiplineError
+from tipline.core.privacy import SMALL_NUMBER
 from tipline.core.timeutil import local_to_utc, local_today, months_back, to_local, utcnow
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
@@ -45,7 +46,7 @@ from tipline.tips.models import (
 from tipline.tips.queries import TipUnit, visible_tips
 from tipline.tips.triage import overdue_clause
 
-SMALL = 3  # DOMAIN.md: fewer than 3 is shown as "< 3" in public.
+SMALL = SMALL_NUMBER  # DOMAIN.md: fewer than 3 is shown as "< 3" in public.
 
 # Roles that see dashboards and reports (village teams work from the inbox).
 
