@@ -14,8 +14,8 @@ from sqlalchemy import select
 from tipline.core.errors import TiplineError
 from tipline.core.timeutil import local_date
 from tipline.extensions import db
-from tipline.reports import services
-from tipline.reports.services import Period
+from tipline.reports import figures
+from tipline.reports.periods import Period
 from tipline.tips import counts, workflow
 from tipline.tips.models import (
     SETTLED_STATUSES,
@@ -115,25 +115,23 @@ def test_counters_and_report_sums_equal_a_recount(world, make_tip, steps, where)
         Period(date(2026, 1, 1), date(2026, 12, 31), "year"),
     ]
     for period in periods:
-        total, per_commune = services.unit_figures(
-            world.province, period, by=world.a1.level.COMMUNE
-        )
+        total, per_commune = figures.unit_figures(world.province, period, by=world.a1.level.COMMUNE)
         assert _figures(total) == _recount(tips, world.province, period.start, period.end)
         for commune in (world.commune_a, world.commune_b):
-            got = per_commune.get(commune.id, services.Figures())
+            got = per_commune.get(commune.id, figures.Figures())
             assert _figures(got) == _recount(tips, commune, period.start, period.end)
         for village in (world.a1, world.b1):
-            got, _ = services.unit_figures(village, period)
+            got, _ = figures.unit_figures(village, period)
             assert _figures(got) == _recount(tips, village, period.start, period.end)
 
     # Days and months add up to the whole.
     whole = periods[0]
-    months = services.monthly(world.province, whole)
+    months = figures.monthly(world.province, whole)
     assert (
         sum(f.received for _, f in months)
         == _recount(tips, world.province, whole.start, whole.end)["received"]
     )
-    days = services.daily(world.province, whole)
+    days = figures.daily(world.province, whole)
     assert sum(f.settled for f in days.values()) == sum(f.settled for _, f in months)
-    years = services.yearly(world.province, whole)
+    years = figures.yearly(world.province, whole)
     assert sum(f.verified for f in years.values()) == sum(f.verified for _, f in months)

@@ -80,11 +80,12 @@ SEED = [
 
 
 def _review_reproduces_the_seed(demo_app, root):
-    from tipline.reports import services
+    from tipline.reports.indicators import latest_indicator_period
+    from tipline.reports.review import annual_review
 
-    period = services.latest_indicator_period(root)
+    period = latest_indicator_period(root)
     assert period.start == months_back(local_today(), 12) and period.end == local_today()
-    review = services.annual_review(root, period)
+    review = annual_review(root, period)
     assert [(line.number, line.value, line.source) for line in review.lines] == SEED
     assert review.indicators.communes_entered == review.indicators.communes_total == 166
     mediated = review.lines[7]

@@ -9,8 +9,10 @@ import pytest
 import time_machine
 
 from tests.reports_story import NOW, build
-from tipline.reports import services
-from tipline.reports.services import Period, protect
+from tipline.reports import disclosure
+from tipline.reports.disclosure import protect
+from tipline.reports.errors import ReportError
+from tipline.reports.periods import Period, parse_period
 
 
 @pytest.fixture
@@ -126,7 +128,7 @@ def test_protect_hides_small_cells_and_enough_others(values, hidden):
     assert {k for k, s in shown.items() if not s.exact} == hidden
     # Whatever is hidden, no small cell can be worked out from the published sum.
     if hidden:
-        assert not services._determined([values[k] for k in hidden])
+        assert not disclosure._determined([values[k] for k in hidden])
 
 
 def test_protect_withholds_the_smallest_other_cell_first():
@@ -136,10 +138,8 @@ def test_protect_withholds_the_smallest_other_cell_first():
 
 def test_periods_parse_years_months_and_ranges():
     today = date(2026, 11, 28)
-    assert services.parse_period("2026-02", today) == Period(
-        date(2026, 2, 1), date(2026, 2, 28), "2026-02"
-    )
-    assert services.parse_period(None, today).start == date(2025, 12, 1)
-    assert services.parse_period("2025-01-01_2025-06-30", today).end == date(2025, 6, 30)
-    with pytest.raises(services.ReportError):
-        services.parse_period("2025-06-30_2025-01-01", today)
+    assert parse_period("2026-02", today) == Period(date(2026, 2, 1), date(2026, 2, 28), "2026-02")
+    assert parse_period(None, today).start == date(2025, 12, 1)
+    assert parse_period("2025-01-01_2025-06-30", today).end == date(2025, 6, 30)
+    with pytest.raises(ReportError):
+        parse_period("2025-06-30_2025-01-01", today)

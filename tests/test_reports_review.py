@@ -11,8 +11,10 @@ from sqlalchemy import select
 
 from tests.reports_story import NOW, build
 from tipline.extensions import db
-from tipline.reports import services
-from tipline.reports.models import Indicator
+from tipline.reports.indicators import indicator_sums, store_indicator
+from tipline.reports.models import INDICATOR_NAMES, Indicator
+from tipline.reports.periods import parse_period
+from tipline.reports.review import REGISTRY, REGISTRY_AND_INDICATOR, annual_review
 
 FORM = {
     "commune": "A",
@@ -75,24 +77,24 @@ def test_only_the_commune_committee_enters_indicators(login, world):
 
 
 def test_indicators_roll_up_from_communes_inside_the_period(world):
-    period = services.parse_period("2026")
-    values = {name: 2 for name in services.INDICATOR_NAMES}
+    period = parse_period("2026")
+    values = {name: 2 for name in INDICATOR_NAMES}
     for commune in (world.commune_a, world.commune_b):
-        services.store_indicator(
+        store_indicator(
             commune, period.start, period.end, values, entered_by=world.users["committee_a"]
         )
     # A figure from another period is not added in.
-    services.store_indicator(
+    store_indicator(
         world.commune_a,
-        services.parse_period("2025").start,
-        services.parse_period("2025").end,
+        parse_period("2025").start,
+        parse_period("2025").end,
         values,
         entered_by=None,
     )
-    sums = services.indicator_sums(world.province, period)
+    sums = indicator_sums(world.province, period)
     assert sums.values["patrol_teams"] == 4
     assert (sums.communes_entered, sums.communes_total) == (2, 2)
-    assert services.indicator_sums(world.commune_b, period).values["patrol_teams"] == 2
+    assert indicator_sums(world.commune_b, period).values["patrol_teams"] == 2
 
 
 @time_machine.travel(NOW, tick=False)
@@ -165,25 +167,23 @@ def test_teams_registry_counts_replace_a_communes_entered_team_counts(login, wor
                 unit=world.a2,
                 kind=TeamKind.PATROL_TEAM,
                 name="Giải thể",
-                dissolved_on=services.parse_period("2026-06").end,
+                dissolved_on=parse_period("2026-06").end,
             ),
         ]
     )
     db.session.commit()
-    review = services.annual_review(world.province, services.parse_period("2026"))
+    review = annual_review(world.province, parse_period("2026"))
     patrol = next(line for line in review.lines if line.number == "5")
     # Three teams active at the end of 2026 in the registry, not the 2 entered.
     assert patrol.value == 3
-    assert patrol.source == services.REGISTRY
+    assert patrol.source == REGISTRY
     # Once commune B enters its own counts without a registry, the line names both sources.
-    year = services.parse_period("2026")
-    services.store_indicator(
-        world.commune_b, year.start, year.end, {"patrol_teams": 4}, entered_by=None
-    )
+    year = parse_period("2026")
+    store_indicator(world.commune_b, year.start, year.end, {"patrol_teams": 4}, entered_by=None)
     db.session.commit()
-    review = services.annual_review(world.province, year)
+    review = annual_review(world.province, year)
     patrol = next(line for line in review.lines if line.number == "5")
-    assert (patrol.value, patrol.source) == (7, services.REGISTRY_AND_INDICATOR)
+    assert (patrol.value, patrol.source) == (7, REGISTRY_AND_INDICATOR)
     # Figures the registry does not keep still come from the indicators.
     assert next(line for line in review.lines if line.number == "7").value == 2
 

@@ -23,7 +23,8 @@ from tipline.places.changes import retire_unit, unit_by_any_code
 from tipline.places.importer import ImportRefused, apply_villages, import_units, plan_villages
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import root_unit
-from tipline.reports import services
+from tipline.reports.periods import parse_period
+from tipline.reports.review import annual_review
 from tipline.tips import counts
 from tipline.tips.models import Tip
 from tipline.tips.notify import send_pending
@@ -373,7 +374,7 @@ def review_command(unit_code: str | None, period: str) -> None:
     if unit is None:
         raise click.ClickException(f"no unit with code {unit_code!r}")
     try:
-        review = services.annual_review(unit, services.parse_period(period))
+        review = annual_review(unit, parse_period(period))
     except TiplineError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"{review.unit.name} · {review.period.label}")

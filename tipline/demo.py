@@ -21,7 +21,9 @@ from tipline.core.timeutil import local_to_utc, local_today, months_back, utcnow
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import get_or_add_unit
-from tipline.reports import services as reports
+from tipline.reports.figures import unit_figures
+from tipline.reports.indicators import store_indicator
+from tipline.reports.periods import LAST_12, parse_period
 from tipline.tips import workflow
 from tipline.tips.models import (
     Category,
@@ -282,8 +284,8 @@ SEED_SURRENDERED = 27
 
 def enter_review_indicators(root: Unit, communes: list[Unit], today):
     """Spread the seed's non-tip figures over the communes for the demo's year."""
-    period = reports.parse_period(reports.LAST_12, today)
-    tips = reports.unit_figures(root, period)[0]
+    period = parse_period(LAST_12, today)
+    tips = unit_figures(root, period)[0]
     totals = dict(SEED_INDICATORS)
     totals["disputes_mediated"] = max(
         0, SEED_MEDIATED - tips.outcomes.get(Outcome.MEDIATED.value, 0)
@@ -298,7 +300,7 @@ def enter_review_indicators(root: Unit, communes: list[Unit], today):
     shares["people_improved"] = _apportion(totals["people_improved"], shares["people_managed"])
     for index, commune in enumerate(communes):
         values = {name: shares[name][index] for name in totals}
-        reports.store_indicator(commune, period.start, period.end, values, entered_by=None)
+        store_indicator(commune, period.start, period.end, values, entered_by=None)
     db.session.flush()
     return period
 

@@ -15,14 +15,10 @@ from tipline.accounts.permissions import may_export_identity
 from tipline.core.errors import NotAllowed
 from tipline.core.timeutil import to_local
 from tipline.extensions import db
+from tipline.reports.dashboard import TipFilter, count_of, filtered_tips
+from tipline.reports.errors import ReportError
 from tipline.reports.models import ExportLog
-from tipline.reports.services import (
-    ReportError,
-    Review,
-    TipFilter,
-    count_of,
-    filtered_tips,
-)
+from tipline.reports.review import Review
 from tipline.tips.identity import open_identity
 from tipline.tips.models import Tip, TipsterContact
 

@@ -31,10 +31,23 @@ from tipline.core.timeutil import local_today, months_back
 from tipline.extensions import db
 from tipline.places.models import Unit
 from tipline.places.services import root_unit
-from tipline.reports import charts, exports, fmt, services
+from tipline.reports import charts, exports, fmt
+from tipline.reports.dashboard import dashboard as dashboard_data
+from tipline.reports.dashboard import (
+    matching_count,
+    outcome_rows,
+    overdue,
+    parse_filter,
+    scope_unit,
+)
+from tipline.reports.disclosure import public_detail, public_overview
+from tipline.reports.errors import ReportError
+from tipline.reports.figures import cached
 from tipline.reports.forms import IndicatorForm
+from tipline.reports.indicators import indicators_for, save_indicator
 from tipline.reports.models import INDICATOR_FIELDS
-from tipline.reports.services import Period, ReportError
+from tipline.reports.periods import Period, parse_period, period_choices
+from tipline.reports.review import annual_review, now_local_label, public_review
 from tipline.tips.models import Category, TipStatus
 
 public_bp = Blueprint("reports_public", __name__)
@@ -75,15 +88,15 @@ def figures():
     root = root_unit()
     if root is None:
         abort(404)
-    period = services.parse_period(request.args.get("ky"))
-    periods = services.period_choices()
-    review = services.public_review(root)
+    period = parse_period(request.args.get("ky"))
+    periods = period_choices()
+    review = public_review(root)
     # Public periods are the ones offered (and the latest review's): each new period costs
     # a full sum, so the public cannot ask for thousands of them.
     offered = {key for key, _ in periods} | ({review.period.key} if review else set())
     if period.key not in offered:
         raise ReportError(_l("Kỳ báo cáo không hợp lệ."))
-    overview = services.public_overview(root, period)
+    overview = public_overview(root, period)
     chosen, headline = None, overview["headline"]
     code = request.args.get("xa")
     if code:
@@ -92,7 +105,7 @@ def figures():
             raise ReportError(_l("Không tìm thấy xã, phường này."))
         headline = matches[0]
         chosen = db.session.scalar(select(Unit).where(Unit.id == headline.unit.id))
-    detail = services.public_detail(chosen or root, period, headline)
+    detail = public_detail(chosen or root, period, headline)
     response = make_response(
         render_template(
             "reports/public.html",
@@ -142,29 +155,29 @@ def _public_charts(detail: dict) -> dict:
 
 
 def _filters():
-    return services.parse_filter(current_user, request.args)
+    return parse_filter(current_user, request.args)
 
 
 @bp.get("/")
 @login_required
 def dashboard():
     flt = _filters()
-    data = services.dashboard(current_user, flt.unit, flt.period)
-    matching = services.matching_count(current_user, flt)
-    overdue_total, overdue = services.overdue(current_user, flt.unit)
+    data = dashboard_data(current_user, flt.unit, flt.period)
+    matching = matching_count(current_user, flt)
+    overdue_total, overdue_tips = overdue(current_user, flt.unit)
     args = _args(flt)
     # One URL for every row's link: url_for per row would cost more than the figures.
     row_link = url_for(".dashboard", **{k: v for k, v in args.items() if k != "don-vi"})
     # The figures' part of the page is the same for everyone allowed to open it: rendered
     # once per unit, period, filters and language, and dropped with the sums on any write.
-    body = services.cached(
+    body = cached(
         ("dashboard_body", flt.unit.id, flt.period, row_link, str(get_locale())),
         # A template rendered with autoescape.
         lambda: Markup(  # noqa: S704  # nosec B704
             render_template(
                 "reports/_dashboard_body.html",
                 data=data,
-                outcomes=services.outcome_rows(data["total"]),
+                outcomes=outcome_rows(data["total"]),
                 charts=_staff_charts(data),
                 row_link=row_link,
             )
@@ -176,9 +189,9 @@ def dashboard():
         data=data,
         body=body,
         matching=matching,
-        overdue=overdue,
+        overdue=overdue_tips,
         overdue_total=overdue_total,
-        periods=services.period_choices(),
+        periods=period_choices(),
         units=_unit_choices(flt.unit),
         categories=db.session.scalars(select(Category).order_by(Category.sort_order)).all(),
         statuses=list(TipStatus),
@@ -298,7 +311,7 @@ def indicators():
     if request.method == "POST":
         if form.validate():
             commune = next(c for c in communes if c.code == form.commune.data)
-            services.save_indicator(
+            save_indicator(
                 current_user,
                 commune,
                 form.period_start.data,
@@ -314,7 +327,7 @@ def indicators():
             "reports/indicators.html",
             form=form,
             fields=INDICATOR_FIELDS,
-            history={c.id: services.indicators_for(c) for c in communes},
+            history={c.id: indicators_for(c) for c in communes},
             communes=communes,
         ),
         status,
@@ -325,9 +338,9 @@ def indicators():
 
 
 def _review():
-    unit = services.scope_unit(current_user, request.args.get("don-vi"))
-    period: Period = services.parse_period(request.args.get("ky"))
-    return services.annual_review(unit, period)
+    unit = scope_unit(current_user, request.args.get("don-vi"))
+    period: Period = parse_period(request.args.get("ky"))
+    return annual_review(unit, period)
 
 
 @bp.get("/so-ket")
@@ -337,11 +350,11 @@ def review():
     return render_template(
         "reports/review.html",
         review=data,
-        periods=services.period_choices(),
+        periods=period_choices(),
         units=_unit_choices(db.session.get(Unit, data.unit.id)),
         pdf=exports.pdf_font() is not None,
         args={"don-vi": data.unit.code, "ky": data.period.key},
-        made_at=services.now_local_label(),
+        made_at=now_local_label(),
     )
 
 

@@ -1,0 +1,163 @@
+"""Public figures with small numbers protected (DOMAIN.md: fewer than 3 is "< 3").
+
+`protect` hides the small cells of a table and, when its sum is published, withholds the
+next smallest until no hidden one can be worked out; the transparency page's overview and
+detail are built from it. The threshold is `tipline.core.privacy.SMALL_NUMBER`, the same
+the templates' `public_number` uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from tipline.core.privacy import SMALL_NUMBER
+from tipline.extensions import db
+from tipline.places.models import Unit, UnitLevel
+from tipline.places.services import unit_sort_key
+from tipline.reports.figures import (
+    Figures,
+    Ref,
+    by_category,
+    cached,
+    child_level,
+    monthly,
+    unit_figures,
+)
+from tipline.reports.fmt import fig
+from tipline.reports.periods import Period
+
+SMALL = SMALL_NUMBER
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A figure as the public sees it: exact, "< 3", or hidden so that "< 3" stays hidden."""
+
+    value: int | None
+    small: bool = False
+    withheld: bool = False
+
+    @property
+    def exact(self) -> bool:
+        return self.value is not None
+
+    def __str__(self) -> str:
+        if self.small:
+            return f"< {SMALL}"
+        if self.withheld:
+            return "•"
+        return fig(self.value)
+
+
+def _determined(values: list[int]) -> bool:
+    """Whether one of these hidden cells could be worked out from their sum (the margin is
+    published): each small cell is 1 or 2, each other hidden cell 3 or more."""
+    small = [v for v in values if 0 < v < SMALL]
+    if not small:
+        return False
+    n_small, n_big, total = len(small), len(values) - len(small), sum(values)
+    rest_low = (n_small - 1) + SMALL * n_big
+    rest_high = 2 * (n_small - 1) + (10**12 if n_big else 0)
+    feasible = [rest_low <= total - x <= rest_high for x in (1, 2)]
+    return not all(feasible)
+
+
+def protect(values: dict[Hashable, int], margin_published: bool = True) -> dict[Hashable, Shown]:
+    """Hide small numbers; when the sum is published, also withhold the next smallest
+    cells until no hidden small number can be worked out from the others."""
+    shown = {
+        k: Shown(v) if not 0 < v < SMALL else Shown(None, small=True) for k, v in values.items()
+    }
+    hidden = [k for k, v in values.items() if 0 < v < SMALL]
+    if not margin_published or not hidden:
+        return shown
+    candidates = sorted((v, str(k), k) for k, v in values.items() if v >= SMALL)
+    while _determined([values[k] for k in hidden]) and candidates:
+        _, _, key = candidates.pop(0)
+        hidden.append(key)
+        shown[key] = Shown(None, withheld=True)
+    return shown
+
+
+def protect_one(value: int) -> Shown:
+    return Shown(None, small=True) if 0 < value < SMALL else Shown(value)
+
+
+@dataclass
+class PublicRow:
+    unit: Ref | None
+    received: Shown
+    verified: Shown
+    settled: Shown
+    share: float | None
+    median_days: float | None
+
+
+def _public_row(unit: Ref | None, figures: Figures, shown: dict[str, Shown]) -> PublicRow:
+    received, settled = shown["received"], shown["settled"]
+    exact = received.exact and settled.exact
+    return PublicRow(
+        unit,
+        received,
+        shown["verified"],
+        settled,
+        figures.settled_share if exact else None,
+        # A median of one or two closings would be someone's own case.
+        figures.median_settle_days if exact and figures.settled >= SMALL else None,
+    )
+
+
+def public_overview(root: Unit, period: Period) -> dict:
+    """The transparency page's figures for the root and each commune."""
+
+    def compute():
+        # Communes under a province; provinces under the whole country.
+        level = child_level(root) or UnitLevel.COMMUNE
+        total, per = unit_figures(root, period, by=level)
+        communes = sorted(
+            db.session.scalars(select(Unit).where(root.subtree_clause(), Unit.level == level)),
+            key=unit_sort_key,
+        )
+        metrics = ("received", "verified", "settled")
+        column = {
+            m: protect({c.id: getattr(per.get(c.id, Figures()), m) for c in communes})
+            for m in metrics
+        }
+        rows = [
+            _public_row(Ref.of(c), per.get(c.id, Figures()), {m: column[m][c.id] for m in metrics})
+            for c in communes
+            if c.active or c.id in per
+        ]
+        headline = _public_row(
+            Ref.of(root), total, {m: protect_one(getattr(total, m)) for m in metrics}
+        )
+        return {"total": total, "headline": headline, "rows": rows}
+
+    return cached(("public_overview", root.id, period), compute)
+
+
+def public_detail(unit: Unit, period: Period, headline: PublicRow) -> dict | None:
+    """Trend by month and breakdown by category, small numbers hidden; None when the
+    unit's own total is not shown exactly (its parts would reveal it)."""
+    if not headline.received.exact:
+        return None
+
+    def compute():
+        months = monthly(unit, period)
+        categories = by_category(unit, period)
+        trend = {
+            m: protect({month: getattr(f, m) for month, f in months})
+            for m in ("received", "settled")
+        }
+        cats = protect({c.id: f.received for c, f in categories})
+        return {
+            "months": [
+                (month, trend["received"][month], trend["settled"][month], f) for month, f in months
+            ],
+            "categories": [(Ref.of(c), cats[c.id], f) for c, f in categories],
+        }
+
+    return cached(("public_detail", unit.id, period), compute)
