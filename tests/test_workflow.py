@@ -383,9 +383,7 @@ def test_automatic_escalation_writes_a_system_event_once(world, make_tip):
     assert counts.differences() == {}
 
 
-def test_search_text_follows_a_blanked_description(world, make_tip):
-    tip = make_tip(world.a1, description="Trộm cắp ở chợ")
-    assert tip.search_text == "trom cap o cho"
-    tip.description = ""
-    db.session.commit()
-    assert db.session.get(Tip, tip.id).search_text == ""
+def test_search_text_is_made_at_intake(world, make_tip):
+    """Intake folds the description and place once (nothing edits them afterwards)."""
+    tip = make_tip(world.a1, description="Trộm cắp ở chợ", place="Chợ Đông")
+    assert db.session.get(Tip, tip.id).search_text == "trom cap o cho cho dong"

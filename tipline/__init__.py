@@ -21,7 +21,7 @@ from tipline.accounts.services import load_session_user
 from tipline.accounts.views import bp as account_bp
 from tipline.admin.views import bp as admin_bp
 from tipline.cli import tipline_cli
-from tipline.core import assets, i18n, multipart, security, templating, throttle, translations
+from tipline.core import assets, bodies, i18n, security, templating, throttle
 from tipline.core.http import register as register_http_errors
 from tipline.core.i18n import select_locale
 from tipline.core.privacy import install_log_filters
@@ -68,7 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     app.config["TIPLINE_PRODUCTION"] = production
-    multipart.init_app(app)  # multipart forms parsed without compiling per-request patterns
+    bodies.init_app(app)  # a cap for every kind of request body
 
     hops = int(app.config.get("TIPLINE_PROXY_HOPS") or 0)
     if hops:
@@ -234,4 +234,3 @@ def register_template_helpers(app: Flask) -> None:
 
     assets.init_app(app)
     i18n.init_app(app)
-    translations.init_app(app)  # the templates' gettext, one lookup per request

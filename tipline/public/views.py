@@ -205,7 +205,7 @@ def submit():
         follow_up_code=form.follow_up_code.data,
     )
     try:
-        receipt = submit_tip(draft)
+        receipt = submit_tip(draft, alone=True)
     except FormAlreadySent as refused:
         # The key was used for another text: the same page again, with a fresh key.
         db.session.rollback()
