@@ -88,3 +88,35 @@ def test_bad_filters_are_400(login, story):
 def test_dashboard_pages_are_not_cached(login, story):
     response = login("officer").get("/staff/bao-cao/")
     assert "no-store" in response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    ("language", "path", "expected"),
+    [
+        ("vi", "/", ["2.967", "1.234.567", "–", "2,5 ngày", "0,1", "1.000,0 giờ", "88,6 %"]),
+        ("en", "/en/", ["2,967", "1,234,567", "–", "2.5 ngày", "0.1", "1,000.0 giờ", "88.6 %"]),
+    ],
+)
+def test_figures_are_written_in_the_language_with_one_decimal_rounded_as_stored(
+    app, language, path, expected
+):
+    from flask_babel import force_locale
+
+    from tipline.core.numbers import number, number1, percent
+
+    with app.test_request_context(path), force_locale(language):
+        got = [
+            number(2967),
+            number(1234567),
+            number(None),
+            # 2.45 is stored as 2.4500000000000002: it rounds up, as Python's own "%.1f".
+            number1(2.45, "ngày"),
+            number1(0.15),  # stored as 0.1499999999999999944: down
+            number1(999.96, "giờ"),
+            percent(0.886),
+        ]
+        assert got == expected
+        rendered = app.jinja_env.from_string(
+            "{{ a|fig }} {{ b|fig1('ngày') }} {{ c|share }} {{ d|fig1 }}"
+        ).render(a=2967, b=2.45, c=0.886, d=None)
+        assert rendered == f"{expected[0]} {expected[3]} {expected[6]} –"

@@ -1,4 +1,5 @@
-"""Jinja filters: local times, hidden small numbers, numbers, JSON for script blocks."""
+"""Jinja filters: local times, hidden small numbers, numbers (core.numbers), JSON for script
+blocks."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import json
 from datetime import date, datetime
 
 from flask import Flask
-from flask_babel import format_decimal
 from markupsafe import Markup
 
+from tipline.core.numbers import number, number1, percent
 from tipline.core.privacy import SMALL_NUMBER
 from tipline.core.timeutil import to_local
 
@@ -31,16 +32,6 @@ def public_number(value: int) -> str:
     return number(value)
 
 
-def number(value: int | float) -> str:
-    return format_decimal(value)
-
-
-def percent(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{format_decimal(round(value * 100, 1))} %"
-
-
 def json_data(value) -> Markup:
     """JSON for a <script type="application/json"> block: UTF-8 as is (a third smaller
     than \\u escapes on Vietnamese text), with the characters HTML cares about escaped."""
@@ -58,5 +49,9 @@ def register(app: Flask) -> None:
         public_number=public_number,
         number=number,
         percent=percent,
+        # The names the report templates use for the same three.
+        fig=number,
+        fig1=number1,
+        share=percent,
         json_data=json_data,
     )

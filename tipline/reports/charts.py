@@ -8,10 +8,16 @@ Values that are hidden (small numbers) are drawn as no bar, with their label.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from markupsafe import Markup, escape
 
 WIDTH = 360  # one phone's width in CSS pixels; the viewBox scales to any width
+
+
+def month_label(month: date) -> str:
+    """A month under its column: "03", and "01/26" where a year begins."""
+    return f"{month:%m}" if month.month != 1 else f"{month:%m/%y}"
 
 
 @dataclass(frozen=True)

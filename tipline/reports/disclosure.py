@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from tipline.core.numbers import number
 from tipline.core.privacy import SMALL_NUMBER
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
@@ -26,7 +27,6 @@ from tipline.reports.figures import (
     monthly,
     unit_figures,
 )
-from tipline.reports.fmt import fig
 from tipline.reports.periods import Period
 
 SMALL = SMALL_NUMBER
@@ -49,7 +49,7 @@ class Shown:
             return f"< {SMALL}"
         if self.withheld:
             return "•"
-        return fig(self.value)
+        return number(self.value)
 
 
 def _determined(values: list[int]) -> bool:

@@ -31,7 +31,7 @@ from tipline.core.timeutil import local_today, months_back
 from tipline.extensions import db
 from tipline.places.models import Unit
 from tipline.places.services import root_unit
-from tipline.reports import charts, exports, fmt
+from tipline.reports import charts, exports
 from tipline.reports.dashboard import dashboard as dashboard_data
 from tipline.reports.dashboard import (
     matching_count,
@@ -57,27 +57,6 @@ bp = Blueprint("reports", __name__)
 @bp.after_request
 def _private(response):
     return no_store(response)
-
-
-@bp.before_request
-@public_bp.before_request
-def _marks() -> None:
-    fmt.set_marks()
-
-
-@public_bp.app_template_filter("share")
-def _share(value):
-    return fmt.share(value)
-
-
-@public_bp.app_template_filter("fig")
-def _fig(value):
-    return fmt.fig(value)
-
-
-@public_bp.app_template_filter("fig1")
-def _fig1(value, unit: str = ""):
-    return fmt.fig1(value, unit)
 
 
 # --- public ------------------------------------------------------------------------------
@@ -131,11 +110,11 @@ def _public_charts(detail: dict) -> dict:
         [
             (
                 _("Tiếp nhận"),
-                [charts.Bar(fmt.month_label(m), r.value, str(r)) for m, r, _s, _f in months],
+                [charts.Bar(charts.month_label(m), r.value, str(r)) for m, r, _s, _f in months],
             ),
             (
                 _("Giải quyết"),
-                [charts.Bar(fmt.month_label(m), s.value, str(s)) for m, _r, s, _f in months],
+                [charts.Bar(charts.month_label(m), s.value, str(s)) for m, _r, s, _f in months],
             ),
         ],
         title=_("Tin tiếp nhận và giải quyết theo tháng"),
@@ -224,11 +203,11 @@ def _staff_charts(data: dict) -> dict:
         [
             (
                 _("Tiếp nhận"),
-                [charts.Bar(fmt.month_label(m), f.received, str(f.received)) for m, f in months],
+                [charts.Bar(charts.month_label(m), f.received, str(f.received)) for m, f in months],
             ),
             (
                 _("Giải quyết"),
-                [charts.Bar(fmt.month_label(m), f.settled, str(f.settled)) for m, f in months],
+                [charts.Bar(charts.month_label(m), f.settled, str(f.settled)) for m, f in months],
             ),
         ],
         title=_("Tin tiếp nhận và giải quyết theo tháng"),
