@@ -138,6 +138,48 @@ def test_the_list_is_the_inbox_scope(client, world, make_tip, api):
         assert response.get_json()["error"]
 
 
+def test_the_list_has_the_inbox_unread_replies_filter(client, world, make_tip, api, login):
+    quiet = make_tip(world.a1, now=utcnow() - timedelta(hours=3))
+    replied = make_tip(world.a1, now=utcnow() - timedelta(hours=3))
+    headers = api("leader_a1")
+    for tip in (quiet, replied):
+        client.get(f"/api/v1/tips/{tip.public_id}", headers=headers)
+    # A tipster's reply moves activity_at on (as in the inbox's test of the same filter).
+    db.session.get(Tip, replied.id).activity_at = utcnow() + timedelta(seconds=1)
+    db.session.commit()
+    listed = client.get("/api/v1/tips?replies=1", headers=headers).get_json()["tips"]
+    assert [t["reference"] for t in listed] == [replied.reference]
+    web = login("leader_a1").get("/staff/?replies=1").get_data(as_text=True)
+    assert replied.reference in web and quiet.reference not in web
+    assert client.get("/api/v1/tips?replies=2", headers=headers).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "status=lost",
+        "priority=very",
+        "category=nope",
+        "unit=ZZ",
+        "sort=up",
+        "mine=yes",
+        "replies=2",
+        "page=0",
+        "page=²",
+        "category=" + "x" * 41,
+    ],
+)
+def test_a_bad_filter_gets_the_same_message_on_the_web_and_in_the_api(
+    client, world, api, login, bad
+):
+    answer = client.get(f"/api/v1/tips?{bad}", headers=api("leader_a1"))
+    page = login("leader_a1").get(f"/staff/?{bad}")
+    assert answer.status_code == page.status_code == 400
+    message = answer.get_json()["error"]
+    assert message.endswith("không hợp lệ.")
+    assert f"<p>{message}</p>" in page.get_data(as_text=True)
+
+
 def test_a_tip_out_of_scope_is_missing(client, world, make_tip, api):
     tip = make_tip(world.a1)
     headers = api("leader_b1")

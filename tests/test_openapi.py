@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from tipline.tips.inbox import InboxFilter
+
 API_BLUEPRINTS = ("open311", "api_v1", "api_docs")
 
 
@@ -62,3 +64,17 @@ def test_path_parameters_are_declared(client, world):
 def test_the_follow_up_code_extension_is_explained(client, world):
     schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
     assert "resident" in schemas["PostedRequest"]["properties"]["follow_up_code"]["description"]
+
+
+def test_the_inbox_list_documents_every_filter_the_inbox_reads(client, world):
+    document = client.get("/api/openapi.json").get_json()
+    operation = document["paths"]["/api/v1/tips"]["get"]
+    documented = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+    every = {"q", "status", "priority", "category", "unit", "sort", "page"}
+    every |= {"open", "mine", "overdue", "unread", "replies"}
+    assert documented == every
+    # ...and they are the names the one parser reads and writes back.
+    values = {"q": "xe", "status": "received", "priority": "urgent", "category": "theft"}
+    values |= {"unit": "A1", "sort": "due", "page": "2"}
+    full = InboxFilter.from_args({name: "1" for name in every} | values)
+    assert set(full.to_args()) | {"page"} == every

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from tipline.extensions import db
 from tipline.tips import counts, triage, workflow
+from tipline.tips.duplicates import duplicate_candidates
 from tipline.tips.models import (
     EventKind,
     IdentityAccess,
@@ -166,7 +167,7 @@ def test_duplicate_suggestions_stay_in_scope(login, world, make_tip):
     other_village = make_tip(world.a2, now=base, description=text)
     html = page(login("leader_a1"), mine)
     assert other_village.reference not in html
-    found = triage.duplicate_candidates(mine, world.user("police_a"))
+    found = duplicate_candidates(mine, world.user("police_a"))
     assert [c.tip.id for c in found] == [other_village.id]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,7 +12,14 @@ from tipline.core import cache
 from tipline.core.text import fold
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db
-from tipline.tips import triage, workflow
+from tipline.tips import workflow
+from tipline.tips.inbox import (
+    InboxFilter,
+    cached_inbox_counts,
+    inbox_counts,
+    inbox_options,
+    unread_count,
+)
 from tipline.tips.models import Priority, RejectReason, Tip, TipStatus
 from tipline.tips.workflow import Action
 
@@ -141,6 +149,33 @@ def test_bad_filters_are_a_400_in_vietnamese(login, world, args):
     assert "không hợp lệ" in response.get_data(as_text=True)
 
 
+def test_a_page_number_in_other_digits_is_a_400_in_vietnamese(login, world):
+    # "²" passes str.isdigit() but not int(): the message was Python's own, in English.
+    response = login("leader_a1").get("/staff/", query_string={"page": "²"})
+    assert response.status_code == 400
+    assert "Số trang không hợp lệ." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {},
+        {"q": "trom cap", "status": "triaged", "category": "theft", "unit": "A1"},
+        {"priority": "urgent", "sort": "due", "mine": "1", "overdue": "1", "open": "1"},
+        {"unread": "1", "replies": "1", "sort": "oldest"},
+    ],
+)
+def test_the_filter_reads_back_what_it_writes(ctx, world, args):
+    wanted = InboxFilter.from_args(args | {"page": "3"})
+    assert wanted.page == 3
+    assert wanted.to_args() == args
+    assert InboxFilter.from_args(wanted.to_args()) == replace(wanted, page=1)
+
+
+def test_a_flag_set_to_0_does_not_narrow(ctx, world):
+    assert InboxFilter.from_args({"mine": "0", "replies": "", "open": "0"}) == InboxFilter()
+
+
 def test_paging_keeps_the_filter(app, login, world, make_tip, monkeypatch):
     monkeypatch.setitem(app.config, "TIPLINE_INBOX_PAGE_SIZE", 2)
     tips = [make_tip(world.a1, now=datetime(2026, 1, d, 1, 0)) for d in range(1, 6)]
@@ -164,7 +199,7 @@ def test_counts_per_filter(login, world, make_tip):
     workflow.transition(rejected, Action.REJECT, world.user("leader_a1"), reason=RejectReason.SPAM)
     make_tip(world.b1)  # out of scope
     db.session.commit()
-    counts = triage.inbox_counts(world.user("leader_a1"))
+    counts = inbox_counts(world.user("leader_a1"))
     assert counts.open == 4
     assert counts.urgent == 1
     assert counts.mine == 1
@@ -205,7 +240,7 @@ def test_unread_until_opened(login, world, make_tip):
     assert refs(inbox(client, unread="1")) == [other.reference]
     # Reading is per person: the police have not opened it.
     assert tip.reference in inbox(login("police_a"), unread="1")
-    assert triage.unread_count(world.user("leader_a1")) == 1
+    assert unread_count(world.user("leader_a1")) == 1
 
 
 def test_unread_replies_filter_shows_tips_with_tipster_activity_after_submission(
@@ -243,15 +278,15 @@ def test_inbox_fits_a_phone_and_links_the_staff_stylesheet(login, world, make_ti
 def test_cached_counts_follow_every_event_and_read(app, login, world, make_tip):
     leader = world.user("leader_a1")
     tip = make_tip(world.a1)
-    assert triage.cached_inbox_counts(leader).open == 1
+    assert cached_inbox_counts(leader).open == 1
     make_tip(world.a1, category=world.fight)
-    assert triage.cached_inbox_counts(leader).urgent == 1
+    assert cached_inbox_counts(leader).urgent == 1
     workflow.assign(tip, leader, leader)
     db.session.commit()
-    assert triage.cached_inbox_counts(leader).mine == 1
-    assert triage.cached_inbox_counts(leader).unread == 2
+    assert cached_inbox_counts(leader).mine == 1
+    assert cached_inbox_counts(leader).unread == 2
     login("leader_a1").get(f"/staff/tips/{tip.public_id}")
-    assert triage.cached_inbox_counts(world.user("leader_a1")).unread == 1
+    assert cached_inbox_counts(world.user("leader_a1")).unread == 1
 
 
 def test_inbox_counts_and_options_are_served_from_the_cache_until_a_write(app, world, make_tip):
@@ -260,13 +295,13 @@ def test_inbox_counts_and_options_are_served_from_the_cache_until_a_write(app, w
     leader = world.user("leader_a1")
     make_tip(world.a1)
     store = cache.cache_for(app)
-    triage.cached_inbox_counts(leader)
-    triage.inbox_options(leader)
+    cached_inbox_counts(leader)
+    inbox_options(leader)
     loads = store.loads
-    assert triage.cached_inbox_counts(leader).open == 1
-    assert [o.code for o in triage.inbox_options(leader).categories] == ["theft", "disturbance"]
+    assert cached_inbox_counts(leader).open == 1
+    assert [o.code for o in inbox_options(leader).categories] == ["theft", "disturbance"]
     assert store.loads == loads
     world.fight.name = "Gây rối"
     db.session.commit()
-    assert "Gây rối" in [o.name for o in triage.inbox_options(leader).categories]
+    assert "Gây rối" in [o.name for o in inbox_options(leader).categories]
     assert store.loads == loads + 1

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from tipline.extensions import db
-from tipline.tips import triage, workflow
+from tipline.tips import workflow
+from tipline.tips.inbox import inbox_counts, unread_count
 from tipline.tips.models import Priority, Tip, TipStatus
 from tipline.tips.workflow import Action
 
@@ -65,11 +66,11 @@ def test_leader_inbox_search_and_filters_stay_in_scope(login, world, make_tip):
 
 def test_leader_counts_include_nothing_outside_scope(world, make_tip):
     inside, _outside = _world(world, make_tip)
-    counts = triage.inbox_counts(world.user("leader_a1"))
+    counts = inbox_counts(world.user("leader_a1"))
     assert counts.open == counts.unread == counts.by_status[TipStatus.RECEIVED] == len(inside)
-    assert triage.unread_count(world.user("leader_a1")) == len(inside)
+    assert unread_count(world.user("leader_a1")) == len(inside)
     # The same query serves the commune police, who see the whole commune (hidden one too).
-    police = triage.inbox_counts(world.user("police_a"))
+    police = inbox_counts(world.user("police_a"))
     assert police.open == 5
 
 

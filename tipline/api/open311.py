@@ -14,12 +14,9 @@ minute by its reference; never the tipster's identity or photos.
 from __future__ import annotations
 
 import re
-
-# Only ever used to write XML, never to parse it.
-import xml.etree.ElementTree as ET  # noqa: S405  # nosec B405
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
+from flask import Blueprint, abort, current_app, g, request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -28,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 from tipline.accounts.permissions import unit_may_read
 from tipline.api import keys
 from tipline.api.common import bearer, header_only
+from tipline.api.formats import answer, day, error_answer, iso
 from tipline.api.media import MediaError, fetch_media
 from tipline.api.models import PartnerKey
 from tipline.core.errors import TiplineError
@@ -68,63 +66,7 @@ class Open311Error(Exception):
         self.message = message
 
 
-# --- answers in the spec's shapes --------------------------------------------------------
-
-
-def _fmt() -> str:
-    return (request.view_args or {}).get("fmt") or (
-        "xml" if request.path.endswith(".xml") else "json"
-    )
-
-
-# The element of one item of a list, as the spec writes them.
-_SINGULAR = {"attributes": "attribute", "values": "value", "endpoints": "endpoint"}
-
-
-def _xml_value(parent: ET.Element, name: str, value) -> None:
-    child = ET.SubElement(parent, name)
-    if isinstance(value, list):
-        for item in value:
-            _xml_item(child, _SINGULAR.get(name, "item"), item)
-    elif isinstance(value, dict):
-        for key, inner in value.items():
-            _xml_value(child, key, inner)
-    elif value is None:
-        pass
-    elif isinstance(value, bool):
-        child.text = "true" if value else "false"
-    else:
-        child.text = str(value)
-
-
-def _xml_item(parent: ET.Element, name: str, item: dict) -> None:
-    element = ET.SubElement(parent, name)
-    for key, value in item.items():
-        _xml_value(element, key, value)
-
-
-def answer(data, *, root: str, item: str, status: int = 200) -> Response:
-    """A list of objects (or one object, for a service definition) as JSON or XML."""
-    if _fmt() == "xml":
-        if isinstance(data, list):
-            element = ET.Element(root)
-            for entry in data:
-                _xml_item(element, item, entry)
-        else:
-            element = ET.Element(root)
-            for key, value in data.items():
-                _xml_value(element, key, value)
-        body = ET.tostring(element, encoding="utf-8", xml_declaration=True)
-        return Response(body, status=status, mimetype="application/xml")
-    response = jsonify(data)
-    response.status_code = status
-    return response
-
-
-def error_answer(status: int, message) -> Response:
-    return answer(
-        [{"code": status, "description": str(message)}], root="errors", item="error", status=status
-    )
+# --- errors in the answer's format ---------------------------------------------------------
 
 
 @bp.errorhandler(Open311Error)
@@ -210,21 +152,7 @@ def discovery(fmt: str):
             }
         ],
     }
-    if fmt == "xml":
-        element = ET.Element("discovery")
-        for key in ("changeset", "contact", "key_service"):
-            ET.SubElement(element, key).text = data[key]
-        endpoints = ET.SubElement(element, "endpoints")
-        for endpoint in data["endpoints"]:
-            item = ET.SubElement(endpoints, "endpoint")
-            for key in ("specification", "url", "changeset", "type"):
-                ET.SubElement(item, key).text = endpoint[key]
-            formats = ET.SubElement(item, "formats")
-            for mime in endpoint["formats"]:
-                ET.SubElement(formats, "format").text = mime
-        body = ET.tostring(element, encoding="utf-8", xml_declaration=True)
-        return Response(body, mimetype="application/xml")
-    return jsonify(data)
+    return answer(data, root="discovery", item="endpoint")
 
 
 def _service(category: Category) -> dict:
@@ -296,13 +224,6 @@ def service_definition(service_code: str, fmt: str):
 # --- service requests ---------------------------------------------------------------------
 
 
-def iso(moment: datetime | None) -> str | None:
-    """A naive-UTC moment in W3C form, in Vietnam's time zone."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC).astimezone(LOCAL_TZ).isoformat()
-
-
 def _updated_at(tips: list[Tip]) -> dict[int, datetime]:
     if not tips:
         return {}
@@ -312,14 +233,6 @@ def _updated_at(tips: list[Tip]) -> dict[int, datetime]:
         .group_by(TipEvent.tip_id)
     )
     return dict(rows.all())
-
-
-def day(moment: datetime | None) -> str | None:
-    """The local day of a naive-UTC moment, as its midnight in Vietnam's time zone."""
-    if moment is None:
-        return None
-    local = moment.replace(tzinfo=UTC).astimezone(LOCAL_TZ)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
 
 
 def tipster_record(tip: Tip, updated: datetime | None) -> dict:
@@ -635,7 +548,7 @@ def create_request(fmt: str):
         phone=phone,
         photos=photos,
     )
-    receipt = submit_tip(draft)
+    receipt = submit_tip(draft, alone=True)
     db.session.commit()
     g.api_tip_reference = receipt.tip.reference
     body = [

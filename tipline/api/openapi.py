@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from tipline.api.common import header_only
+from tipline.tips.inbox import FLAGS, MAX_PAGE, Sort
 from tipline.tips.models import Outcome, Priority, RejectReason, TipStatus
 from tipline.tips.workflow import Action
 
@@ -588,13 +589,16 @@ def _staff_paths() -> dict:
                     _query(
                         "sort",
                         "Order.",
-                        {"type": "string", "enum": ["priority", "newest", "oldest", "due"]},
+                        {"type": "string", "enum": list(Sort.ALL)},
                     ),
+                    # The inbox's yes/no filters (InboxFilter.from_args reads the same names).
                     *(
                         _query(flag, "1 to narrow.", {"type": "string", "enum": ["0", "1"]})
-                        for flag in ("open", "mine", "overdue", "unread")
+                        for flag in FLAGS
                     ),
-                    _query("page", "From 1.", {"type": "integer", "minimum": 1, "maximum": 10000}),
+                    _query(
+                        "page", "From 1.", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}
+                    ),
                 ],
                 "responses": {"200": _json(_ref("TipList")), **_staff_errors("400", "401", "429")},
             }

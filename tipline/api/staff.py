@@ -1,6 +1,6 @@
 """The JSON API of staff apps: a bearer token, then the inbox, a tip, and its actions.
 
-Same scope query (tips.queries / tips.triage) and same workflow as the web pages. The
+Same scope query (tips.queries / tips.inbox) and same workflow as the web pages. The
 session cookie never authenticates here: only `Authorization: Bearer tls_…`. A
 tipster's identity is never in these answers (the web's logged identity view is the
 one way to it).
@@ -18,17 +18,19 @@ from tipline.accounts.models import User
 from tipline.accounts.services import authenticate
 from tipline.api import keys
 from tipline.api.common import bearer, header_only
-from tipline.api.open311 import iso
+from tipline.api.formats import iso
 from tipline.core.errors import StaleObject, TiplineError
 from tipline.core.privacy import client_bucket
 from tipline.core.text import clean_text
 from tipline.extensions import db
 from tipline.places.models import UnitLevel
 from tipline.places.services import unit_by_code
-from tipline.tips import triage, workflow
-from tipline.tips.models import Outcome, Priority, RejectReason, Tip, TipStatus
+from tipline.tips import workflow
+from tipline.tips.inbox import InboxFilter, inbox_page, mark_read
+from tipline.tips.models import Outcome, RejectReason, Tip
 from tipline.tips.queries import tip_by_reference_for, tip_for
-from tipline.tips.services import category_by_code, normalize_reference, public_status
+from tipline.tips.services import normalize_reference, public_status
+from tipline.tips.triage import is_overdue
 
 bp = header_only(Blueprint("api_v1", __name__))
 
@@ -153,48 +155,6 @@ def revoke_token():
 # --- tips ---------------------------------------------------------------------------------
 
 
-def _flag(args, name: str) -> bool:
-    value = args.get(name)
-    if value not in (None, "", "0", "1"):
-        raise ApiError(400, _l("Bộ lọc không hợp lệ."))
-    return value == "1"
-
-
-def _inbox_filter(args) -> triage.InboxFilter:
-    wanted = triage.InboxFilter(query=(clean_text(args.get("q", "")) or "")[:200])
-    try:
-        if args.get("status"):
-            wanted.status = TipStatus(args["status"])
-        if args.get("priority"):
-            wanted.priority = Priority(args["priority"])
-    except ValueError:
-        raise ApiError(400, _l("Trạng thái hoặc mức ưu tiên không hợp lệ.")) from None
-    if args.get("category"):
-        found = category_by_code(args["category"][:40])
-        if found is None:
-            raise ApiError(400, _l("Loại vụ việc không hợp lệ."))
-        wanted.category_id = found.id
-    if args.get("unit"):
-        found = unit_by_code(args["unit"][:40])
-        if found is None:
-            raise ApiError(400, _l("Địa bàn không hợp lệ."))
-        wanted.unit = found
-    sort = args.get("sort") or triage.Sort.PRIORITY
-    if sort not in triage.Sort.ALL:
-        raise ApiError(400, _l("Cách sắp xếp không hợp lệ."))
-    wanted.sort = sort
-    wanted.open_only = _flag(args, "open")
-    wanted.mine = _flag(args, "mine")
-    wanted.overdue = _flag(args, "overdue")
-    wanted.unread = _flag(args, "unread")
-    page = args.get("page") or "1"
-    if not (page.isascii() and page.isdigit()) or not 1 <= int(page) <= 10_000:
-        raise ApiError(400, _l("Số trang không hợp lệ."))
-    wanted.page = int(page)
-    wanted.__post_init__()
-    return wanted
-
-
 def tip_summary(tip: Tip) -> dict:
     commune = tip.unit.commune or tip.unit
     return {
@@ -211,7 +171,7 @@ def tip_summary(tip: Tip) -> dict:
         "submitted_at": iso(tip.submitted_at),
         "response_due_at": iso(tip.response_due_at),
         "settle_due_at": iso(tip.settle_due_at),
-        "overdue": triage.is_overdue(tip),
+        "overdue": is_overdue(tip),
         "version": tip.version,
     }
 
@@ -259,9 +219,9 @@ def tip_detail(tip: Tip, user: User) -> dict:
 @bp.get("/tips")
 @token_required
 def list_tips():
-    wanted = _inbox_filter(request.args)
+    wanted = InboxFilter.from_args(request.args)  # BadFilter: a 400 with what is wrong
     size = current_app.config["TIPLINE_INBOX_PAGE_SIZE"]
-    result = triage.inbox_page(_user(), wanted, size)
+    result = inbox_page(_user(), wanted, size)
     return jsonify(
         tips=[tip_summary(t) for t in result.tips], page=result.page, has_next=result.has_next
     )
@@ -279,7 +239,7 @@ def _tip(public_id: str) -> Tip:
 @token_required
 def get_tip(public_id: str):
     tip = _tip(public_id)
-    triage.mark_read(tip, _user())
+    mark_read(tip, _user())
     db.session.commit()
     return jsonify(tip=tip_detail(tip, _user()))
 

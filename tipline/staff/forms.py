@@ -22,6 +22,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from tipline.core.text import clean_text
+from tipline.places.models import Unit
 from tipline.tips.models import (
     STAFF_MESSAGE_KINDS,
     STAFF_SOURCES,
@@ -31,6 +32,7 @@ from tipline.tips.models import (
     RejectReason,
     TipSource,
 )
+from tipline.tips.triage import RecordedTip
 from tipline.tips.workflow import MAX_MESSAGE_LENGTH, Action
 
 # A checkbox sends a value only when ticked; a client that sends "0" or "off" means no
@@ -215,3 +217,61 @@ class RecordForm(FlaskForm):
         validators=[DataRequired(_l("Hãy chọn nguồn tin."))],
     )
     rows = FieldList(FormField(RecordedTipForm), min_entries=3, max_entries=10)
+
+    def offer(self, categories, units) -> None:
+        """The categories and places each line may choose from."""
+        category_choices = coded_choices(categories)
+        unit_choices = coded_choices(units)
+        for row in self.rows:
+            row.category.choices = category_choices
+            row.unit.choices = unit_choices
+
+    def recorded(self, categories: dict, units: dict) -> tuple[list[RecordedTip], list]:
+        """The filled lines as tips to record, and what is wrong with the others."""
+        rows, errors = [], []
+        for index, row in enumerate(self.rows, start=1):
+            data = row.form
+            text = (data.description.data or "").strip()
+            if not text and not data.category.data and not data.unit.data:
+                continue  # an empty line of the form
+            category = categories.get(data.category.data or "")
+            unit = units.get(data.unit.data or "")
+            if category is None:
+                errors.append(_l("Tin %(n)d: hãy chọn loại vụ việc.", n=index))
+            if unit is None:
+                errors.append(_l("Tin %(n)d: hãy chọn địa bàn.", n=index))
+            if len(text) < 10:
+                errors.append(_l("Tin %(n)d: hãy ghi nội dung (ít nhất 10 ký tự).", n=index))
+            if category and unit and len(text) >= 10:
+                rows.append(
+                    RecordedTip(
+                        category, unit, text, data.place.data or None, data.occurred_on.data
+                    )
+                )
+        return rows, errors
+
+
+# --- choices filled in by the views -------------------------------------------------------
+
+
+def coded_choices(items) -> list[SelectChoice]:
+    """A blank line, then each item (a category, a unit) by its code and name."""
+    return [SelectChoice("", "—"), *[SelectChoice(i.code, i.name) for i in items]]
+
+
+def people_choices(people) -> list[SelectChoice]:
+    """Nobody, then each person who may be given a tip (inbox.assignable_people)."""
+    return [
+        SelectChoice("", _l("— Không giao cho ai —")),
+        *[SelectChoice(str(p.id), p.name) for p in people],
+    ]
+
+
+def move_choices(commune: Unit | None, targets: list[Unit]) -> list[SelectChoice]:
+    """Where a tip may be moved (workflow.move_targets); its commune means no known village."""
+    return [
+        SelectChoice(unit.code, f"{unit.name} ({_l('không rõ thôn')})")
+        if commune is not None and unit.id == commune.id
+        else SelectChoice(unit.code, unit.name)
+        for unit in targets
+    ]

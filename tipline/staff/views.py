@@ -33,14 +33,11 @@ from tipline.accounts.permissions import (
 from tipline.accounts.services import authenticate
 from tipline.core.errors import StaleObject, TiplineError
 from tipline.core.http import no_store, safe_path
-from tipline.core.text import clean_text, row_id
+from tipline.core.text import row_id
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db, limiter
 from tipline.places.models import UnitLevel
-from tipline.places.services import (
-    unit_by_code,
-    unit_sort_key,
-)
+from tipline.places.services import unit_by_code, unit_sort_key
 from tipline.staff.forms import (
     ActionForm,
     AssignForm,
@@ -53,28 +50,37 @@ from tipline.staff.forms import (
     PriorityForm,
     RecordForm,
     TemplateForm,
+    move_choices,
+    people_choices,
 )
-from tipline.tips import triage, workflow
+from tipline.tips import replies, triage, workflow
+from tipline.tips.duplicates import duplicate_candidates
 from tipline.tips.identity import open_identity
+from tipline.tips.inbox import (
+    SORT_LABELS,
+    BadFilter,
+    InboxFilter,
+    assignable_people,
+    cached_inbox_counts,
+    inbox_options,
+    inbox_page,
+    mark_read,
+    quick_filters,
+    unread_count,
+    unread_tip_ids,
+)
 from tipline.tips.models import (
-    Category,
     MessageKind,
     Outcome,
     Priority,
     RejectReason,
-    ResponseTemplate,
     StaffEmail,
     TipPhoto,
     TipSource,
     TipStatus,
 )
 from tipline.tips.queries import tip_by_reference_for, tip_for
-from tipline.tips.services import (
-    active_categories,
-    category_by_code,
-    new_submission_key,
-    normalize_reference,
-)
+from tipline.tips.services import active_categories, new_submission_key, normalize_reference
 from tipline.tips.storage import storage_for
 
 bp = Blueprint("staff", __name__)
@@ -129,17 +135,17 @@ def logout():
 @login_required
 def inbox():
     try:
-        wanted = _inbox_filter(request.args)
-    except ValueError as error:
-        return _bad_filter(str(error))
+        wanted = InboxFilter.from_args(request.args)
+    except BadFilter as error:
+        return render_template("staff/bad_filter.html", message=error.message), 400
     now = utcnow()
     size = current_app.config["TIPLINE_INBOX_PAGE_SIZE"]
-    result = triage.inbox_page(current_user, wanted, size, now=now)
-    counts = triage.cached_inbox_counts(current_user, now=now)
-    options = triage.inbox_options(current_user)
+    result = inbox_page(current_user, wanted, size, now=now)
+    counts = cached_inbox_counts(current_user, now=now)
+    options = inbox_options(current_user)
     bulk = BulkForm(formdata=None)
-    bulk.assignee.choices = _people_choices(options.assignees)
-    args = _filter_args(wanted)
+    bulk.assignee.choices = people_choices(options.assignees)
+    args = wanted.to_args()
     base = url_for(".inbox")
     return render_template(
         "staff/inbox.html",
@@ -147,9 +153,12 @@ def inbox():
         page=result.page,
         has_next=result.has_next,
         wanted=wanted,
-        chips=_chips(counts, args, base),
+        chips=[
+            (str(c.label), c.count, _link(base, c.args), c.args == args)
+            for c in quick_filters(counts, args)
+        ],
         unread_total=counts.unread,
-        unread_ids=triage.unread_tip_ids(current_user, result.tips),
+        unread_ids=unread_tip_ids(current_user, result.tips),
         overdue_ids={t.id for t in result.tips if triage.is_overdue(t, now)},
         categories=options.categories,
         units=options.units,
@@ -164,112 +173,8 @@ def inbox():
     )
 
 
-def _chips(counts: triage.InboxCounts, args: dict, base: str) -> list[tuple]:
-    """The quick filters: (label, count or None, link, whether it is the current filter)."""
-    chips = [
-        (_l("Tất cả"), None, {}),
-        (_l("Đang mở"), counts.open, {"open": "1"}),
-        (_l("Khẩn"), counts.urgent, {"priority": "urgent", "open": "1"}),
-        (_l("Của tôi"), counts.mine, {"mine": "1", "open": "1"}),
-        (_l("Quá hạn"), counts.overdue, {"overdue": "1"}),
-        (_l("Chưa đọc"), counts.unread, {"unread": "1"}),
-    ]
-    if counts.unread_replies or args.get("replies"):
-        chips.append((_l("Trả lời chưa đọc"), counts.unread_replies, {"replies": "1"}))
-    for status in TipStatus:
-        chips.append((status.label, counts.by_status.get(status), {"status": status.value}))
-    return [
-        (str(label), n, base + ("?" + urlencode(params) if params else ""), params == args)
-        for label, n, params in chips
-    ]
-
-
-SORT_LABELS = {
-    triage.Sort.PRIORITY: _l("Khẩn trước, mới trước"),
-    triage.Sort.NEWEST: _l("Mới nhất"),
-    triage.Sort.OLDEST: _l("Cũ nhất"),
-    triage.Sort.DUE: _l("Sắp đến hạn"),
-}
-_FLAGS = ("mine", "overdue", "unread", "replies", "open")
-
-
-def _inbox_filter(args) -> triage.InboxFilter:
-    """The inbox's query string, validated; ValueError says what is wrong."""
-    wanted = triage.InboxFilter(query=(clean_text(args.get("q", "")) or "")[:200])
-    status = args.get("status") or ""
-    if status:
-        try:
-            wanted.status = TipStatus(status)
-        except ValueError:
-            raise ValueError(_l("Trạng thái không hợp lệ.")) from None
-    priority = args.get("priority") or ""
-    if priority:
-        try:
-            wanted.priority = Priority(priority)
-        except ValueError:
-            raise ValueError(_l("Mức ưu tiên không hợp lệ.")) from None
-    category = args.get("category") or ""
-    if category:
-        found = category_by_code(category)
-        if found is None:
-            raise ValueError(_l("Loại vụ việc không hợp lệ."))
-        wanted.category_id = found.id
-    unit = args.get("unit") or ""
-    if unit:
-        found = unit_by_code(unit)
-        if found is None:
-            raise ValueError(_l("Địa bàn không hợp lệ."))
-        wanted.unit = found
-    sort = args.get("sort") or triage.Sort.PRIORITY
-    if sort not in triage.Sort.ALL:
-        raise ValueError(_l("Cách sắp xếp không hợp lệ."))
-    wanted.sort = sort
-    flags = {name: args.get(name) for name in _FLAGS}
-    for value in flags.values():
-        if value not in (None, "", "1"):
-            raise ValueError(_l("Bộ lọc không hợp lệ."))
-    wanted.mine = flags["mine"] == "1"
-    wanted.overdue = flags["overdue"] == "1"
-    wanted.unread = flags["unread"] == "1"
-    wanted.unread_replies = flags["replies"] == "1"
-    wanted.open_only = flags["open"] == "1"
-    page = args.get("page") or "1"
-    if not page.isdigit() or not 1 <= int(page) <= 10_000:
-        raise ValueError(_l("Số trang không hợp lệ."))
-    wanted.page = int(page)
-    wanted.__post_init__()
-    return wanted
-
-
-def _filter_args(wanted: triage.InboxFilter) -> dict:
-    """The filter as query-string arguments (for links that keep it)."""
-    args = {
-        "q": wanted.query or None,
-        "status": wanted.status.value if wanted.status else None,
-        "priority": wanted.priority.value if wanted.priority else None,
-        "unit": wanted.unit.code if wanted.unit else None,
-        "sort": wanted.sort if wanted.sort != triage.Sort.PRIORITY else None,
-        "mine": "1" if wanted.mine else None,
-        "overdue": "1" if wanted.overdue else None,
-        "unread": "1" if wanted.unread else None,
-        "replies": "1" if wanted.unread_replies else None,
-        "open": "1" if wanted.open_only else None,
-    }
-    if wanted.category_id is not None:
-        category = db.session.get(Category, wanted.category_id)
-        args["category"] = category.code if category else None
-    return {k: v for k, v in args.items() if v is not None}
-
-
-def _bad_filter(message: str):
-    return render_template("staff/bad_filter.html", message=message), 400
-
-
-def _people_choices(people) -> list[SelectChoice]:
-    return [
-        SelectChoice("", _l("— Không giao cho ai —")),
-        *[SelectChoice(str(p.id), p.name) for p in people],
-    ]
+def _link(base: str, args: dict) -> str:
+    return base + ("?" + urlencode(args) if args else "")
 
 
 def _tip_or_404(public_id: str):
@@ -283,7 +188,7 @@ def _tip_or_404(public_id: str):
 @login_required
 def tip_detail(public_id: str):
     tip = _tip_or_404(public_id)
-    triage.mark_read(tip, current_user)
+    mark_read(tip, current_user)
     db.session.commit()
     template = request.args.get("template", type=int)
     return _render_tip(tip, template_id=template)
@@ -306,16 +211,19 @@ def _render_tip(
         SelectChoice("", "—"),
         *Outcome.choices(workflow.allowed_outcomes(tip, current_user)),
     ]
-    form.to_unit.choices = _move_targets(tip) if perms.allows(workflow.Action.MOVE) else []
+    if perms.allows(workflow.Action.MOVE):
+        form.to_unit.choices = move_choices(
+            tip.unit.commune, workflow.move_targets(tip, current_user)
+        )
     note_form = NoteForm(formdata=None)
-    templates = triage.templates_for(tip) if perms.can_use_templates else []
+    templates = replies.templates_for(tip) if perms.can_use_templates else []
     chosen = next((t for t in templates if t.id == template_id), None)
     if chosen is not None:
         note_form.body.data = chosen.body
         note_form.to_tipster.data = True
     assign_form = AssignForm(formdata=None, version=tip.version)
     if perms.can_assign:
-        assign_form.assignee.choices = _people_choices(triage.assignable_people([tip.unit]))
+        assign_form.assignee.choices = people_choices(assignable_people([tip.unit]))
         assign_form.assignee.data = str(tip.assignee_id or "")
     priority_form = PriorityForm(formdata=None, version=tip.version, priority=tip.priority.value)
     merge = perms.allows(workflow.Action.MARK_DUPLICATE)
@@ -337,7 +245,7 @@ def _render_tip(
             assign_form=assign_form,
             can_prioritize=perms.can_set_priority,
             priority_form=priority_form,
-            duplicates=triage.duplicate_candidates(tip, current_user) if merge else [],
+            duplicates=duplicate_candidates(tip, current_user) if merge else [],
             overdue=triage.is_overdue(tip),
             messages=tip.messages,
             message_form=message_form or MessageForm(formdata=None),
@@ -352,16 +260,6 @@ def _readable(other) -> bool:
     """Whether a tip named on this page (merged into, merged from) is the viewer's to see:
     a tip hidden from the village team must not show even its reference there."""
     return can_read_tip(other, current_user)
-
-
-def _move_targets(tip) -> list[SelectChoice]:
-    commune = tip.unit.commune
-    return [
-        SelectChoice(unit.code, f"{unit.name} ({_l('không rõ thôn')})")
-        if commune is not None and unit.id == commune.id
-        else SelectChoice(unit.code, unit.name)
-        for unit in workflow.move_targets(tip, current_user)
-    ]
 
 
 @bp.post("/tips/<public_id>/act")
@@ -494,7 +392,7 @@ def _unread_badge():
     def unread() -> int:
         if not current_user.is_authenticated:
             return 0
-        return triage.unread_count(current_user)
+        return unread_count(current_user)
 
     return {"unread_badge": unread, "Priority": Priority}
 
@@ -589,14 +487,10 @@ def record():
     if request.method == "GET":
         form.batch_key.data = new_submission_key()
     categories = active_categories()
-    category_choices = [SelectChoice("", "—"), *[SelectChoice(c.code, c.name) for c in categories]]
-    unit_choices = [SelectChoice("", "—"), *[SelectChoice(u.code, u.name) for u in units]]
-    for row in form.rows:
-        row.category.choices = category_choices
-        row.unit.choices = unit_choices
+    form.offer(categories, units)
     if request.method == "GET":
         return render_template("staff/record.html", form=form)
-    rows, errors = _recorded_rows(form, {c.code: c for c in categories}, {u.code: u for u in units})
+    rows, errors = form.recorded({c.code: c for c in categories}, {u.code: u for u in units})
     if not form.validate_on_submit() or errors or not rows:
         if not rows and not errors:
             errors.append(_l("Hãy nhập ít nhất một tin báo."))
@@ -606,30 +500,6 @@ def record():
     )
     db.session.commit()
     return render_template("staff/recorded.html", receipts=receipts)
-
-
-def _recorded_rows(form, categories, units):
-    rows, errors = [], []
-    for index, row in enumerate(form.rows, start=1):
-        data = row.form
-        text = (data.description.data or "").strip()
-        if not text and not data.category.data and not data.unit.data:
-            continue  # an empty line of the form
-        category = categories.get(data.category.data or "")
-        unit = units.get(data.unit.data or "")
-        if category is None:
-            errors.append(_l("Tin %(n)d: hãy chọn loại vụ việc.", n=index))
-        if unit is None:
-            errors.append(_l("Tin %(n)d: hãy chọn địa bàn.", n=index))
-        if len(text) < 10:
-            errors.append(_l("Tin %(n)d: hãy ghi nội dung (ít nhất 10 ký tự).", n=index))
-        if category and unit and len(text) >= 10:
-            rows.append(
-                triage.RecordedTip(
-                    category, unit, text, data.place.data or None, data.occurred_on.data
-                )
-            )
-    return rows, errors
 
 
 @bp.route("/tips/<public_id>/print", methods=["GET", "POST"])
@@ -668,24 +538,17 @@ def response_templates():
     if request.method == "POST":
         commune = next((c for c in communes if c.code == form.commune.data), None)
         if form.validate_on_submit() and commune is not None:
-            db.session.add(
-                ResponseTemplate(unit_id=commune.id, title=form.title.data, body=form.body.data)
-            )
+            replies.add_template(commune, form.title.data, form.body.data)
             db.session.commit()
             flash(_l("Đã lưu mẫu trả lời."))
             return redirect(url_for(".response_templates"), code=303)
         if commune is None:
             form.commune.errors = [_l("Hãy chọn xã, phường.")]
         status = 400
-    templates = db.session.scalars(
-        select(ResponseTemplate)
-        .where(ResponseTemplate.unit_id.in_([c.id for c in communes]))
-        .order_by(ResponseTemplate.title)
-    ).all()
     return render_template(
         "staff/templates.html",
         form=form,
-        templates=templates,
+        templates=replies.templates_of(communes),
         confirm=ConfirmForm(formdata=None),
     ), status
 
@@ -694,14 +557,12 @@ def response_templates():
 @login_required
 def delete_template():
     communes = template_communes(current_user, manage=True)
-    value = request.form.get("template", "")
-    template_id = row_id(value)
-    template = db.session.get(ResponseTemplate, template_id) if template_id else None
-    if template is None or template.unit_id not in {c.id for c in communes}:
+    template = replies.template_in(communes, row_id(request.form.get("template", "")))
+    if template is None:
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    db.session.delete(template)
+    replies.delete_template(template)
     db.session.commit()
     flash(_l("Đã xóa mẫu trả lời."))
     return redirect(url_for(".response_templates"), code=303)
