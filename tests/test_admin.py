@@ -501,6 +501,20 @@ def test_bad_categories_are_refused(world, login, fields, message):
     assert message in response.get_data(as_text=True)
 
 
+def test_a_refused_category_shows_the_list_in_the_order_of_the_list_page(world, login):
+    admin = login("admin")
+    assert admin.post("/admin/categories/theft/active").status_code == 302  # set aside
+
+    def order(html: str) -> list[int]:
+        return [html.index("Đánh nhau, gây rối trật tự"), html.index("Trộm cắp tài sản")]
+
+    listed = admin.get("/admin/categories").get_data(as_text=True)
+    refused = admin.post("/admin/categories", data={"code": "theft", "name": "Trùng mã"})
+    assert refused.status_code == 422
+    assert order(listed) == sorted(order(listed))  # in use first
+    assert order(refused.get_data(as_text=True)) == sorted(order(refused.get_data(as_text=True)))
+
+
 @pytest.mark.parametrize("name", ["police_a", "officer", "leader_a1"])
 def test_only_administrators_of_the_root_manage_categories(world, login, name):
     assert login(name).get("/admin/categories").status_code == 404

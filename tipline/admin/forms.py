@@ -8,7 +8,9 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
+from tipline.admin.services import CategoryFields
 from tipline.core.text import clean_text
+from tipline.tips.models import Priority
 
 
 def _lower(value):
@@ -85,3 +87,15 @@ class CategoryForm(FlaskForm):
     settle_days = IntegerField(
         _l("Hạn giải quyết (ngày)"), validators=[Optional(), NumberRange(min=1, max=365)]
     )
+
+    def fields(self) -> CategoryFields:
+        return CategoryFields(
+            name=self.name.data,
+            name_en=self.name_en.data or None,
+            sort_order=self.sort_order.data or 0,
+            default_priority=(
+                Priority(self.default_priority.data) if self.default_priority.data else None
+            ),
+            response_days=self.response_days.data,
+            settle_days=self.settle_days.data,
+        )

@@ -12,35 +12,29 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import func, or_, select
 
-from tipline.accounts.models import AuditAction, Role, User
+from tipline.accounts.models import Role, User
 from tipline.accounts.permissions import (
     IDENTITY_READERS,
     RANK,
     RoleLevelError,
-    can_give,
     can_manage,
     can_manage_user,
-    check_role_level,
     holds_any,
     is_admin_over,
     managed_units,
     units_with,
-    within,
 )
 from tipline.accounts.services import (
     AccountError,
     add_staff,
-    audit,
-    audit_entries_query,
     give_role,
-    manageable_users_query,
     reset_password,
     set_active,
     take_role,
     user_by_username,
 )
+from tipline.admin import services
 from tipline.admin.forms import (
     CategoryForm,
     ConfirmForm,
@@ -52,14 +46,13 @@ from tipline.admin.forms import (
 )
 from tipline.core.http import no_store
 from tipline.extensions import db
-from tipline.places.importer import apply_villages, plan_villages
+from tipline.places.importer import plan_villages
 from tipline.places.models import Unit
-from tipline.places.services import commune_by_code, root_unit, unit_choices
-from tipline.tips.models import Category, IdentityAccess, Priority, Tip
+from tipline.places.services import commune_by_code, unit_choices
+from tipline.tips.models import Category, Priority
 
 bp = Blueprint("admin", __name__)
 
-PAGE_SIZE = 50
 MAX_VILLAGES_FILE = 256 * 1024
 
 
@@ -95,18 +88,12 @@ def _fill(form: RoleForm) -> RoleForm:
 
 
 def _chosen(form: RoleForm) -> tuple[Role, Unit]:
-    role = Role(form.role.data)
-    unit = db.session.scalar(select(Unit).where(Unit.code == form.unit.data))
-    if unit is not None:
-        check_role_level(role, unit)  # says at which level the role belongs
-    if unit is None or not can_give(current_user, role, unit):
-        raise AccountError(_l("Việc này nằm ngoài phạm vi quản lý của bạn."))
-    return role, unit
+    return services.role_to_give(current_user, form.role.data, form.unit.data)
 
 
 def _page() -> int:
     """The page asked for, within bounds (a huge number would overflow the OFFSET)."""
-    return min(max(request.args.get("page", 1, type=int) or 1, 1), 10_000)
+    return services.bounded_page(request.args.get("page", 1, type=int))
 
 
 @bp.get("/")
@@ -116,25 +103,14 @@ def index():
 
 @bp.get("/users")
 def users():
-    query = manageable_users_query(current_user)
     search = request.args.get("q", "").strip()[:64]
-    if search:
-        wanted = search.lower()
-        query = query.where(
-            or_(
-                func.lower(User.username).contains(wanted, autoescape=True),
-                func.lower(User.full_name).contains(wanted, autoescape=True),
-            )
-        )
-    page = _page()
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    found = db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    found = services.find_users(current_user, search, _page())
     return render_template(
         "admin/users.html",
-        users=found,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        users=found.users,
+        total=found.total,
+        page=found.page,
+        pages=found.pages,
         search=search,
         is_admin=_is_admin(),
     )
@@ -208,14 +184,7 @@ def revoke_role(username: str):
     form = RevokeForm()
     assignment = None
     if form.validate_on_submit():
-        assignment = next(
-            (
-                a
-                for a in target.roles
-                if a.role.value == form.role.data and a.unit.code == form.unit.data
-            ),
-            None,
-        )
+        assignment = services.held_role(target, form.role.data, form.unit.data)
     if assignment is None:
         flash(_l("Không tìm thấy vai trò này của tài khoản."), "error")
         return redirect(url_for(".user", username=target.username), 303)
@@ -254,15 +223,8 @@ def new_password(username: str):
 def audit_log():
     if not _is_admin():
         abort(404)
-    query = audit_entries_query(current_user)
-    page = _page()
-    entries = db.session.scalars(query.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
-    return render_template(
-        "admin/audit.html",
-        entries=entries[:PAGE_SIZE],
-        page=page,
-        more=len(entries) > PAGE_SIZE,
-    )
+    found = services.audit_page(current_user, _page())
+    return render_template("admin/audit.html", entries=found.rows, page=found.page, more=found.more)
 
 
 def _is_admin() -> bool:
@@ -335,13 +297,7 @@ def villages_confirm(code: str):
             plan=plan,
             confirm=None,
         ), 409
-    report = apply_villages(plan)
-    audit(
-        current_user,
-        AuditAction.VILLAGES_IMPORTED,
-        commune,
-        detail=f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}",
-    )
+    report = services.import_villages(current_user, commune, plan)
     db.session.commit()
     flash(
         _l(
@@ -370,22 +326,12 @@ def identity_log():
     communes = units_with(current_user, IDENTITY_READERS)
     if not communes:
         abort(404)
-    page = _page()
-    query = (
-        select(IdentityAccess, Tip)
-        .join(Tip, Tip.id == IdentityAccess.tip_id)
-        .join(Unit, Unit.id == Tip.unit_id)
-        .where(within(communes))
-        .order_by(IdentityAccess.at.desc(), IdentityAccess.id.desc())
-        .limit(PAGE_SIZE + 1)
-        .offset((page - 1) * PAGE_SIZE)
-    )
-    rows = db.session.execute(query).all()
+    found = services.identity_log_page(communes, _page())
     return render_template(
         "admin/identity_log.html",
-        rows=rows[:PAGE_SIZE],
-        page=page,
-        more=len(rows) > PAGE_SIZE,
+        rows=found.rows,
+        page=found.page,
+        more=found.more,
         purposes=PURPOSES,
     )
 
@@ -394,9 +340,7 @@ def identity_log():
 
 
 def _category_admin() -> None:
-    """Categories are the deployment's: administrators of its root unit manage them."""
-    root = root_unit()
-    if root is None or not is_admin_over(current_user, root):
+    if not services.manages_categories(current_user):
         abort(404)
 
 
@@ -407,9 +351,7 @@ def _priority_choices() -> list[tuple[str, str]]:
 @bp.get("/categories")
 def categories():
     _category_admin()
-    found = db.session.scalars(
-        select(Category).order_by(Category.active.desc(), Category.sort_order, Category.name)
-    ).all()
+    found = services.all_categories()
     form = CategoryForm()
     form.default_priority.choices = _priority_choices()
     return render_template(
@@ -423,23 +365,24 @@ def add_category():
     form = CategoryForm()
     form.default_priority.choices = _priority_choices()
     if form.validate_on_submit():
-        if db.session.scalar(select(Category).where(Category.code == form.code.data)):
-            form.code.errors = [_l("Mã này đã có.")]
+        try:
+            services.add_category(form.code.data, form.fields())
+        except services.CodeTaken as error:
+            form.code.errors = [error.message]
         else:
-            category = Category(code=form.code.data)
-            _save_category(category, form)
-            db.session.add(category)
             db.session.commit()
             flash(_l("Đã thêm loại vụ việc."), "success")
             return redirect(url_for(".categories"))
-    found = db.session.scalars(select(Category).order_by(Category.sort_order)).all()
     return render_template(
-        "admin/categories.html", categories=found, form=form, confirm=ConfirmForm()
+        "admin/categories.html",
+        categories=services.all_categories(),
+        form=form,
+        confirm=ConfirmForm(),
     ), 422
 
 
 def _category(code: str) -> Category:
-    category = db.session.scalar(select(Category).where(Category.code == code))
+    category = services.category_named(code)
     if category is None:
         abort(404)
     return category
@@ -455,7 +398,7 @@ def category(code: str):
         form.default_priority.data = found.default_priority.value if found.default_priority else ""
     form.code.data = found.code  # the code is an identifier: it never changes
     if form.validate_on_submit():
-        _save_category(found, form)
+        services.save_category(found, form.fields())
         db.session.commit()
         flash(_l("Đã lưu."), "success")
         return redirect(url_for(".categories"))
@@ -469,21 +412,10 @@ def toggle_category(code: str):
     found = _category(code)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    found.active = not found.active
+    services.toggle_category(found)
     db.session.commit()
     flash(
         _l("Đã mở lại loại vụ việc.") if found.active else _l("Đã ngừng dùng loại vụ việc."),
         "success",
     )
     return redirect(url_for(".categories"))
-
-
-def _save_category(category: Category, form: CategoryForm) -> None:
-    category.name = form.name.data
-    category.name_en = form.name_en.data or None
-    category.sort_order = form.sort_order.data or 0
-    category.default_priority = (
-        Priority(form.default_priority.data) if form.default_priority.data else None
-    )
-    category.response_days = form.response_days.data
-    category.settle_days = form.settle_days.data
