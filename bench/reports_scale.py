@@ -588,12 +588,13 @@ def _transitions(url: str, open_ids: list[int], samples: int) -> list[float]:
     with app.app_context():
         rng = random.Random(1)
         chosen = rng.sample(open_ids, samples + WARM_UP)
-        # One committee account over the whole tree: its role reaches every tip.
-        root = db.session.execute(db.text("SELECT id FROM units WHERE code = 'VN'")).scalar()
-        from tipline.places.models import Unit
-
+        # One committee account holding the role in the commune of every chosen tip (a
+        # commune committee's role belongs to a commune: permissions.ROLE_LEVELS).
         user = create_user(f"triager_{secrets.token_hex(3)}", "Triage", "bench-password-123")
-        grant(user, Role.COMMUNE_COMMITTEE, db.session.get(Unit, root))
+        for tip_id in chosen:
+            commune = db.session.get(Tip, tip_id).unit.commune
+            if commune is not None:
+                grant(user, Role.COMMUNE_COMMITTEE, commune)
         db.session.commit()
         for n, tip_id in enumerate(chosen):
             tip = db.session.get(Tip, tip_id)

@@ -11,7 +11,7 @@ import time
 from flask import current_app, request
 
 # DOMAIN.md: public figures never show a number small enough to point at a person; fewer
-# than this is shown as "< 3" (reports.services.protect, the templates' public_number).
+# than this is shown as "< 3" (reports.disclosure.protect, the templates' public_number).
 SMALL_NUMBER = 3
 
 _ADDRESS_PREFIX = re.compile(r"^\S+ - - ")
