@@ -120,7 +120,7 @@ class Config:
     # Exports stop at this many rows (the screen says so before the download).
     TIPLINE_REPORTS_EXPORT_MAX_ROWS = _int("TIPLINE_REPORTS_EXPORT_MAX_ROWS", 100_000)
 
-    # --- triage (tipline/tips/triage.py, tipline/tips/notify.py) ---------------------------
+    # --- triage (tipline/tips/inbox.py, triage.py, notify.py) ---------------------------
     # Per category code: (default priority, days to a first response, days to settle).
     # 20 days to settle is the legal period for reports of crime (Criminal Procedure Code
     # 2015, art. 147); the other periods are the commune's own targets.

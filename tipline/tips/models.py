@@ -344,7 +344,7 @@ class Tip(Base):
     )
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("tipster_contacts.id"))
 
-    # Triage: set from the category's defaults when the tip is recorded (tips.triage).
+    # Triage: set from the category's defaults when the tip is recorded (tips.intake).
     priority: Mapped[Priority] = mapped_column(
         enum_column(Priority, "priority"), default=Priority.NORMAL
     )
