@@ -27,6 +27,7 @@ from tipline import create_app
 from tipline.accounts import models as account_models
 from tipline.accounts.models import Role, User
 from tipline.accounts.services import create_user, grant
+from tipline.core import cache
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import add_unit
@@ -136,12 +137,42 @@ def app(database_url, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _clean_tables(request):
-    """Empty every table after each test that touched the app."""
-    yield
+def _isolated(request):
+    """Each test that touches the app runs in one transaction, rolled back at its end.
+
+    Every session of the test (its own, and each request's: they get their own app
+    context) is bound to one connection whose transaction is never committed; their
+    commits only release savepoints. Tests that need real commits (other connections or
+    threads, a live server, a subprocess) carry the `commits` marker: they run as the app
+    runs, and the tables are emptied after them.
+    """
     if "app" not in request.fixturenames:
+        yield
         return
     app = request.getfixturevalue("app")
+    if request.node.get_closest_marker("commits"):
+        yield
+        _empty_tables(app)
+        return
+    factory = db.session.session_factory
+    saved = dict(factory.kw)
+    with app.app_context():
+        connection = db.engine.connect()
+    outer = connection.begin()
+    factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield
+    finally:
+        factory.kw.clear()
+        factory.kw.update(saved)
+        with app.app_context():
+            db.session.remove()
+        outer.rollback()
+        connection.close()
+        cache.clear()  # values read inside the rolled-back transaction
+
+
+def _empty_tables(app) -> None:
     with app.app_context():
         db.session.rollback()
         if db.engine.dialect.name == "postgresql":
@@ -152,6 +183,7 @@ def _clean_tables(request):
             db.session.execute(delete(table))
         db.session.commit()
         db.session.remove()
+    cache.clear()
 
 
 @pytest.fixture

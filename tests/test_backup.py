@@ -22,6 +22,8 @@ from tipline.tips.photos import process_photo
 from tipline.tips.services import new_submission_key, store_photo
 from tipline.tips.storage import storage_for
 
+pytestmark = pytest.mark.commits  # backups and restores open connections of their own
+
 needs_pg_tools = pytest.mark.skipif(
     shutil.which("pg_dump") is None or shutil.which("pg_restore") is None,
     reason="pg_dump / pg_restore not installed",

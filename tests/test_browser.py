@@ -29,6 +29,7 @@ CHROMIUM = shutil.which("chromium")
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.commits,  # a live server in another thread
     pytest.mark.skipif(
         CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)"
     ),

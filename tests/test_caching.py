@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import delete, event, select, text, update
 
 from tipline.core import cache
@@ -147,6 +148,7 @@ def test_unknown_codes_are_not_kept(ctx, world, app):
     assert "A1" in units and not units & {"X1", "X2", "X3"}
 
 
+@pytest.mark.commits  # another connection (as another process would) or another app
 def test_a_change_made_elsewhere_shows_when_the_entry_expires(ctx, world, app, monkeypatch):
     """Another process's change cannot clear this one's cache: the entry's age bounds it."""
     assert cached_categories()[0].name == "Trộm cắp tài sản"
@@ -160,6 +162,7 @@ def test_a_change_made_elsewhere_shows_when_the_entry_expires(ctx, world, app, m
     assert cached_categories()[0].name == "Trộm cắp"
 
 
+@pytest.mark.commits  # another connection (as another process would) or another app
 def test_each_app_keeps_its_own_values(app, world, other_app, tmp_path):
     other = other_app(
         {

@@ -29,6 +29,8 @@ from tipline.tips.models import Tip, TipPhoto
 from tipline.tips.services import hash_submission_key, new_submission_key
 from tipline.tips.storage import EXTENSION_KEY, TEMPORARY_RE, LocalStorage
 
+pytestmark = pytest.mark.commits  # killed workers, cut connections: real commits
+
 ROOT = Path(__file__).resolve().parents[1]
 STORAGE_POINTS = ("storage.before_tmp_write", "storage.after_tmp_write", "storage.after_rename")
 

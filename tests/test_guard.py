@@ -347,6 +347,7 @@ def same_answer(first, second) -> None:
     assert sorted(first.headers.items()) == sorted(second.headers.items())
 
 
+@pytest.mark.commits  # compares the SQL statements of two answers (no fixture savepoints)
 @pytest.mark.parametrize("url", ["/tra-cuu", "/tra-cuu/anh"])
 def test_a_known_reference_with_a_wrong_code_answers_like_an_unknown_one(
     guarded, receipt, monkeypatch, url

@@ -96,6 +96,7 @@ def api_login(app, username: str, password: str, address: str = "198.51.100.1"):
 # ------------------------------------------------------------------ parallel guesses
 
 
+@pytest.mark.commits  # parallel requests in threads
 def test_parallel_wrong_passwords_on_the_web_check_at_most_the_allowance(limited, checks):
     app = limited()
 
@@ -114,6 +115,7 @@ def test_parallel_wrong_passwords_on_the_web_check_at_most_the_allowance(limited
     assert checks["count"] == 0
 
 
+@pytest.mark.commits  # parallel requests in threads
 def test_parallel_wrong_passwords_on_the_api_check_at_most_the_allowance(limited, checks):
     app = limited()
 
@@ -126,6 +128,7 @@ def test_parallel_wrong_passwords_on_the_api_check_at_most_the_allowance(limited
     assert statuses.count(429) == 20 - checks["count"]
 
 
+@pytest.mark.commits  # parallel requests in threads
 def test_parallel_guesses_on_an_unknown_username_are_counted_alike(limited, checks):
     app = limited()
     statuses = [r.status_code for r in at_once(12, lambda i: web_login(app, "nobody", f"w{i}"))]

@@ -16,6 +16,8 @@ from tipline.tips.services import new_submission_key
 
 from .conftest import PASSWORD
 
+pytestmark = pytest.mark.commits  # gunicorn and threads: real commits
+
 
 def form(world, key: str, text: str = "Có người lạ đột nhập kho hợp tác xã lúc nửa đêm.") -> dict:
     return {

@@ -24,6 +24,8 @@ import pytest
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.commits  # a real server in a subprocess
+
 USER_AGENT = "ServeProbe/7f3a9c (Linux; Android 14)"
 # A minute-precise time as both servers write it: [05/Mar/2026:09:41 +0700].
 MINUTE_TIME = r"\[\d{2}/\w{3}/\d{4}:\d{2}:\d{2} [+-]\d{4}\]"

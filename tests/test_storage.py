@@ -557,6 +557,7 @@ def test_prune_deletes_only_old_photos_no_tip_refers_to(photo_app, world):
         assert db.session.query(Tip).count() == 1
 
 
+@pytest.mark.commits  # the backup reads the database through a connection of its own
 def test_backup_and_restore_carry_the_photos_of_either_store(photo_app, world, tmp_path):
     """`flask tipline backup` reads photos through the storage: an S3 bucket works too."""
     from tipline.ops.backup import backup, read_manifest, restore

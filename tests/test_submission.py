@@ -3,6 +3,7 @@ rare collision (a reference drawn twice) still ends in exactly one tip."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import event, func, select
 
 from tipline.extensions import db
@@ -21,6 +22,7 @@ def _statements(app):
     return seen, record
 
 
+@pytest.mark.commits  # counts the submission's own statements (no fixture savepoints)
 def test_a_resident_tip_is_written_without_a_savepoint(app, client, world):
     seen, record = _statements(app)
     with app.app_context():

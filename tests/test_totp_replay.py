@@ -204,6 +204,7 @@ def test_codes_one_step_either_side_still_work(app, enrolled, clock):
     assert last_step() == pyotp.TOTP(secret).timecode(START) + 1
 
 
+@pytest.mark.commits  # parallel requests in threads
 def test_parallel_requests_with_one_code_earn_one_token(app, enrolled, clock):
     secret, _ = enrolled("police_a")
     code = code_at(secret)
@@ -213,6 +214,7 @@ def test_parallel_requests_with_one_code_earn_one_token(app, enrolled, clock):
     assert db.session.scalar(select(func.count(StaffToken.id))) == 1
 
 
+@pytest.mark.commits  # parallel requests in threads
 def test_parallel_pending_sign_ins_with_one_code_open_one_session(app, enrolled, clock):
     secret, _ = enrolled("police_a")
     clients = [pending(app, address=f"198.51.100.{i + 1}") for i in range(8)]
@@ -235,6 +237,7 @@ def test_recovery_codes_work_once_each(app, enrolled, clock):
     assert second_factor(client, recovery[2].upper().replace("-", " ")).status_code == 302
 
 
+@pytest.mark.commits  # parallel requests in threads
 def test_parallel_requests_with_one_recovery_code_earn_one_token(app, enrolled, clock):
     _, recovery = enrolled("police_a")
     results = at_once(8, lambda i: token(app, recovery[3], address=f"198.51.100.{i + 1}"))
@@ -328,6 +331,7 @@ def test_a_right_code_gives_the_allowance_back(limited, enrolled, clock):
     assert statuses == [401] * ALLOWANCE + [429]
 
 
+@pytest.mark.commits  # parallel requests in threads
 def test_parallel_wrong_codes_check_at_most_the_allowance(limited, enrolled, clock, checks):
     app = limited()
     secret, _ = enrolled("police_a")

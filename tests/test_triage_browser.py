@@ -23,6 +23,7 @@ from .test_browser import (  # noqa: F401 (fixtures)
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.commits,  # a live server in another thread
     pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium"),
 ]
 

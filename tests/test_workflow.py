@@ -273,6 +273,7 @@ def test_stale_version_is_refused_with_a_clear_message(world, make_tip):
     assert "thay đổi" in str(stale.value.message)
 
 
+@pytest.mark.commits  # two sessions on their own connections
 def test_concurrent_transitions_on_one_tip_one_wins(app, world, make_tip):
     """Two staff load the same tip and act at once: the second is told the tip changed."""
     tip_id = make_tip(world.a1).id
