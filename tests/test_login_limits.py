@@ -170,3 +170,35 @@ def test_nothing_is_counted_while_the_limiter_is_off(app, world, checks):
     statuses = [web_login(app, "leader_a1", "wrong").status_code for _ in range(8)]
     assert statuses == [401] * 8 and checks["count"] == 8
     assert web_login(app, "leader_a1", PASSWORD).status_code == 302
+
+
+# ------------------------------------------------------------------ a signed-in account
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/staff/tai-khoan/mat-khau", "current"),
+        ("/staff/tai-khoan/hai-buoc/tat", "password"),
+    ],
+)
+def test_password_checks_behind_a_session_count_against_the_account(limited, checks, url, field):
+    """A stolen session cannot guess the password behind it: changing the password and
+    turning two-factor off check it, and those checks take the account's allowance too."""
+    app = limited()
+    client = app.test_client()
+    assert (
+        client.post("/staff/login", data={"username": "leader_a1", "password": PASSWORD})
+    ).status_code == 302
+    data = {
+        field: "sai mật khẩu",
+        "new": "ba con mèo trèo cây cau",
+        "confirm": "ba con mèo trèo cây cau",
+    }
+    answers = [client.post(url, data=data).status_code for _ in range(ALLOWANCE + 2)]
+    assert 429 in answers
+    assert answers.count(429) >= 2 and answers[-1] == 429
+    before = checks["count"]
+    data[field] = PASSWORD
+    assert client.post(url, data=data).status_code == 429  # not even the right one is checked
+    assert checks["count"] == before

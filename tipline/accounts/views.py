@@ -24,6 +24,8 @@ from tipline.extensions import db, limiter
 
 bp = Blueprint("account", __name__)
 
+TOO_MANY_PASSWORDS = _l("Tài khoản tạm dừng đăng nhập vì sai mật khẩu nhiều lần. Hãy thử lại sau.")
+
 # Pages a signed-in user may still reach while the account owes something first.
 _ALWAYS_OPEN = {"static", "account.password", "account.two_factor", "staff.logout"}
 
@@ -68,8 +70,14 @@ def _private(response):
 def password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
+        if sessions.login_attempt_refused(current_user.username):
+            # The current password is checked here too: the account's sign-in allowance
+            # counts it, so a stolen session cannot guess the password behind it.
+            form.current.errors = [TOO_MANY_PASSWORDS]
+            return render_template("account/password.html", form=form), 429
         problems = change_password(current_user, form.current.data, form.new.data)
         if not problems:
+            sessions.clear_login_attempts(current_user.username)
             db.session.commit()
             # The version went up: start a fresh session so this one carries on.
             sessions.complete_sign_in(current_user)
@@ -115,7 +123,11 @@ def two_factor():
 @login_required
 def disable_two_factor():
     form = DisableTwoFactorForm()
+    if form.validate_on_submit() and sessions.login_attempt_refused(current_user.username):
+        form.password.errors = [TOO_MANY_PASSWORDS]
+        return render_template("account/two_factor.html", enabled=True, form=form), 429
     if form.validate_on_submit() and current_user.check_password(form.password.data):
+        sessions.clear_login_attempts(current_user.username)
         if twofactor.required_for(current_user):
             flash(_l("Vai trò của bạn bắt buộc xác thực hai bước."), "error")
             return redirect(url_for(".two_factor"))
