@@ -49,7 +49,7 @@ def test_wrong_password_gets_no_token(client, world):
 def test_only_a_hash_of_the_token_is_kept(client, world):
     token = _token(client, "police_a")
     stored = db.session.scalar(select(StaffToken))
-    assert token not in (stored.token_hash, stored.prefix) and len(stored.token_hash) == 64
+    assert token not in (stored.secret_hash, stored.prefix) and len(stored.secret_hash) == 64
 
 
 def test_session_cookies_do_not_authenticate_the_api(login, world, make_tip):

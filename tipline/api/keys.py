@@ -10,9 +10,10 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false, or_, select
+from sqlalchemy import select
 
-from tipline.accounts.models import AuditAction, Role, User
+from tipline.accounts.models import AuditAction, User
+from tipline.accounts.permissions import admin_units, is_admin_over, within
 from tipline.accounts.services import audit
 from tipline.api.models import ApiUse, PartnerKey, StaffToken
 from tipline.core import throttle
@@ -43,26 +44,31 @@ def _split(credential: str, kind: str) -> str | None:
     return parts[1]
 
 
+def _find(model: type[PartnerKey] | type[StaffToken], kind: str, credential: str):
+    """The row a prefixed credential names if its secret is right, else None.
+
+    The prefix finds the row; the secret's hash is compared in constant time, against a
+    dummy when no row has the prefix, so a wrong prefix and a wrong secret cost the same.
+    """
+    prefix = _split(credential, kind)
+    row = None
+    if prefix is not None:
+        row = db.session.scalar(select(model).where(model.prefix == prefix))
+    stored = row.secret_hash if row is not None else "0" * 64
+    if hmac.compare_digest(stored, _hash(credential)) and row is not None:
+        return row
+    return None
+
+
 # --- partner keys -------------------------------------------------------------------------
 
 
-def admin_roots(user: User) -> list[Unit]:
-    """The units whose partner keys `user` manages: those where they are administrator."""
-    return [a.unit for a in user.roles if a.role == Role.ADMIN and a.unit.active]
-
-
-def can_manage_key(user: User, unit: Unit) -> bool:
-    return any(root.contains(unit) for root in admin_roots(user))
-
-
 def keys_query(user: User):
-    roots = admin_roots(user)
-    if not roots:
-        return select(PartnerKey).where(false())
+    """The partner keys `user` manages: those of the units where they are administrator."""
     return (
         select(PartnerKey)
         .join(Unit, Unit.id == PartnerKey.unit_id)
-        .where(or_(*(root.subtree_clause() for root in roots)))
+        .where(within(admin_units(user)))
         .order_by(PartnerKey.revoked_at.is_not(None), PartnerKey.created_at.desc())
     )
 
@@ -77,7 +83,7 @@ def create_partner_key(
     may_name: bool,
 ) -> tuple[PartnerKey, str]:
     """A new key and its secret (shown once: only its hash is kept)."""
-    if not can_manage_key(actor, unit):
+    if not is_admin_over(actor, unit):
         raise NotAllowed(_l("Việc này nằm ngoài phạm vi quản lý của bạn."))
     prefix, credential = _new_credential(PARTNER)
     key = PartnerKey(
@@ -100,7 +106,7 @@ def create_partner_key(
 
 
 def revoke_partner_key(actor: User, key: PartnerKey) -> None:
-    if not can_manage_key(actor, key.unit):
+    if not is_admin_over(actor, key.unit):
         raise NotAllowed(_l("Việc này nằm ngoài phạm vi quản lý của bạn."))
     if key.revoked_at is not None:
         return
@@ -112,14 +118,7 @@ def revoke_partner_key(actor: User, key: PartnerKey) -> None:
 
 def find_partner_key(credential: str) -> PartnerKey | None:
     """The key a credential names if its secret is right (revoked keys included)."""
-    prefix = _split(credential, PARTNER)
-    key = None
-    if prefix is not None:
-        key = db.session.scalar(select(PartnerKey).where(PartnerKey.prefix == prefix))
-    stored = key.secret_hash if key is not None else "0" * 64
-    if hmac.compare_digest(stored, _hash(credential)) and key is not None:
-        return key
-    return None
+    return _find(PartnerKey, PARTNER, credential)
 
 
 # --- staff tokens -------------------------------------------------------------------------
@@ -137,7 +136,7 @@ def issue_staff_token(user: User) -> IssuedToken:
     token = StaffToken(
         user=user,
         prefix=prefix,
-        token_hash=_hash(credential),
+        secret_hash=_hash(credential),
         session_version=user.session_version,
         created_at=now,
         expires_at=now + timedelta(hours=current_app.config["TIPLINE_API_TOKEN_HOURS"]),
@@ -149,12 +148,8 @@ def issue_staff_token(user: User) -> IssuedToken:
 
 def find_staff_token(credential: str) -> StaffToken | None:
     """The live token a credential proves: unrevoked, unexpired, its user's sessions intact."""
-    prefix = _split(credential, STAFF)
-    token = None
-    if prefix is not None:
-        token = db.session.scalar(select(StaffToken).where(StaffToken.prefix == prefix))
-    stored = token.token_hash if token is not None else "0" * 64
-    if not (hmac.compare_digest(stored, _hash(credential)) and token is not None):
+    token = _find(StaffToken, STAFF, credential)
+    if token is None:
         return None
     user = token.user
     if (

@@ -60,7 +60,7 @@ class StaffToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
-    token_hash: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(64))
     # A password change, reset or deactivation raises the user's session version: the
     # token dies with the web sessions.
     session_version: Mapped[int]
