@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from tipline.core.timeutil import local_today
 from tipline.extensions import db
 from tipline.teams.models import MemberRole, Team, TeamKind
 from tipline.teams.services import registry_counts
@@ -120,3 +121,18 @@ def test_team_page_lists_each_kind(world, login):
     for kind in TeamKind:
         assert str(kind.label) in html
     assert re.search(r"Tổ hòa giải <span class=\"muted\">\(0\)", html)
+
+
+def test_the_registry_page_counts_by_the_reports_rule(world, login):
+    """The page's count per kind is the annual report's: teams active today (a team founded
+    later is not counted yet; a dissolved one no longer)."""
+    committee = login("committee_a")
+    add_team(committee, name="Tổ đang hoạt động")
+    add_team(committee, name="Tổ sẽ thành lập", established_on="2999-01-01")
+    add_team(committee, name="Tổ cũ", established_on="2020-01-01")
+    old = db.session.scalar(select(Team).where(Team.name == "Tổ cũ"))
+    committee.post(f"/staff/to-chuc/doi/{old.public_id}/giai-the", data={"on": "2024-01-01"})
+    html = committee.get("/staff/to-chuc/A").get_data(as_text=True)
+    assert re.search(r"Tổ bảo vệ ANTT thôn, bản, khu phố <span class=\"muted\">\(1\)", html)
+    today = local_today()
+    assert registry_counts(world.province, today)[world.commune_a.id]["protection_teams"] == 1

@@ -91,6 +91,11 @@ def dissolve(user: User, team: Team, on: date) -> None:
     db.session.flush()
 
 
+def active_counts(teams: list[Team], on: date) -> Counter[TeamKind]:
+    """Teams active on `on`, by kind: the registry page's counts, by the report's rule."""
+    return Counter(team.kind for team in teams if team.active_on(on))
+
+
 # --- what the annual report reads ------------------------------------------------------------
 
 

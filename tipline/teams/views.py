@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from tipline.accounts.permissions import can_keep_registry
 from tipline.core.http import no_store
+from tipline.core.timeutil import local_today
 from tipline.extensions import db
 from tipline.places.models import Unit
 from tipline.places.services import commune_by_code
@@ -85,7 +86,12 @@ def commune(code: str):
         status = 422
     teams = services.teams_of(place)
     return render_template(
-        "teams/commune.html", commune=place, teams=teams, form=form, kinds=list(TeamKind)
+        "teams/commune.html",
+        commune=place,
+        teams=teams,
+        active=services.active_counts(teams, local_today()),
+        form=form,
+        kinds=list(TeamKind),
     ), status
 
 
