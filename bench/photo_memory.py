@@ -39,14 +39,14 @@ app = create_app({
     "SQLALCHEMY_DATABASE_URI": "sqlite://", "UPLOAD_DIR": tempfile.mkdtemp(),
     "RATELIMIT_ENABLED": False,
 })
-if len(sys.argv) > 2:  # another implementation of tipline/tips/photos.py, to compare
+if len(sys.argv) > 2:  # another implementation of tipline/media/photos.py, to compare
     import importlib.util
     spec = importlib.util.spec_from_file_location("photos_compared", sys.argv[2])
     module = sys.modules["photos_compared"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     PhotoError, process_photo = module.PhotoError, module.process_photo
 else:
-    from tipline.tips.photos import PhotoError, process_photo
+    from tipline.media.photos import PhotoError, process_photo
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 outcome, seconds = "import only", 0.0
 if len(sys.argv) > 1 and sys.argv[1]:
@@ -282,8 +282,8 @@ def main() -> None:
     parser.add_argument(
         "--before",
         metavar="PHOTOS_PY",
-        help="also run every file with this copy of tipline/tips/photos.py (e.g. the "
-        "last commit's: git show HEAD:tipline/tips/photos.py > /tmp/photos_before.py)",
+        help="also run every file with this copy of tipline/media/photos.py (e.g. the "
+        "last commit's: git show HEAD:tipline/media/photos.py > /tmp/photos_before.py)",
     )
     parser.add_argument("--make", help=argparse.SUPPRESS)  # internal: generate into a folder
     args = parser.parse_args()

@@ -150,9 +150,12 @@ def _isolated(request):
         yield
         return
     app = request.getfixturevalue("app")
+    uploads = Path(app.config["UPLOAD_DIR"])
+    files_before = _files(uploads)
     if request.node.get_closest_marker("commits"):
         yield
         _empty_tables(app)
+        _remove_new_files(uploads, files_before)
         return
     factory = db.session.session_factory
     saved = dict(factory.kw)
@@ -170,6 +173,16 @@ def _isolated(request):
         outer.rollback()
         connection.close()
         cache.clear()  # values read inside the rolled-back transaction
+        _remove_new_files(uploads, files_before)  # photos whose rows were rolled back
+
+
+def _files(folder: Path) -> set[Path]:
+    return {path for path in folder.rglob("*") if path.is_file()} if folder.exists() else set()
+
+
+def _remove_new_files(folder: Path, before: set[Path]) -> None:
+    for path in _files(folder) - before:
+        path.unlink(missing_ok=True)
 
 
 def _empty_tables(app) -> None:

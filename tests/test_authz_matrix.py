@@ -30,8 +30,8 @@ from PIL import Image
 from werkzeug.routing import IntegerConverter
 
 from tipline.extensions import db
+from tipline.media.photos import process_photo
 from tipline.tips.models import IdentityTier
-from tipline.tips.photos import process_photo
 from tipline.tips.services import store_photo
 
 from .conftest import ACCOUNTS, PASSWORD

@@ -16,11 +16,11 @@ from PIL import Image
 from sqlalchemy import MetaData, select
 
 from tipline.extensions import db
+from tipline.media.photos import process_photo
+from tipline.media.storage import storage_for
 from tipline.tips import counts, workflow
 from tipline.tips.models import IdentityTier, Tip
-from tipline.tips.photos import process_photo
 from tipline.tips.services import new_submission_key, store_photo
-from tipline.tips.storage import storage_for
 
 pytestmark = pytest.mark.commits  # backups and restores open connections of their own
 

@@ -24,10 +24,10 @@ from sqlalchemy.engine import make_url
 
 from tipline.core import faults
 from tipline.extensions import db
+from tipline.media.storage import EXTENSION_KEY, TEMPORARY_RE, LocalStorage
 from tipline.tips import counts
 from tipline.tips.models import Tip, TipPhoto
 from tipline.tips.services import hash_submission_key, new_submission_key
-from tipline.tips.storage import EXTENSION_KEY, TEMPORARY_RE, LocalStorage
 
 pytestmark = pytest.mark.commits  # killed workers, cut connections: real commits
 

@@ -30,16 +30,14 @@ from PIL import (
     features,
 )
 
-from tipline.tips import photos
-from tipline.tips.photos import (
+from tipline.media import photos, storage
+from tipline.media.photos import (
     ACCEPTED_FORMATS,
     PhotoError,
     ProcessedPhoto,
-    delete_photo,
-    photo_path,
     process_photo,
-    save_photo,
 )
+from tipline.media.storage import delete_photo, photo_path, save_photo
 
 PHOTO_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "photos"
 ORIENTATION_PHOTOS = (
@@ -818,7 +816,7 @@ def test_save_photo_creates_missing_folders_and_never_reuses_a_name(tmp_path, pr
 
 
 def test_failed_save_leaves_no_partial_or_temporary_files(tmp_path, processed, monkeypatch):
-    real_replace = photos.os.replace
+    real_replace = storage.os.replace
     calls = []
 
     def replace_then_fail(src, dst):
@@ -828,7 +826,7 @@ def test_failed_save_leaves_no_partial_or_temporary_files(tmp_path, processed, m
             raise OSError(5, "Input/output error")
         real_replace(src, dst)
 
-    monkeypatch.setattr(photos.os, "replace", replace_then_fail)
+    monkeypatch.setattr(storage.os, "replace", replace_then_fail)
     with pytest.raises(OSError, match="Input/output"):
         save_photo(tmp_path, processed)
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

@@ -20,11 +20,11 @@ from tipline import create_app
 from tipline.core.templating import local_datetime
 from tipline.core.timeutil import local_today, utcnow
 from tipline.extensions import db, limiter
+from tipline.media.storage import photo_path
 from tipline.places.models import UnitLevel
 from tipline.places.services import add_unit
 from tipline.tips import services, workflow
 from tipline.tips.models import Outcome, Tip, TipPhoto, TipStatus, TipsterContact
-from tipline.tips.photos import photo_path
 from tipline.tips.services import StoredPhoto
 from tipline.tips.workflow import Action
 

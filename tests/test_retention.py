@@ -10,9 +10,9 @@ from PIL import Image
 from sqlalchemy import select
 
 from tipline.extensions import db
+from tipline.media.photos import process_photo
 from tipline.tips import counts, workflow
 from tipline.tips.models import IdentityTier, Note, Outcome, TipCount, TipPhoto, TipStatus
-from tipline.tips.photos import process_photo
 from tipline.tips.services import public_timeline
 from tipline.tips.workflow import Action
 

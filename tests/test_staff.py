@@ -10,9 +10,9 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from tipline.extensions import db
+from tipline.media.photos import process_photo
 from tipline.tips import workflow
 from tipline.tips.models import IdentityAccess, IdentityTier, Tip, TipStatus
-from tipline.tips.photos import process_photo
 from tipline.tips.services import store_photo
 from tipline.tips.workflow import Action
 
@@ -332,7 +332,7 @@ def test_prune_removes_only_old_orphan_photos(app, runner, world, make_tip):
     import os
     import time
 
-    from tipline.tips.photos import photo_path
+    from tipline.media.storage import photo_path
 
     tip = _tip_with_photo(make_tip, world.a1)
     orphan = store_photo(process_photo(_jpeg_bytes()))

@@ -23,11 +23,20 @@ from flask import Flask
 from PIL import Image
 from sqlalchemy import select
 
-import tipline.tips.storage as storage_module
+import tipline.media.storage as storage_module
 from tipline.extensions import db
+from tipline.media.photos import process_photo
+from tipline.media.storage import (
+    EXTENSION_KEY,
+    LocalStorage,
+    PhotoStorage,
+    S3Storage,
+    s3_client,
+    save_photo,
+    storage_for,
+)
 from tipline.places.models import Unit
 from tipline.tips.models import Category, Tip, TipPhoto
-from tipline.tips.photos import process_photo, save_photo
 from tipline.tips.services import (
     TipDraft,
     new_submission_key,
@@ -36,14 +45,6 @@ from tipline.tips.services import (
     prune_orphan_photos,
     store_photo,
     submit_tip,
-)
-from tipline.tips.storage import (
-    EXTENSION_KEY,
-    LocalStorage,
-    PhotoStorage,
-    S3Storage,
-    s3_client,
-    storage_for,
 )
 
 from .conftest import PASSWORD, IsolatedClient

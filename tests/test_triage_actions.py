@@ -11,6 +11,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from tipline.extensions import db
+from tipline.media.photos import process_photo
 from tipline.tips import counts, triage, workflow
 from tipline.tips.duplicates import duplicate_candidates
 from tipline.tips.models import (
@@ -26,7 +27,6 @@ from tipline.tips.models import (
     TipSource,
     TipStatus,
 )
-from tipline.tips.photos import process_photo
 from tipline.tips.services import find_by_receipt, public_timeline
 from tipline.tips.workflow import Action
 

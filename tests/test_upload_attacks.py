@@ -30,10 +30,11 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from tipline.extensions import db
-from tipline.tips import photos, services
+from tipline.media import photos, probe
+from tipline.media.photos import PhotoError, process_photo
+from tipline.media.storage import NAME_RE
+from tipline.tips import services
 from tipline.tips.models import Tip, TipPhoto
-from tipline.tips.photos import PhotoError, process_photo
-from tipline.tips.storage import NAME_RE
 
 from .conftest import database_text
 from .test_photos import (
@@ -764,7 +765,7 @@ def test_heif_crop_cannot_hide_the_coded_size():
     data = heif_with_coded_size(30_000, 30_000)
     with Image.open(io.BytesIO(data)) as img:
         assert img.size == (64, 48)  # what Pillow reports: the crop
-    assert photos._heif_coded_sizes(data) == [(30_000, 30_000)]
+    assert probe.heif_coded_sizes(data) == [(30_000, 30_000)]
 
 
 def test_webp_over_the_memory_budget_names_the_pixels_webp_may_have():

@@ -17,6 +17,7 @@ from tipline.accounts.services import audit
 from tipline.core.errors import TiplineError
 from tipline.demo import import_province, seed_categories
 from tipline.extensions import db
+from tipline.media.storage import storage_for
 from tipline.ops.backup import BackupError, backup, read_manifest, restore
 from tipline.ops.serve import serve_command
 from tipline.places.changes import retire_unit, unit_by_any_code
@@ -30,7 +31,6 @@ from tipline.tips.models import Tip
 from tipline.tips.notify import send_pending
 from tipline.tips.retention import purge_closed_tips
 from tipline.tips.services import prune_orphan_photos
-from tipline.tips.storage import storage_for
 from tipline.tips.triage import escalate_stale
 
 

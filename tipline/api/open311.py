@@ -34,10 +34,10 @@ from tipline.core.privacy import client_bucket
 from tipline.core.text import clean_text, is_phone, normalize_phone
 from tipline.core.timeutil import LOCAL_TZ, utcnow
 from tipline.extensions import db
+from tipline.media.photos import PhotoError, process_photo
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import commune_by_code, communes_of, root_unit, unit_by_code
 from tipline.tips.models import OPEN_STATUSES, Category, IdentityTier, Tip, TipEvent
-from tipline.tips.photos import PhotoError, process_photo
 from tipline.tips.queries import TipUnit, unit_reading_clause
 from tipline.tips.services import (
     MAX_PHOTOS,

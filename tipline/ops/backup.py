@@ -48,7 +48,7 @@ from sqlalchemy import func, inspect, select, table, text
 from sqlalchemy.engine import make_url
 
 from tipline.extensions import db
-from tipline.tips.storage import is_photo_name, storage_for
+from tipline.media.storage import is_photo_name, storage_for
 
 FORMAT = "tipline-backup/1"
 MANIFEST = "manifest.json"

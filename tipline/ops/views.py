@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from tipline.extensions import db, limiter
-from tipline.tips.storage import storage_for
+from tipline.media.storage import storage_for
 
 bp = Blueprint("ops", __name__)
 

@@ -28,6 +28,8 @@ from tipline.core.errors import TiplineError
 from tipline.core.http import no_store, wants_json
 from tipline.core.timeutil import local_today, months_back
 from tipline.extensions import csrf, db, limiter
+from tipline.media.photos import PhotoError, process_photo
+from tipline.media.storage import StorageFull
 from tipline.places.models import UnitLevel
 from tipline.places.services import (
     cached_communes,
@@ -57,7 +59,6 @@ from tipline.public.tipster_session import (
 from tipline.tips import counts, workflow
 from tipline.tips.messages import has_open_question, public_messages
 from tipline.tips.models import IdentityTier, MessageKind
-from tipline.tips.photos import PhotoError, process_photo
 from tipline.tips.services import (
     MAX_PHOTOS,
     FormAlreadySent,
@@ -74,7 +75,6 @@ from tipline.tips.services import (
     store_photo,
     submit_tip,
 )
-from tipline.tips.storage import StorageFull
 
 bp = Blueprint("public", __name__)
 

@@ -36,6 +36,7 @@ from tipline.core.http import no_store, safe_path
 from tipline.core.text import row_id
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db, limiter
+from tipline.media.storage import storage_for
 from tipline.places.models import UnitLevel
 from tipline.places.services import unit_by_code, unit_sort_key
 from tipline.staff.forms import (
@@ -81,7 +82,6 @@ from tipline.tips.models import (
 )
 from tipline.tips.queries import tip_by_reference_for, tip_for
 from tipline.tips.services import active_categories, new_submission_key, normalize_reference
-from tipline.tips.storage import storage_for
 
 bp = Blueprint("staff", __name__)
 

@@ -18,8 +18,8 @@ from sqlalchemy import or_, select
 
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db
+from tipline.media.storage import storage_for
 from tipline.tips.models import OPEN_STATUSES, Note, Tip, TipMessage, TipPhoto, TipsterContact
-from tipline.tips.storage import storage_for
 
 
 @dataclass

@@ -21,6 +21,8 @@ from tipline.core.errors import TiplineError
 from tipline.core.faults import crash_point
 from tipline.core.timeutil import to_minute, utcnow
 from tipline.extensions import db
+from tipline.media.photos import ProcessedPhoto
+from tipline.media.storage import save_photo, storage_for
 from tipline.places.models import Unit
 from tipline.places.services import UnitRef
 from tipline.tips import workflow
@@ -37,8 +39,6 @@ from tipline.tips.models import (
     TipStatus,
     TipsterContact,
 )
-from tipline.tips.photos import ProcessedPhoto, save_photo
-from tipline.tips.storage import storage_for
 
 # 32 symbols without the look-alikes 0/O and 1/I: five bits a character.
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"

@@ -20,10 +20,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import pathlib
-import re
-import secrets
 import threading
 import warnings
 from collections.abc import Iterator
@@ -34,23 +30,14 @@ import pillow_heif
 from flask_babel import lazy_gettext as _l
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
-from tipline.tips.storage import LocalStorage, PhotoStorage
+from tipline.media import probe
 
 try:
     from PIL import ImageCms
 except ImportError:  # Pillow built without littlecms: colours are kept as they are
     ImageCms = None
 
-__all__ = [
-    "ACCEPTED_FORMATS",
-    "PhotoError",
-    "ProcessedPhoto",
-    "delete_photo",
-    "photo_path",
-    "process_photo",
-    "save_photo",
-    "stored_names",
-]
+__all__ = ["ACCEPTED_FORMATS", "PhotoError", "ProcessedPhoto", "process_photo"]
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +58,6 @@ _MIB = 1024 * 1024
 # WebP takes 16 bytes per pixel (libwebp keeps two canvases), so WebPs over 16.8
 # megapixels are refused. bench/photo_memory.py measures the peaks: RESULTS-photos.md.
 MAX_DECODE_BYTES = 256 * _MIB
-# Pillow parses JPEG markers and PNG chunks in Python: 10 MB of empty ones cost seconds
-# and hundreds of MB. Cameras write a few dozen markers and ~10 scans at most; libjpeg
-# decodes every scan of a progressive JPEG over the whole picture, so scans are CPU time.
-MAX_JPEG_SEGMENTS = 1000
-MAX_JPEG_SCANS = 100
-MAX_JPEG_STRAY = 4096  # bytes between markers that belong to no segment
-# A 10 MB PNG written with the usual 8 KB IDAT chunks has ~1,300 of them.
-MAX_PNG_CHUNKS = 10_000
 # One photo decoded at a time per process (gunicorn threads share a worker's memory);
 # a request waits this long for its turn before it is told to try again.
 DECODE_WAIT_SECONDS = 20.0
@@ -102,10 +81,6 @@ _ORIENTATION_FIX: dict[int, tuple[Image.Transpose, ...]] = {
     7: (_T.TRANSVERSE,),
     8: (_T.ROTATE_90,),
 }
-
-# Server-made names: 24 url-safe characters from secrets.token_urlsafe(18) (checked by
-# tipline.tips.storage.check_name).
-_TOKEN_BYTES = 18
 
 
 class PhotoError(ValueError):
@@ -208,153 +183,6 @@ _DECODE_ERRORS = (
 
 
 # ------------------------------------------------------------------- processing
-
-
-def _webp_canvas_size(head: bytes) -> tuple[int, int] | None:
-    """Canvas size from a WebP header (Pillow's WebP decoder allocates it on open)."""
-    if head[:4] != b"RIFF" or head[8:12] != b"WEBP":
-        return None
-    chunk = head[12:16]
-    if chunk == b"VP8 " and len(head) >= 30 and head[23:26] == b"\x9d\x01\x2a":
-        return (
-            int.from_bytes(head[26:28], "little") & 0x3FFF,
-            int.from_bytes(head[28:30], "little") & 0x3FFF,
-        )
-    if chunk == b"VP8X" and len(head) >= 30:
-        return (
-            int.from_bytes(head[24:27], "little") + 1,
-            int.from_bytes(head[27:30], "little") + 1,
-        )
-    if chunk == b"VP8L" and len(head) >= 25 and head[20] == 0x2F:
-        bits = int.from_bytes(head[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    return None
-
-
-def _looks_like_webp(head: bytes) -> bool:
-    """What Pillow's WebP plugin accepts (and then hands to libwebp whole)."""
-    return head[:4] == b"RIFF" and head[8:12] == b"WEBP" and head[12:16] in _WEBP_CHUNKS
-
-
-_WEBP_CHUNKS = (b"VP8 ", b"VP8X", b"VP8L")
-
-# A JPEG marker: 0xFF, then a byte that is neither stuffing (0x00) nor fill (0xFF). Two
-# bytes, so a search never backtracks, however many 0xFF an attacker writes.
-_JPEG_MARKER = re.compile(rb"\xff[^\x00\xff]")
-# The end of a scan's entropy-coded data: a marker other than RST0-7.
-_JPEG_AFTER_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
-_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: no length
-
-
-def _jpeg_layout(data: bytes) -> tuple[int, int, int]:
-    """(marker segments, scans, stray bytes) of the first picture of a JPEG, counted up to
-    the limits.
-
-    The same walk as libjpeg's, in C-speed regex searches; it stops at the first EOI (an
-    MPO's further pictures, anything appended) or as soon as a limit is passed. Stray
-    bytes are those between a segment and the next marker (fill bytes included), which
-    Pillow skips one by one in Python: 5 MB of them take seconds.
-    """
-    pos, segments, scans, stray = 2, 0, 0, 0
-    while segments <= MAX_JPEG_SEGMENTS and scans <= MAX_JPEG_SCANS and stray <= MAX_JPEG_STRAY:
-        if pos >= len(data):
-            break
-        # Look no further than the stray bytes still allowed.
-        window = min(len(data), pos + MAX_JPEG_STRAY - stray + 2)
-        found = _JPEG_MARKER.search(data, pos, window)
-        if found is None:
-            stray += window - pos
-            break
-        stray += found.start() - pos
-        marker, pos = data[found.start() + 1], found.end()
-        if marker == 0xD9:  # EOI
-            break
-        segments += 1
-        if marker in _JPEG_STANDALONE:
-            continue
-        length = int.from_bytes(data[pos : pos + 2], "big")
-        if length < 2:  # libjpeg refuses it; so will Pillow
-            break
-        pos += length
-        if marker == 0xDA:  # SOS: skip the entropy-coded data
-            scans += 1
-            found = _JPEG_AFTER_SCAN.search(data, pos)
-            if found is None:
-                break
-            pos = found.start()
-    return segments, scans, stray
-
-
-def _png_chunk_count(data: bytes) -> int:
-    """The number of chunks up to IEND, counted up to just past the limit."""
-    pos, count = 8, 0
-    while pos + 8 <= len(data) and count <= MAX_PNG_CHUNKS:
-        count += 1
-        if data[pos + 4 : pos + 8] == b"IEND":
-            break
-        pos += 12 + int.from_bytes(data[pos : pos + 4], "big")
-    return count
-
-
-# ISO base media boxes read while looking for HEIF image sizes (libheif allows 100 per box).
-_MAX_HEIF_BOXES = 10_000
-
-
-def _isobmff_boxes(data: bytes, start: int, end: int, budget: list[int]):
-    """(type, payload start, end) of the boxes in data[start:end]; stops when malformed."""
-    pos = start
-    while pos + 8 <= end:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise _corrupt("malformed")
-        size, header = int.from_bytes(data[pos : pos + 4], "big"), 8
-        if size == 1:
-            size, header = int.from_bytes(data[pos + 8 : pos + 16], "big"), 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
-            return
-        yield data[pos + 4 : pos + 8], pos + header, pos + size
-        pos += size
-
-
-def _heif_coded_sizes(data: bytes) -> list[tuple[int, int]]:
-    """The size of every coded image in a HEIF file (its "ispe" properties).
-
-    Pillow reports the size after the clean-aperture crop ("clap"), which a file may
-    set to a few pixels while libheif decodes the full coded picture first: the coded
-    sizes are what decoding costs.
-    """
-    budget = [_MAX_HEIF_BOXES]
-    ranges = [(0, len(data))]
-    # meta (a FullBox: 4 bytes of version and flags) > iprp > ipco > ispe
-    for wanted, skip in ((b"meta", 4), (b"iprp", 0), (b"ipco", 0), (b"ispe", 4)):
-        ranges = [
-            (start + skip, end)
-            for outer in ranges
-            for kind, start, end in _isobmff_boxes(data, *outer, budget)
-            if kind == wanted
-        ]
-    return [
-        (
-            int.from_bytes(data[start : start + 4], "big"),
-            int.from_bytes(data[start + 4 : start + 8], "big"),
-        )
-        for start, end in ranges
-        if end - start >= 8
-    ]
-
-
-def _check_structure(data: bytes) -> int:
-    """Refuse structures no camera writes, before Pillow walks them; returns JPEG scans."""
-    if data[:3] == b"\xff\xd8\xff":
-        segments, scans, stray = _jpeg_layout(data)
-        if segments > MAX_JPEG_SEGMENTS or scans > MAX_JPEG_SCANS or stray > MAX_JPEG_STRAY:
-            raise _corrupt("malformed")
-        return scans
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and _png_chunk_count(data) > MAX_PNG_CHUNKS:
-        raise _corrupt("malformed")
-    return 0
 
 
 def _pixel_limit(max_pixels: int) -> int:
@@ -596,11 +424,15 @@ class _Limits:
 
 def _decode(data: bytes, limits: _Limits) -> Image.Image:
     """Open, check and decode the first frame; returns an upright RGB image."""
-    scans = _check_structure(data)
+    try:
+        scans = probe.check_structure(data)
+        coded_sizes = probe.heif_coded_sizes(data) if data[4:8] == b"ftyp" else []
+    except probe.Malformed as exc:
+        raise _corrupt("malformed") from exc
     head = bytes(data[:30])
-    if _looks_like_webp(head):
+    if probe.looks_like_webp(head):
         # Pillow's WebP decoder allocates the whole canvas (twice) while opening.
-        webp_size = _webp_canvas_size(head)
+        webp_size = probe.webp_canvas_size(head)
         if webp_size is None:  # libwebp would find a size some other way: don't ask it
             raise _unsupported()
         _check_size(webp_size, limits.max_pixels)
@@ -608,8 +440,9 @@ def _decode(data: bytes, limits: _Limits) -> Image.Image:
             webp_size[0] * webp_size[1] * _WEBP_BYTES_PER_PIXEL, webp_size, limits.max_decode_bytes
         )
 
-    if head[4:8] == b"ftyp":  # HEIF (and other ISO media files, which Pillow refuses)
-        for coded in _heif_coded_sizes(data):
+    # HEIF (and other ISO media files, which Pillow refuses): what decoding costs.
+    if coded_sizes:
+        for coded in coded_sizes:
             _check_size(coded, limits.max_pixels)
             _check_cost(coded[0] * coded[1] * _HEIF_BYTES_PER_PIXEL, coded, limits.max_decode_bytes)
 
@@ -703,59 +536,3 @@ def process_photo(
     except Exception as exc:  # never let anything but PhotoError out for any bytes
         log.warning("unexpected error while processing a photo", exc_info=True)
         raise _corrupt() from exc
-
-
-# ---------------------------------------------------------------------- storage
-# Writing, reading and deleting go through a PhotoStorage (tipline.tips.storage); a path
-# or a folder name given here means a LocalStorage there.
-
-
-def _storage(target: PhotoStorage | str | os.PathLike[str]) -> PhotoStorage:
-    return target if isinstance(target, PhotoStorage) else LocalStorage(target)
-
-
-def photo_path(upload_dir: str | os.PathLike[str], name: str) -> pathlib.Path:
-    """The path of a stored photo or thumbnail by its server-made name.
-
-    Raises FileNotFoundError for anything that is not a name save_photo() makes
-    (so "../etc/passwd", names with slashes etc. never reach the file system). The file
-    itself is not required to exist.
-    """
-    return LocalStorage(upload_dir).path(name)
-
-
-def save_photo(
-    target: PhotoStorage | str | os.PathLike[str], processed: ProcessedPhoto
-) -> tuple[str, str]:
-    """Store image and thumbnail (atomically each); return (name, thumb_name).
-
-    target is a PhotoStorage or a local folder. Both names are made by the server (never
-    derived from the upload); in a folder they live in a two-character subfolder:
-    <dir>/<ab>/<token>.jpg and <dir>/<ab>/<token>.thumb.jpg.
-    """
-    storage = _storage(target)
-    # 144 random bits: a name already taken is never drawn, so nobody asks the store.
-    token = secrets.token_urlsafe(_TOKEN_BYTES)
-    name, thumb_name = f"{token}.jpg", f"{token}.thumb.jpg"
-    written: list[str] = []
-    try:
-        # The thumbnail first: a photo whose full image exists always has its thumbnail.
-        for target_name, data in ((thumb_name, processed.thumb), (name, processed.data)):
-            storage.put(target_name, data)
-            written.append(target_name)
-    except BaseException:
-        for target_name in written:
-            storage.delete(target_name)
-        raise
-    return name, thumb_name
-
-
-def delete_photo(target: PhotoStorage | str | os.PathLike[str], name: str) -> None:
-    """Remove a stored photo or thumbnail. Idempotent: a missing file is not an error,
-    and a name the server would never make refers to nothing, so it is ignored too."""
-    _storage(target).delete(name)
-
-
-def stored_names(target: PhotoStorage | str | os.PathLike[str]) -> Iterator[tuple[str, float]]:
-    """Every server-made photo name in the store, with its modification time."""
-    return _storage(target).list()

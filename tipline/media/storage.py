@@ -28,19 +28,26 @@ from tipline.core.faults import crash_point
 if TYPE_CHECKING:
     from flask import Flask
 
+    from tipline.media.photos import ProcessedPhoto
+
 __all__ = [
     "LocalStorage",
     "PhotoStorage",
     "S3Storage",
     "StorageFull",
     "check_name",
+    "delete_photo",
     "is_photo_name",
+    "photo_path",
+    "save_photo",
     "storage_for",
+    "stored_names",
 ]
 
 # Server-made names: 24 url-safe characters from secrets.token_urlsafe(18), then
 # ".jpg" for the image or ".thumb.jpg" for its thumbnail.
 NAME_RE = re.compile(r"(?P<token>[A-Za-z0-9_-]{24})(?:\.thumb)?\.jpg")
+_TOKEN_BYTES = 18
 
 EXTENSION_KEY = "tipline_photo_storage"
 
@@ -424,3 +431,59 @@ def storage_for(app: Flask) -> PhotoStorage:
         # Two threads may both get here; either storage is as good as the other.
         storage = app.extensions.setdefault(EXTENSION_KEY, _make_storage(app.config))
     return storage
+
+
+# ------------------------------------------------------------------- photos by name
+# Writing, reading and deleting photos by name; a path or a folder name given here means
+# a LocalStorage there.
+
+
+def _storage(target: PhotoStorage | str | os.PathLike[str]) -> PhotoStorage:
+    return target if isinstance(target, PhotoStorage) else LocalStorage(target)
+
+
+def photo_path(upload_dir: str | os.PathLike[str], name: str) -> pathlib.Path:
+    """The path of a stored photo or thumbnail by its server-made name.
+
+    Raises FileNotFoundError for anything that is not a name save_photo() makes
+    (so "../etc/passwd", names with slashes etc. never reach the file system). The file
+    itself is not required to exist.
+    """
+    return LocalStorage(upload_dir).path(name)
+
+
+def save_photo(
+    target: PhotoStorage | str | os.PathLike[str], processed: ProcessedPhoto
+) -> tuple[str, str]:
+    """Store image and thumbnail (atomically each); return (name, thumb_name).
+
+    target is a PhotoStorage or a local folder. Both names are made by the server (never
+    derived from the upload); in a folder they live in a two-character subfolder:
+    <dir>/<ab>/<token>.jpg and <dir>/<ab>/<token>.thumb.jpg.
+    """
+    storage = _storage(target)
+    # 144 random bits: a name already taken is never drawn, so nobody asks the store.
+    token = secrets.token_urlsafe(_TOKEN_BYTES)
+    name, thumb_name = f"{token}.jpg", f"{token}.thumb.jpg"
+    written: list[str] = []
+    try:
+        # The thumbnail first: a photo whose full image exists always has its thumbnail.
+        for target_name, data in ((thumb_name, processed.thumb), (name, processed.data)):
+            storage.put(target_name, data)
+            written.append(target_name)
+    except BaseException:
+        for target_name in written:
+            storage.delete(target_name)
+        raise
+    return name, thumb_name
+
+
+def delete_photo(target: PhotoStorage | str | os.PathLike[str], name: str) -> None:
+    """Remove a stored photo or thumbnail. Idempotent: a missing file is not an error,
+    and a name the server would never make refers to nothing, so it is ignored too."""
+    _storage(target).delete(name)
+
+
+def stored_names(target: PhotoStorage | str | os.PathLike[str]) -> Iterator[tuple[str, float]]:
+    """Every server-made photo name in the store, with its modification time."""
+    return _storage(target).list()

@@ -1,0 +1,1 @@
+"""Photos of tips: probing, cleaning and storing them (no tip logic here)."""
