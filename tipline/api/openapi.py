@@ -2,7 +2,8 @@
 
 Hand-written, and kept true by tests: every API route of the URL map is documented
 here and every documented path exists (tests/test_openapi.py); schemathesis checks that
-the answers match (tests/test_openapi_schemathesis.py).
+the answers match (tests/test_openapi_schemathesis.py). One module on purpose (about 680
+lines): it is one document, read top to bottom like the specification it publishes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Tips, their photos, their append-only history, and the texts kept apart for the purge."""
+"""Tips, their photos, their append-only history, and the texts kept apart for the purge.
+
+One module on purpose (about 600 lines): these tables are one record, a tip, whose
+relationships, constraints and enums refer to each other; split, every part would import
+every other.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,10 @@
 `transition(tip, action, actor, ...)` checks the rule, writes the event, moves the
 counters and flushes, all in the caller's transaction. The rules name the roles
 that may make each move; `allowed_actions` tells a page which buttons to show.
+
+One module on purpose (over 600 lines): it is the only place where a tip's state or
+handling changes (moves, assignments, messages, a revealed identity), so that every
+change writes its event and its counters the same way.
 """
 
 from __future__ import annotations
