@@ -3,6 +3,8 @@ rare collision (a reference drawn twice) still ends in exactly one tip."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import event, func, select
 
@@ -10,7 +12,7 @@ from tipline.extensions import db
 from tipline.tips import services
 from tipline.tips.models import Tip, TipEvent
 
-from .test_public import post_tip, receipt_of, tip_count, tip_form
+from .test_public import gps_jpeg, post_tip, receipt_of, tip_count, tip_form, upload
 
 
 def _statements(app):
@@ -77,3 +79,17 @@ def test_several_tips_in_one_transaction_keep_their_savepoints(world, make_tip, 
         "TL-WXYZ-2345",
     }
     assert tip_count() == 2
+
+
+def test_a_form_sent_again_with_its_photo_keeps_only_the_first_posts_files(app, client, world):
+    """Without a look-up first, a replay is found by the unique key; the photo files it
+    had written are removed, so a phone's outbox retrying leaves no orphans."""
+    uploads = Path(app.config["UPLOAD_DIR"])
+    before = {p for p in uploads.rglob("*.jpg")}
+    data = tip_form()
+    first = receipt_of(post_tip(client, {**data, "photo": upload(gps_jpeg())}))
+    after_first = {p for p in uploads.rglob("*.jpg")} - before
+    assert len(after_first) == 2  # the image and its thumbnail
+    again = receipt_of(post_tip(client, {**data, "photo": upload(gps_jpeg())}))
+    assert again == first and tip_count() == 1
+    assert {p for p in uploads.rglob("*.jpg")} - before == after_first

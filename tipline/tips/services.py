@@ -231,7 +231,9 @@ def submit_tip(draft: TipDraft, *, now: datetime | None = None, alone: bool = Fa
             raise ValueError("a follow-up code is 16 symbols of ALPHABET")
     else:
         code = code_for(draft.submission_key)
-    existing = _by_submission_key(key_hash)
+    # Alone, the unique submission key itself finds a replay (the INSERT fails): a first
+    # post, by far the common case, costs no look-up.
+    existing = None if alone else _by_submission_key(key_hash)
     if existing is not None:
         return _replayed(existing, code, draft, now)
 
@@ -250,7 +252,8 @@ def submit_tip(draft: TipDraft, *, now: datetime | None = None, alone: bool = Fa
             if alone:
                 db.session.rollback()
             existing = _by_submission_key(key_hash)
-            if existing is not None:  # the same form, posted twice at once
+            if existing is not None:  # the same form again (or twice at once)
+                _discard_unattached(photos)  # the first post's photos are the tip's
                 return _replayed(existing, code, draft, now)
             taken = db.session.scalar(select(Tip.id).where(Tip.reference == tip.reference))
             if taken is None:
@@ -294,6 +297,20 @@ def _same_form(tip: Tip, draft: TipDraft) -> bool:
         return False
     # A text removed by the retention purge cannot be compared: the key decides alone.
     return not tip.description or tip.description == draft.description
+
+
+def _discard_unattached(photos: list[StoredPhoto]) -> None:
+    """Remove the files of photos sent with a replay, unless a tip already holds them (a
+    form shown again keeps its photos by name: they may be the first post's own)."""
+    if not photos:
+        return
+    names = [photo.filename for photo in photos]
+    held = set(db.session.scalars(select(TipPhoto.filename).where(TipPhoto.filename.in_(names))))
+    storage = storage_for(current_app)
+    for photo in photos:
+        if photo.filename not in held:
+            storage.delete(photo.filename)
+            storage.delete(photo.thumb_filename)
 
 
 def _by_submission_key(key_hash: str) -> Tip | None:
