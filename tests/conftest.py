@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextvars
 import os
 import shutil
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -370,3 +372,55 @@ def login(app, world):
 
 
 __all__ = ["IdentityTier", "SHARED_PHOTOS", "World"]
+
+
+# --- parallel requests and a limiter that counts ---------------------------------------
+
+ALLOWANCE = 5  # sign-in attempts per account in the `limited` apps
+
+
+def at_once(count: int, job) -> list:
+    """Run `job(i)` in `count` threads released together; return their results."""
+    barrier = threading.Barrier(count)
+
+    def run(index):
+        barrier.wait()
+        return job(index)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+@pytest.fixture
+def limited(other_app, app, world):
+    """make(**settings) -> an app with the limiter on (Redis when the run has one); the
+    keys it made in Redis are deleted after the test."""
+    made: list[str] = []
+
+    def make(**overrides):
+        prefix = f"tipline-limited-{uuid.uuid4().hex}"
+        made.append(prefix)
+        settings = {
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_STORAGE_URI": os.environ.get("TIPLINE_TEST_REDIS_URL") or "memory://",
+            "RATELIMIT_KEY_PREFIX": prefix,
+            "TIPLINE_LOGIN_LIMIT": "1000 per hour",  # the per-client limit is not tested here
+            "TIPLINE_API_PUBLIC_LIMIT": "1000 per hour",
+            "TIPLINE_LOGIN_ACCOUNT_LIMIT": f"{ALLOWANCE} per 15 minutes",
+            **overrides,
+        }
+        return other_app(settings_like(app, **settings))
+
+    yield make
+    url = os.environ.get("TIPLINE_TEST_REDIS_URL")
+    if url:
+        import redis
+
+        server = redis.Redis.from_url(url)
+        try:
+            for prefix in made:
+                found = list(server.scan_iter(match=f"*{prefix}*"))
+                if found:
+                    server.delete(*found)
+        finally:
+            server.close()

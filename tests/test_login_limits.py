@@ -2,55 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from argon2 import PasswordHasher
 
-from .conftest import PASSWORD, settings_like
-
-ALLOWANCE = 5
-
-
-def redis_url() -> str | None:
-    return os.environ.get("TIPLINE_TEST_REDIS_URL")
-
-
-@pytest.fixture
-def limited(other_app, app, world):
-    """make(**settings) -> an app with the limiter on (Redis when the run has one)."""
-    made: list[str] = []
-
-    def make(**overrides):
-        prefix = f"tipline-login-{uuid.uuid4().hex}"
-        made.append(prefix)
-        settings = {
-            "RATELIMIT_ENABLED": True,
-            "RATELIMIT_STORAGE_URI": redis_url() or "memory://",
-            "RATELIMIT_KEY_PREFIX": prefix,
-            "TIPLINE_LOGIN_LIMIT": "1000 per hour",  # the per-client limit is not tested here
-            "TIPLINE_API_PUBLIC_LIMIT": "1000 per hour",
-            "TIPLINE_LOGIN_ACCOUNT_LIMIT": f"{ALLOWANCE} per 15 minutes",
-            **overrides,
-        }
-        return other_app(settings_like(app, **settings))
-
-    yield make
-    url = redis_url()
-    if url:
-        import redis
-
-        server = redis.Redis.from_url(url)
-        try:
-            for prefix in made:
-                found = list(server.scan_iter(match=f"*{prefix}*"))
-                if found:
-                    server.delete(*found)
-        finally:
-            server.close()
+from .conftest import ALLOWANCE, PASSWORD, at_once
 
 
 @pytest.fixture
@@ -67,18 +24,6 @@ def checks(monkeypatch):
 
     monkeypatch.setattr(PasswordHasher, "verify", counting)
     return seen
-
-
-def at_once(count: int, job) -> list:
-    """Run `job(i)` in `count` threads released together; return their results."""
-    barrier = threading.Barrier(count)
-
-    def run(index):
-        barrier.wait()
-        return job(index)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def web_login(app, username: str, password: str, address: str = "198.51.100.1"):

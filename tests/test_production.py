@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +12,7 @@ from tipline.tips import counts
 from tipline.tips.models import Tip, TipStatus
 from tipline.tips.services import new_submission_key
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, at_once
 
 pytestmark = pytest.mark.commits  # gunicorn and threads: real commits
 
@@ -27,18 +25,6 @@ def form(world, key: str, text: str = "Có người lạ đột nhập kho hợp
         "description": text,
         "identity_tier": "anonymous",
     }
-
-
-def at_once(count: int, job):
-    """Run `job(i)` in `count` threads released together; return their results."""
-    barrier = threading.Barrier(count)
-
-    def run(index):
-        barrier.wait()
-        return job(index)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def reference_and_code(html: str) -> tuple[str, str]:

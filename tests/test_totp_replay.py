@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pyotp
@@ -18,11 +15,10 @@ from tipline.accounts.models import User
 from tipline.api.models import StaffToken
 from tipline.extensions import db
 
-from .conftest import PASSWORD, settings_like
+from .conftest import ALLOWANCE, PASSWORD, at_once
 
 # 10:01:00 UTC: the start of a 30-second time step.
 START = datetime(2026, 3, 12, 10, 1, tzinfo=UTC)
-ALLOWANCE = 5
 SECOND_FACTOR = "/staff/tai-khoan/xac-thuc"
 
 
@@ -60,40 +56,6 @@ def enrolled(world):
     return enrol
 
 
-@pytest.fixture
-def limited(other_app, app, world):
-    """make() -> an app with the limiter on (Redis when the run has one, else memory)."""
-    made: list[str] = []
-
-    def make(**overrides):
-        prefix = f"tipline-2fa-{uuid.uuid4().hex}"
-        made.append(prefix)
-        settings = {
-            "RATELIMIT_ENABLED": True,
-            "RATELIMIT_STORAGE_URI": os.environ.get("TIPLINE_TEST_REDIS_URL") or "memory://",
-            "RATELIMIT_KEY_PREFIX": prefix,
-            "TIPLINE_LOGIN_LIMIT": "1000 per hour",
-            "TIPLINE_API_PUBLIC_LIMIT": "1000 per hour",
-            "TIPLINE_LOGIN_ACCOUNT_LIMIT": f"{ALLOWANCE} per 15 minutes",
-            **overrides,
-        }
-        return other_app(settings_like(app, **settings))
-
-    yield make
-    url = os.environ.get("TIPLINE_TEST_REDIS_URL")
-    if url:
-        import redis
-
-        server = redis.Redis.from_url(url)
-        try:
-            for prefix in made:
-                found = list(server.scan_iter(match=f"*{prefix}*"))
-                if found:
-                    server.delete(*found)
-        finally:
-            server.close()
-
-
 def pending(app, name: str = "police_a", address: str = "198.51.100.1"):
     """A client that gave the right password and owes the second factor."""
     client = app.test_client()
@@ -118,17 +80,6 @@ def token(app, code: str | None, name: str = "police_a", address: str = "198.51.
     if code is not None:
         body["code"] = code
     return client.post("/api/v1/tokens", json=body)
-
-
-def at_once(count: int, job) -> list:
-    barrier = threading.Barrier(count)
-
-    def run(index):
-        barrier.wait()
-        return job(index)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def last_step(name: str = "police_a") -> int | None:
