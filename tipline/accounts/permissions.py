@@ -103,10 +103,6 @@ def check_role_level(role: Role, unit: Unit) -> None:
         )
 
 
-def levels_for(role: Role) -> frozenset[UnitLevel]:
-    return ROLE_LEVELS[role]
-
-
 # --- scope ------------------------------------------------------------------------------------
 
 
@@ -129,11 +125,6 @@ def holds_any(user: User, roles: Iterable[Role]) -> bool:
 def held_roles(user: User) -> frozenset[Role]:
     """Every role `user` holds, anywhere (the staff menu asks)."""
     return frozenset(a.role for a in user.roles)
-
-
-def roles_over(user: User, unit: Unit) -> set[Role]:
-    """The roles `user` holds on `unit` or on one of its ancestors."""
-    return user.roles_over(unit)
 
 
 def holds_over(user: User, unit: Unit, roles: Iterable[Role]) -> bool:

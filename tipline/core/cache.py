@@ -117,9 +117,6 @@ class Cache:
         with self._lock:
             self._entries.clear()
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
 
 def cache_for(app: Flask) -> Cache:
     cache = app.extensions.get(_EXTENSION)
