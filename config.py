@@ -190,6 +190,11 @@ class Config:
     TIPLINE_OPEN311_MEDIA_TIMEOUT = _int("TIPLINE_OPEN311_MEDIA_TIMEOUT", 5)
     # Tests only: let media_url reach 127.0.0.1 (a local test server).
     TIPLINE_OPEN311_MEDIA_ALLOW_LOOPBACK = False
+    # --- settings: alerts (issue 16) ---
+    # Key(s) sealing personal data at rest (push addresses, phone numbers): Fernet keys,
+    # comma-separated, the first sealing (tipline/core/sealed.py). Development: generated
+    # once into instance/data_key. Production: required.
+    TIPLINE_DATA_KEY = os.environ.get("TIPLINE_DATA_KEY") or None
     # --- settings: production tuning (issue 3) ---
 
 
@@ -206,4 +211,9 @@ class ProductionConfig(Config):
             raise RuntimeError(
                 "SECRET_KEY must be set to a random value of at least 32 characters "
                 "in production (python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+        if not config.get("TIPLINE_DATA_KEY"):
+            raise RuntimeError(
+                "TIPLINE_DATA_KEY must be set in production (python -c 'from "
+                "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')."
             )

@@ -7,6 +7,7 @@ import logging
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from cryptography.fernet import Fernet
 
 from tipline.core.privacy import DropClientAddress
 from tipline.extensions import db
@@ -39,12 +40,20 @@ def test_production_starts_with_a_real_secret_key_and_secure_cookies(
     app = other_app(
         {
             "SECRET_KEY": "k" * 48,
+            "TIPLINE_DATA_KEY": Fernet.generate_key().decode(),
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}",
             "UPLOAD_DIR": str(tmp_path / "uploads"),
         }
     )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.debug is False
+
+
+def test_production_refuses_to_start_without_a_data_key(monkeypatch, tmp_path, other_app):
+    monkeypatch.setenv("TIPLINE_ENV", "production")
+    config = {"SECRET_KEY": "k" * 48, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"}
+    with pytest.raises(RuntimeError, match="TIPLINE_DATA_KEY"):
+        other_app(config)
 
 
 def test_unknown_page_is_a_vietnamese_404(client, world):

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from tipline.tips.services import new_submission_key
 
@@ -98,6 +99,7 @@ def _production_app(monkeypatch, tmp_path, other_app, app):
     return other_app(
         {
             "SECRET_KEY": "p" * 48,
+            "TIPLINE_DATA_KEY": Fernet.generate_key().decode(),
             "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
             "UPLOAD_DIR": str(tmp_path / "uploads"),
             "TIPLINE_ROOT_UNIT": "T",

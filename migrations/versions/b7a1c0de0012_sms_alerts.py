@@ -1,0 +1,24 @@
+"""sms alerts (issue 16)
+
+Revision ID: b7a1c0de0012
+Revises: b7a1c0de0011
+Create Date: 2026-12-06 16:40:00
+
+"""
+from alembic import op  # noqa: F401
+import sqlalchemy as sa  # noqa: F401
+
+
+# revision identifiers, used by Alembic.
+revision = 'b7a1c0de0012'
+down_revision = 'b7a1c0de0011'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass

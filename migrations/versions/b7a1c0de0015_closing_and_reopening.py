@@ -1,0 +1,24 @@
+"""closing and reopening (issue 22)
+
+Revision ID: b7a1c0de0015
+Revises: b7a1c0de0014
+Create Date: 2026-12-06 16:40:00
+
+"""
+from alembic import op  # noqa: F401
+import sqlalchemy as sa  # noqa: F401
+
+
+# revision identifiers, used by Alembic.
+revision = 'b7a1c0de0015'
+down_revision = 'b7a1c0de0014'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
