@@ -145,6 +145,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("staff.delete_template", "POST"): staff(404, data={"template": "0"}),
     ("staff.notification_settings", "GET"): staff(200),
+    # alerts (issue 16)
+    ("alerts.index", "GET"): staff(200),
     ("staff.notification_settings", "POST"): staff(400, data={"email": "x"}),
     # one's own account (issue 9)
     ("account.password", "GET"): staff(200),
