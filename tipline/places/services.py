@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from tipline.core import cache
-from tipline.core.textsort import vi_key
+from tipline.core.textsort import unit_key
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 
@@ -56,11 +56,7 @@ def unit_by_code(code: str) -> Unit | None:
 
 def unit_sort_key(unit: Unit) -> tuple:
     """Vietnamese order of the proper name: "Phường Hàm Rồng" sorts under H, not P."""
-    name = unit.name
-    prefix = f"{unit.kind} "
-    if name.lower().startswith(prefix.lower()):
-        name = name[len(prefix) :]
-    return vi_key(name)
+    return unit_key(unit.name, unit.kind)
 
 
 def communes_of(unit: Unit) -> list[Unit]:
@@ -75,7 +71,7 @@ def villages_of(commune: Unit) -> list[Unit]:
     villages = db.session.scalars(
         select(Unit).where(commune.subtree_clause(), Unit.level == UnitLevel.VILLAGE, Unit.active)
     )
-    return sorted(villages, key=lambda v: vi_key(v.name))
+    return sorted(villages, key=unit_sort_key)
 
 
 # --- cached snapshots for the resident pages --------------------------------------------
@@ -152,12 +148,27 @@ def unit_choices(roots: list[Unit]) -> list[tuple[str, str]]:
     if not roots:
         return []
     units = db.session.scalars(
-        select(Unit)
-        .where(
+        select(Unit).where(
             or_(*(root.subtree_clause() for root in roots)),
             Unit.active,
             Unit.level.in_(ASSIGNABLE_LEVELS),
         )
-        .order_by(Unit.path)
     )
-    return [(u.code, f"{'· ' * (u.path.count('/') - 2)}{u.name}") for u in units]
+    return [(u.code, f"{'· ' * (u.path.count('/') - 2)}{u.name}") for u in tree_order(units)]
+
+
+def tree_order(units) -> list[Unit]:
+    """Units as a tree read top down, each unit's children in Vietnamese order."""
+    units = list(units)
+    children: dict[int | None, list[Unit]] = {}
+    present = {u.id for u in units}
+    for unit in units:
+        parent = unit.parent_id if unit.parent_id in present else None
+        children.setdefault(parent, []).append(unit)
+    ordered: list[Unit] = []
+    stack = sorted(children.get(None, []), key=unit_sort_key, reverse=True)
+    while stack:
+        unit = stack.pop()
+        ordered.append(unit)
+        stack += sorted(children.get(unit.id, []), key=unit_sort_key, reverse=True)
+    return ordered

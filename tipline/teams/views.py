@@ -12,7 +12,7 @@ from tipline.core.http import no_store
 from tipline.core.timeutil import local_today
 from tipline.extensions import db
 from tipline.places.models import Unit
-from tipline.places.services import commune_by_code
+from tipline.places.services import commune_by_code, tree_order
 from tipline.teams import services
 from tipline.teams.forms import DissolveForm, MemberForm, RemoveMemberForm, TeamForm
 from tipline.teams.models import MemberRole, Team, TeamKind
@@ -56,10 +56,8 @@ def index():
 
 
 def _unit_choices(commune: Unit) -> list[tuple[str, str]]:
-    units = db.session.scalars(
-        select(Unit).where(commune.subtree_clause(), Unit.active).order_by(Unit.path)
-    )
-    return [(u.code, ("· " if u.id != commune.id else "") + u.name) for u in units]
+    units = db.session.scalars(select(Unit).where(commune.subtree_clause(), Unit.active))
+    return [(u.code, ("· " if u.id != commune.id else "") + u.name) for u in tree_order(units)]
 
 
 @bp.route("/<code>", methods=["GET", "POST"])
