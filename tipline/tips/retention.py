@@ -10,7 +10,8 @@ therefore every counter and the public timeline's states and dates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -30,6 +31,17 @@ class PurgeReport:
     messages: int = 0
     photos: int = 0
     files: int = 0
+    swept: dict[str, int] = field(default_factory=dict)  # rows removed by each of SWEEPS
+
+
+# Personal data that other rooms tie to tips (a resident's push address, say): each
+# registers `sweep(now, cutoff) -> rows removed`, run after every purge (tips import no
+# other room, so they come to it).
+SWEEPS: dict[str, Callable[[datetime, datetime], int]] = {}
+
+
+def also_sweep(name: str, sweep: Callable[[datetime, datetime], int]) -> None:
+    SWEEPS[name] = sweep
 
 
 def purge_cutoff(days: int, now: datetime | None = None) -> datetime:
@@ -78,6 +90,9 @@ def purge_closed_tips(
         last_id = tip_ids[-1]
         report.tips += len(tip_ids)
         _purge_batch(tip_ids, photos, purged_at, storage, report)
+        db.session.commit()
+    for name, sweep in SWEEPS.items():
+        report.swept[name] = sweep(purged_at, cutoff)
         db.session.commit()
     return report
 
