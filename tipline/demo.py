@@ -46,16 +46,16 @@ REJECTED = 61
 DEMO_PASSWORD = "tipline-demo"  # printed on purpose: demo accounts only  # noqa: S105  # nosec B105
 
 CATEGORIES = [
-    ("theft", "Trộm cắp tài sản"),
-    ("drugs", "Ma túy"),
-    ("gambling", "Cờ bạc, lô đề"),
-    ("disturbance", "Đánh nhau, gây rối trật tự"),
-    ("domestic_violence", "Bạo lực gia đình"),
-    ("suspicious", "Người, phương tiện khả nghi"),
-    ("traffic", "An toàn giao thông"),
-    ("fire", "Nguy cơ cháy, nổ"),
-    ("social_evils", "Tệ nạn xã hội"),
-    ("other", "Khác"),
+    ("theft", "Trộm cắp tài sản", "Theft of property"),
+    ("drugs", "Ma túy", "Drugs"),
+    ("gambling", "Cờ bạc, lô đề", "Gambling, illegal lottery"),
+    ("disturbance", "Đánh nhau, gây rối trật tự", "Fighting, disturbing public order"),
+    ("domestic_violence", "Bạo lực gia đình", "Domestic violence"),
+    ("suspicious", "Người, phương tiện khả nghi", "Suspicious people or vehicles"),
+    ("traffic", "An toàn giao thông", "Road safety"),
+    ("fire", "Nguy cơ cháy, nổ", "Fire and explosion hazards"),
+    ("social_evils", "Tệ nạn xã hội", "Social evils"),
+    ("other", "Khác", "Other"),
 ]
 # Rough shares of each category among tips (theft and disputes lead).
 CATEGORY_WEIGHTS = [24, 9, 10, 16, 7, 11, 8, 4, 6, 5]
@@ -142,11 +142,13 @@ ACCOUNTS = [
 
 def seed_categories() -> list[Category]:
     categories = []
-    for order, (code, name) in enumerate(CATEGORIES):
+    for order, (code, name, english) in enumerate(CATEGORIES):
         category = db.session.scalar(select(Category).where(Category.code == code))
         if category is None:
-            category = Category(code=code, name=name, sort_order=order)
+            category = Category(code=code, name=name, name_en=english, sort_order=order)
             db.session.add(category)
+        elif category.name_en is None:  # an administrator's own English name stays
+            category.name_en = english
         categories.append(category)
     db.session.flush()
     return categories
@@ -320,7 +322,7 @@ def _apportion(total: int, weights: list[float]) -> list[int]:
 
 def _make_tips(rng, communes, focus, users, officers, today) -> int:
     categories = {c.code: c for c in db.session.scalars(select(Category))}
-    codes = [code for code, _ in CATEGORIES]
+    codes = [code for code, *_ in CATEGORIES]
     start = local_to_utc(months_back(today, 12))
     now = min(utcnow(), local_to_utc(today) + timedelta(hours=23, minutes=59))
     span = (now - timedelta(hours=6) - start).total_seconds()

@@ -236,12 +236,17 @@ class Category(Base):
     @property
     def label(self) -> str:
         """The name in the reader's language (English when one is set and asked for)."""
-        from flask_babel import get_locale
+        return localized_name(self.name, self.name_en)
 
-        locale = get_locale()
-        if self.name_en and locale is not None and locale.language == "en":
-            return self.name_en
-        return self.name
+
+def localized_name(name: str, name_en: str | None) -> str:
+    """A name kept in the database in Vietnamese and, optionally, English."""
+    from flask_babel import get_locale
+
+    locale = get_locale() if name_en else None
+    if locale is not None and locale.language == "en":
+        return name_en
+    return name
 
 
 class TipsterContact(Base):

@@ -38,6 +38,7 @@ from tipline.tips.models import (
     TipSource,
     TipStatus,
     TipsterContact,
+    localized_name,
 )
 
 # 32 symbols without the look-alikes 0/O and 1/I: five bits a character.
@@ -156,6 +157,11 @@ class CategoryRef:
             if key == name:
                 return value
         raise AttributeError(name)
+
+    @property
+    def label(self) -> str:
+        """The name in the reader's language (see Category.label)."""
+        return localized_name(self.name, self.name_en)
 
     def in_session(self) -> Category:
         """The category as a persistent instance of this session, without a query."""
