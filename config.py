@@ -195,6 +195,30 @@ class Config:
     # comma-separated, the first sealing (tipline/core/sealed.py). Development: generated
     # once into instance/data_key. Production: required.
     TIPLINE_DATA_KEY = os.environ.get("TIPLINE_DATA_KEY") or None
+    # SMS out (tipline/alerts/sms.py): "none", "android" (SMS Gateway for Android in its
+    # local-server or private-server mode; never the public cloud relay) or "http" (a
+    # generic provider taking {to, text, id, sender} as JSON, its key in a header).
+    TIPLINE_SMS_DRIVER = os.environ.get("TIPLINE_SMS_DRIVER", "none")
+    TIPLINE_SMS_ANDROID_URL = os.environ.get("TIPLINE_SMS_ANDROID_URL") or None
+    TIPLINE_SMS_ANDROID_USER = os.environ.get("TIPLINE_SMS_ANDROID_USER") or None
+    TIPLINE_SMS_ANDROID_PASSWORD = os.environ.get("TIPLINE_SMS_ANDROID_PASSWORD") or None
+    TIPLINE_SMS_ANDROID_SIM = os.environ.get("TIPLINE_SMS_ANDROID_SIM") or None
+    TIPLINE_SMS_HTTP_URL = os.environ.get("TIPLINE_SMS_HTTP_URL") or None
+    TIPLINE_SMS_HTTP_KEY = os.environ.get("TIPLINE_SMS_HTTP_KEY") or None
+    TIPLINE_SMS_HTTP_KEY_HEADER = os.environ.get("TIPLINE_SMS_HTTP_KEY_HEADER", "X-Api-Key")
+    TIPLINE_SMS_SENDER = os.environ.get("TIPLINE_SMS_SENDER") or None
+    TIPLINE_SMS_TIMEOUT = _int("TIPLINE_SMS_TIMEOUT", 10)
+    # A text the gateway could not send within this long is dropped there, not sent late.
+    TIPLINE_SMS_TTL_MINUTES = _int("TIPLINE_SMS_TTL_MINUTES", 720)
+    # Android asks before an app sends more than 30 SMS in 30 minutes (every part counts):
+    # the budget of one gateway, in parts, over a moving window.
+    TIPLINE_SMS_BUDGET_PARTS = _int("TIPLINE_SMS_BUDGET_PARTS", 30)
+    TIPLINE_SMS_BUDGET_MINUTES = _int("TIPLINE_SMS_BUDGET_MINUTES", 30)
+    # Vietnamese marks in SMS (70 characters a part instead of 160); kept only if they fit.
+    TIPLINE_SMS_MARKS = _bool("TIPLINE_SMS_MARKS", False)
+    # Staff numbers are checked with a code sent by SMS: its lifetime, and codes per account.
+    TIPLINE_SMS_CODE_MINUTES = _int("TIPLINE_SMS_CODE_MINUTES", 10)
+    TIPLINE_SMS_CODE_LIMIT = os.environ.get("TIPLINE_SMS_CODE_LIMIT", "5 per hour")
     # --- settings: production tuning (issue 3) ---
 
 

@@ -20,6 +20,7 @@ from tipline.accounts.models import Role, User
 from tipline.accounts.services import load_session_user
 from tipline.accounts.views import bp as account_bp
 from tipline.admin.views import bp as admin_bp
+from tipline.alerts.sms_views import bp as sms_bp
 from tipline.alerts.views import bp as alerts_bp
 from tipline.cli import tipline_cli
 from tipline.core import assets, bodies, i18n, security, templating, throttle
@@ -206,6 +207,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ops_bp)
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(alerts_bp, url_prefix="/staff/thong-bao")
+    app.register_blueprint(sms_bp, url_prefix="/staff/settings/notifications/sms")
     app.register_blueprint(account_bp, url_prefix="/staff/tai-khoan")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(teams_bp, url_prefix="/staff/to-chuc")
