@@ -208,6 +208,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("public.send_message", "POST"): public(401, data={"body": "Tôi thấy thêm", "kind": "reply"}),
     ("public.reveal", "POST"): public(401, data={"name": "A", "phone": "0912345678"}),
     ("public.status_photo", "POST"): public(401),
+    # a photo's thumbnail on the status page: only within the tipster's session (issue 17)
+    ("public.status_thumbnail", "GET"): Rule(404, dict.fromkeys(USERS, 404), target="photo"),
     ("public.sign_out", "POST"): public(200),
     ("public.privacy", "GET"): public(200),
     ("staff.send_message", "POST"): scoped(

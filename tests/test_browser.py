@@ -295,8 +295,10 @@ def test_resident_sends_anonymous_tip_on_phone_without_javascript(app, world, ph
     post(page, "Gửi tin báo")
     reference, code = read_receipt(page)
 
-    page.get_by_role("link", name="Tra cứu tin báo").click()
-    assert page.url.endswith("/tra-cuu")
+    # Without script the receipt's status link opens the lookup form with the reference in.
+    page.get_by_role("link", name="Xem tình trạng").click()
+    assert page.url.endswith(f"/tra-cuu?reference={reference}")
+    assert page.get_by_label("Mã số tin báo").input_value() == reference
     follow_up(page, reference, code)
     assert page.locator(".lead .status").inner_text() == "Mới tiếp nhận"
 

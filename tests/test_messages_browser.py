@@ -53,8 +53,10 @@ def test_tipster_answers_reveals_and_signs_out_without_javascript(
     assert "Xe máy màu gì, anh/chị có nhớ không?" in page.locator("main").inner_text()
     check_fits_phone(page, "30-status-with-question")
 
+    # One box, one button: the answer is the choice already made (issue 17).
+    assert page.get_by_label("Câu trả lời cho câu hỏi trên").is_checked()
     page.get_by_label("Tin nhắn của bạn").fill("Màu đỏ, biển 36B1.")
-    post(page, "Gửi câu trả lời", status=303)
+    post(page, "Gửi tin nhắn", status=303)
     page.get_by_text("Đã gửi câu trả lời của bạn.").wait_for()
     check_fits_phone(page, "31-status-answered")
 

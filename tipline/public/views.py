@@ -26,10 +26,10 @@ from flask_babel import lazy_gettext as _l
 from tipline.core.assets import serve_static
 from tipline.core.errors import TiplineError
 from tipline.core.http import no_store, wants_json
-from tipline.core.timeutil import local_today, months_back
+from tipline.core.timeutil import local_today, months_back, to_local, utcnow
 from tipline.extensions import csrf, db, limiter
 from tipline.media.photos import PhotoError, process_photo
-from tipline.media.storage import StorageFull
+from tipline.media.storage import StorageFull, storage_for
 from tipline.places.models import UnitLevel
 from tipline.places.services import (
     cached_communes,
@@ -68,6 +68,7 @@ from tipline.tips.services import (
     cached_categories,
     cached_category,
     new_submission_key,
+    normalize_reference,
     pending_photo,
     pending_photo_token,
     public_status,
@@ -123,7 +124,15 @@ def submit_start():
         args = request.args.to_dict()
         args[FORM_KEY_ARG] = new_submission_key()
         return no_store(redirect(f"{request.script_root}{request.path}?{urlencode(args)}", 303))
-    form = SubmitTipForm(formdata=None, submission_key=_form_key())
+    now = to_local(utcnow())
+    # The date and time default to now (Asia/Ho_Chi_Minh), so that a tip about what is
+    # happening needs no typing; the page's script moves them to the phone's clock.
+    form = SubmitTipForm(
+        formdata=None,
+        submission_key=_form_key(),
+        occurred_on=now.date(),
+        occurred_time=now.time().replace(second=0, microsecond=0),
+    )
     return _render_form(form, commune)
 
 
@@ -299,7 +308,7 @@ def _fill_choices(form: SubmitTipForm, commune) -> None:
     form.village.choices = [(UNKNOWN_VILLAGE, str(_l("Không rõ thôn")))] + [
         (v.code, v.name) for v in cached_villages(commune)
     ]
-    form.category.choices = [(c.code, c.name) for c in cached_categories()]
+    form.category.choices = [(c.code, c.label) for c in cached_categories()]
 
 
 def _render_form(form: SubmitTipForm, commune, kept_photo: bool = False):
@@ -327,6 +336,15 @@ def follow_up():
                 return start_session(response, tip)
             form.code.errors = [WRONG_RECEIPT]
         return no_store(make_response(render_template("public/follow_up.html", form=form), 422))
+    # The receipt's "see the status" link brings the reference, never the code: the code
+    # rides in the address's fragment (never sent), which the page's script reads.
+    reference = normalize_reference(request.args.get("reference", "")[:40])
+    if set(request.args) - {"reference"} or request.args.get("reference", reference) != reference:
+        # A code typed into the address (or anything else) is not echoed into the page's
+        # links: the address is cleaned first, and the browser keeps the clean one.
+        target = url_for(".follow_up", **({"reference": reference} if reference else {}))
+        return no_store(redirect(target, 303))
+    form.reference.data = reference or None
     return render_template("public/follow_up.html", form=form)
 
 
@@ -444,6 +462,26 @@ def status_photo():
     return _back_to_status("photo")
 
 
+@bp.get("/tra-cuu/anh/<public_id>")
+def status_thumbnail(public_id: str):
+    """A photo's thumbnail on the tipster's status page (within the session only)."""
+    try:
+        tip = session_tip()
+    except SessionEnded:
+        abort(404)
+    photo = next((p for p in tip.photos if p.public_id == public_id), None)
+    if photo is None:
+        abort(404)
+    try:
+        data = storage_for(current_app).get(photo.thumb_filename)
+    except FileNotFoundError:
+        abort(404)
+    response = make_response(data)
+    response.headers["Content-Type"] = "image/jpeg"
+    # A shared phone: nothing of the tip stays in the browser's cache.
+    return no_store(response)
+
+
 @bp.post("/tra-cuu/thoat")
 @csrf.exempt
 def sign_out():
@@ -496,6 +534,7 @@ def _status_page(
         notice=notice,
         messages=messages,
         open_question=has_open_question(messages),
+        asked=_last_question(messages),
         message_form=message_form or MessageForm(formdata=None),
         reveal_form=reveal_form or RevealForm(formdata=None),
         can_write=workflow.accepts_messages(tip),
@@ -504,6 +543,11 @@ def _status_page(
         reply_days=current_app.config["TIPLINE_TIPSTER_REPLY_DAYS"],
     )
     return no_store(make_response(page, status))
+
+
+def _last_question(messages):
+    """The question the tipster is asked to answer (the newest one)."""
+    return next((m for m in reversed(messages) if m.kind == MessageKind.QUESTION), None)
 
 
 @bp.post("/tra-cuu/anh")

@@ -26,13 +26,15 @@
   /* --- language: remembered on this phone, never in a cookie ----------------------- */
   function rememberLanguage() {
     var saved;
-    try { saved = localStorage.getItem("tipline-lang"); } catch (e) { return; }
+    try { saved = localStorage.getItem("tipline-lang"); } catch (e) { return false; }
     doc.addEventListener("click", function (e) {
       var a = e.target.closest && e.target.closest("a[data-lang]");
       if (a) try { localStorage.setItem("tipline-lang", a.getAttribute("data-lang")); } catch (e2) {}
     });
     var other = saved && saved !== root.lang && $('link[rel=alternate][hreflang="' + saved + '"]');
-    if (other) location.replace(other.href);
+    // The fragment goes along: it may carry a follow-up code (see lookupFromFragment).
+    if (other) location.replace(other.href + location.hash);
+    return !!other;
   }
 
   /* --- photos: long side 1600 px, JPEG, metadata left behind ------------------------ */
@@ -115,12 +117,63 @@
     return keyed;
   }
 
+  /* --- the photos chosen, before sending: a thumbnail each, and a button to leave one out */
+  function thumbnail(file) {
+    if (!window.createImageBitmap) return Promise.resolve(null);
+    return createImageBitmap(file, { imageOrientation: "from-image" }).then(function (bmp) {
+      var scale = Math.min(1, 192 / Math.max(bmp.width, bmp.height));
+      var canvas = el("canvas");
+      canvas.width = Math.max(1, Math.round(bmp.width * scale));
+      canvas.height = Math.max(1, Math.round(bmp.height * scale));
+      canvas.getContext("2d").drawImage(bmp, 0, 0, canvas.width, canvas.height);
+      if (bmp.close) bmp.close();
+      return canvas.toDataURL("image/jpeg", 0.7); // a data: address: the CSP allows no blob:
+    }).catch(function () { return null; });
+  }
+
+  function preview(form, files) {
+    var list = $("[data-photo-preview]", form);
+    if (!list) return;
+    var canEdit = !!window.DataTransfer;
+    list.textContent = "";
+    var chosen = Array.prototype.slice.call(files.files, 0, MAX_PHOTOS);
+    list.hidden = !chosen.length;
+    chosen.forEach(function (file, i) {
+      var name = list.getAttribute("data-photo-name").replace("{n}", String(i + 1));
+      var li = el("li", "shot"), holder = el("span", "thumb", file.name);
+      li.appendChild(holder);
+      thumbnail(file).then(function (src) {
+        if (!src) return;
+        var img = el("img");
+        img.src = src;
+        img.alt = name;
+        holder.textContent = "";
+        holder.appendChild(img);
+      });
+      if (canEdit) {
+        var remove = el("button", "button", list.getAttribute("data-remove"));
+        remove.type = "button";
+        remove.setAttribute("aria-label", list.getAttribute("data-remove") + " (" + name + ")");
+        remove.addEventListener("click", function () {
+          var keep = new DataTransfer();
+          Array.prototype.forEach.call(files.files, function (f, j) { if (j !== i) keep.items.add(f); });
+          files.files = keep.files;
+          files.dispatchEvent(new Event("change"));
+          files.focus();
+        });
+        li.appendChild(remove);
+      }
+      list.appendChild(li);
+    });
+  }
+
   function enhance(form) {
     var tip = !!form.elements.submission_key, files = $("input[type=file]", form);
     var keyed = tip && box && window.fetch && window.indexedDB ? unkey() : null;
     if (files) files.addEventListener("change", function () {
       var note = $("[data-photo-note]", form);
       if (note) note.textContent = files.files.length > MAX_PHOTOS ? S.too_many : "";
+      preview(form, files);
     });
     form.addEventListener("submit", function (event) {
       if (!box || !window.fetch || !window.indexedDB) return; // the plain post does it all
@@ -211,8 +264,20 @@
         else if (e.state === "sent") text = e.kind === "tip" ? S.sent_tip : S.sent_photo;
         else text = S.failed + " " + (e.error || "");
         li.appendChild(el("span", null, text + " "));
-        if (e.reference) li.appendChild(el("strong", "ref", e.reference + " "));
-        if (e.code) li.appendChild(el("span", "code", grouped(e.code)));
+        // Which is which: the reference (public) and the code (secret), each named.
+        if (e.reference) {
+          li.appendChild(el("span", "what", S.reference + ": "));
+          li.appendChild(el("strong", "ref", e.reference + " "));
+        }
+        if (e.code) {
+          li.appendChild(el("span", "what", S.code + ": "));
+          li.appendChild(el("span", "code", grouped(e.code)));
+        }
+        if (e.kind === "tip" && e.state === "sent" && e.reference && e.code) {
+          var see = el("a", "button", S.see_status);
+          see.href = statusLink(e.reference, grouped(e.code));
+          li.appendChild(see);
+        }
         var pending = $('[data-entry="' + e.id + '"]');
         if (pending && e.reference) {
           pending.textContent = e.reference;
@@ -240,6 +305,84 @@
     box.sendAll().then(render, render);
   }
 
+  /* --- following up without retyping ------------------------------------------------------
+     The code never travels in an address the server or the history keeps: it rides in the
+     fragment (never sent), and the lookup page takes it out before anything else. */
+  function statusLink(reference, code) {
+    var base = root.getAttribute("data-follow-up") || "/tra-cuu";
+    return base + "?reference=" + encodeURIComponent(reference) + "#ma=" + encodeURIComponent(code);
+  }
+
+  function receiptTools() {
+    var ref = $("#reference"), code = $("#follow-up-code");
+    var see = $("a[data-with-code]");
+    if (see && ref && code) see.href = statusLink(ref.textContent.trim(), code.textContent.trim());
+    var copy = $("button[data-copy]"), status = $("[data-copy-status]");
+    if (!copy) return;
+    copy.hidden = false;
+    copy.addEventListener("click", function () {
+      var text = copy.getAttribute("data-copy-text");
+      var done = function () { if (status) status.textContent = copy.getAttribute("data-copied"); };
+      var failed = function () { if (status) status.textContent = copy.getAttribute("data-copy-failed"); };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(text).then(done, function () { (legacyCopy(text) ? done : failed)(); });
+      } else (legacyCopy(text) ? done : failed)();
+    });
+  }
+
+  function legacyCopy(text) {
+    var area = el("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    doc.body.appendChild(area);
+    area.select();
+    var ok = false;
+    try { ok = doc.execCommand("copy"); } catch (e) { ok = false; }
+    area.remove();
+    return ok;
+  }
+
+  function lookupFromFragment() {
+    var form = $("form[data-lookup]");
+    var match = /^#ma=([A-Za-z0-9-]{16,40})$/.exec(location.hash);
+    if (!match) return;
+    // Out of the address (and of this history entry) before anything else happens.
+    if (history.replaceState) history.replaceState(history.state, "", location.pathname + location.search);
+    else location.hash = "";
+    if (!form || !form.elements.code || !form.elements.reference) return;
+    form.elements.code.value = decodeURIComponent(match[1]);
+    if (form.elements.reference.value) form.submit();
+  }
+
+  /* --- the reply box: the button names what the chosen radio sends ------------------------ */
+  function replyChoice(form) {
+    var button = $("button[type=submit]", form);
+    function update() {
+      var chosen = $("input[name=kind]:checked", form);
+      if (chosen && chosen.getAttribute("data-button")) button.textContent = chosen.getAttribute("data-button");
+    }
+    Array.prototype.forEach.call(form.querySelectorAll("input[name=kind][type=radio]"), function (r) {
+      r.addEventListener("change", update);
+    });
+    update();
+  }
+
+  /* --- the date and time of the form: now, on the phone's clock, unless changed ------------ */
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function nowFields() {
+    var now = new Date();
+    Array.prototype.forEach.call(doc.querySelectorAll("input[data-now]"), function (input) {
+      if (input.value !== input.defaultValue) return; // typed or restored by the browser
+      var value = input.getAttribute("data-now") === "date"
+        ? now.getFullYear() + "-" + pad(now.getMonth() + 1) + "-" + pad(now.getDate())
+        : pad(now.getHours()) + ":" + pad(now.getMinutes());
+      input.value = value;
+      input.defaultValue = value;
+    });
+  }
+
   /* --- "use my location" ---------------------------------------------------------------- */
   function locate(button) {
     if (!navigator.geolocation) return;
@@ -263,12 +406,16 @@
     Array.prototype.forEach.call(doc.querySelectorAll("form[data-enhance]"), enhance);
     var button = $("[data-locate]");
     if (button) locate(button);
+    receiptTools();
+    nowFields();
+    var reply = $("form[data-reply]");
+    if (reply) replyChoice(reply);
     var errors = $("#form-errors");
     if (errors) { errors.tabIndex = -1; errors.focus(); }
     render().then(send);
   }
 
-  rememberLanguage();
+  if (!rememberLanguage()) lookupFromFragment();
   page();
   window.addEventListener("online", send);
   if (navigator.serviceWorker && root.getAttribute("data-sw")) {
