@@ -195,6 +195,20 @@ class Config:
     # comma-separated, the first sealing (tipline/core/sealed.py). Development: generated
     # once into instance/data_key. Production: required.
     TIPLINE_DATA_KEY = os.environ.get("TIPLINE_DATA_KEY") or None
+    # Web Push (tipline/alerts/push.py). The VAPID private key (base64url raw P-256 key, or
+    # PEM); development: generated once into instance/vapid_private_key; production: unset
+    # means Web Push is off. The subject is the contact push services see (mailto: or https:).
+    TIPLINE_VAPID_PRIVATE_KEY = os.environ.get("TIPLINE_VAPID_PRIVATE_KEY") or None
+    TIPLINE_VAPID_SUBJECT = os.environ.get("TIPLINE_VAPID_SUBJECT") or None
+    # Push services accepted, comma-separated origins scheme://host[:port]; "https://*.d" is
+    # any host under d (which must resolve to public addresses). Default: the major browsers'.
+    TIPLINE_PUSH_SERVICE_HOSTS = os.environ.get(
+        "TIPLINE_PUSH_SERVICE_HOSTS",
+        "https://fcm.googleapis.com,https://updates.push.services.mozilla.com,"
+        "https://web.push.apple.com,https://*.notify.windows.com",
+    )
+    # How long a push service keeps an alert for a phone that is off (seconds).
+    TIPLINE_PUSH_TTL_SECONDS = _int("TIPLINE_PUSH_TTL_SECONDS", 86400)
     # SMS out (tipline/alerts/sms.py): "none", "android" (SMS Gateway for Android in its
     # local-server or private-server mode; never the public cloud relay) or "http" (a
     # generic provider taking {to, text, id, sender} as JSON, its key in a header).

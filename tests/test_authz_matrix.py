@@ -215,6 +215,15 @@ RULES: dict[tuple[str, str], Rule] = {
     ("staff.send_message", "POST"): scoped(
         "tip", 303, officer=403, data={"body": "Anh/chị thấy lúc mấy giờ?", "kind": "question"}
     ),
+    # --- rules: Web Push (issue 16): staff devices, a resident's opt-in ---
+    ("push.staff_worker", "GET"): public(200),
+    ("push.staff_subscribe", "POST"): staff(400),  # a form body, not the JSON expected
+    ("push.staff_unsubscribe", "DELETE"): staff(400),
+    ("push.staff_remove_device", "POST"): staff(303, data={"device": "x"}),
+    ("push.staff_test_device", "POST"): staff(303, data={"device": "x"}),
+    ("push.tip_worker", "GET"): public(200, args={"scope": "0" * 32}),
+    ("push.tip_subscribe", "POST"): public(400),
+    ("push.tip_unsubscribe", "DELETE"): public(400),
     # --- rules: API (issue 10) ---
     # Header credentials only: a session cookie opens nothing, so every account gets what
     # an anonymous client gets (401 where a key or token is needed), even for a real tip.
