@@ -111,7 +111,7 @@ class WebPushChannel:
             base = current_app.config["TIPLINE_BASE_URL"].rstrip("/")
             return {
                 "title": gettext("Tin báo của bạn có cập nhật mới"),
-                "body": gettext("Mở trang tra cứu và nhập hai mã của bạn để xem."),
+                "body": gettext("Mở trang Tra cứu và nhập mã để xem."),
                 "url": f"{base}/tra-cuu",
                 "tag": "tipline-tip",
                 "urgent": False,
