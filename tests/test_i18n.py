@@ -99,7 +99,8 @@ def test_english_home_page_has_no_vietnamese_interface_text(client, world):
     for name in ("Tỉnh Thử", "Xã An Bình", "Phường Bắc Sơn", "Tiếng Việt"):
         text = text.replace(name, "")
     assert not VIETNAMESE_ONLY.search(text), VIETNAMESE_ONLY.search(text)
-    assert "Results of the last 12 months" in text
+    # The period is said as it is (issue 17): its first and last days, not "12 months".
+    assert re.search(r"Results from \d\d/\d\d/\d{4} to \d\d/\d\d/\d{4}", text)
 
 
 def test_numbers_are_written_the_vietnamese_way_in_vietnamese(app, world):

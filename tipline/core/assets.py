@@ -4,7 +4,8 @@
 a fingerprinted name never changes content, so it is cached for a year; the plain name
 still answers (revalidated every time) for anything that links to it directly.
 
-Compression (Flask-Compress) is applied to static files and to the resident pages only:
+Compression (Flask-Compress) is applied to static files and to the resident pages (the
+public figures included) only:
 staff pages carry CSRF tokens next to reflected input, the classic BREACH mix.
 """
 
@@ -25,7 +26,9 @@ from tipline.core.i18n import locale_prefix
 YEAR = 365 * 24 * 3600
 # Files the service worker keeps so that the blank form opens with no network.
 PRECACHE = ("tipline.css", "tipline.js", "icon.svg", "icon-192.png")
-COMPRESSED_BLUEPRINTS = frozenset({"public", "web"})
+# The public figures (/so-lieu) too: a resident page with no secret on it (no CSRF token,
+# no session), so BREACH has nothing to find.
+COMPRESSED_BLUEPRINTS = frozenset({"public", "web", "reports_public"})
 COMPRESSED_ENDPOINTS = frozenset({"static"})
 
 bp = Blueprint("web", __name__)

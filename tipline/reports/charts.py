@@ -55,6 +55,7 @@ def columns(series: list[tuple[str, list[Bar]]], *, title: str, desc: str, chart
     ]
     for index in range(groups):
         x0 = left + index * slot + 2
+        hidden = []
         for s, (_, bars) in enumerate(series):
             bar = bars[index]
             x = x0 + s * bar_w
@@ -67,10 +68,8 @@ def columns(series: list[tuple[str, list[Bar]]], *, title: str, desc: str, chart
                     "</title></rect>"
                 )
             elif bar.value is None:
-                body.append(
-                    f'<text class="hidden-mark" x="{x + bar_w / 2:.1f}" y="{height - bottom - 3}" '
-                    f'text-anchor="middle">{escape(bar.text)}</text>'
-                )
+                hidden.append((x + bar_w / 2, bar.text))
+        body.extend(_hidden_marks(hidden, x0 + slot / 2 - 2, height - bottom - 3))
         label = series[0][1][index].label
         body.append(
             f'<text class="tick" x="{x0 + slot / 2 - 2:.1f}" y="{height - bottom + 13}" '
@@ -84,6 +83,23 @@ def columns(series: list[tuple[str, list[Bar]]], *, title: str, desc: str, chart
         body.append(f'<rect class="s{s}" x="{x}" y="{height - 12}" width="10" height="10"/>')
         body.append(f'<text class="legend" x="{x + 14}" y="{height - 3}">{escape(name)}</text>')
     return _svg(height, title, desc, body, chart_id)
+
+
+def _hidden_marks(hidden: list[tuple[float, str]], middle: float, y: float) -> list[str]:
+    """The marks of a group's hidden bars ("< 3", "•"). Columns are narrower than a mark:
+    marks that say the same are drawn once, in the middle of the group, and different ones
+    are stacked, so that no two run into one ("< 3< 3")."""
+    texts = list(dict.fromkeys(text for _, text in hidden))
+    if len(texts) == 1 and len(hidden) > 1:
+        return [
+            f'<text class="hidden-mark" x="{middle:.1f}" y="{y}" '
+            f'text-anchor="middle">{escape(texts[0])}</text>'
+        ]
+    return [
+        f'<text class="hidden-mark" x="{x:.1f}" y="{y - 11 * n}" '
+        f'text-anchor="middle">{escape(text)}</text>'
+        for n, (x, text) in enumerate(hidden)
+    ]
 
 
 def rows(bars: list[Bar], *, title: str, desc: str, chart_id: str) -> Markup:

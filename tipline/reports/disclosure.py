@@ -139,6 +139,58 @@ def public_overview(root: Unit, period: Period) -> dict:
     return cached(("public_overview", root.id, period), compute)
 
 
+METRICS = ("received", "verified", "settled")
+
+
+def public_parts(unit: Unit, period: Period, headline: PublicRow) -> dict | None:
+    """A unit's parts one level down (a commune's villages, a province's communes), small
+    numbers hidden. The unit's own line is published, so each column is protected with its
+    margin; a figure the unit's line does not show exactly (small, or withheld to protect
+    another unit) is withheld in every part too, since the parts would add up to it.
+
+    Tips sent to the unit itself (a commune's "không rõ thôn") are a row of their own
+    (`rest`): without it, the parts and the published total would reveal it by subtraction.
+    """
+    level = child_level(unit)
+    if level is None:
+        return None
+    exact = tuple(getattr(headline, m).exact for m in METRICS)
+
+    def compute():
+        total, per = unit_figures(unit, period, by=level)
+        parts = sorted(
+            db.session.scalars(select(Unit).where(unit.subtree_clause(), Unit.level == level)),
+            key=unit_sort_key,
+        )
+        listed = [p for p in parts if p.active or p.id in per]
+        figures = {p.id: per.get(p.id, Figures()) for p in listed}
+        rest = Figures()
+        for m in METRICS:
+            setattr(rest, m, getattr(total, m) - sum(getattr(f, m) for f in per.values()))
+        keys = [*figures, REST]
+        column = {}
+        for m, shown_exactly in zip(METRICS, exact, strict=True):
+            values = {k: getattr(figures.get(k, rest), m) for k in keys}
+            if shown_exactly:
+                column[m] = protect(values)
+            else:
+                column[m] = {k: Shown(None, withheld=True) for k in keys}
+        rows = [
+            _public_row(Ref.of(p), figures[p.id], {m: column[m][p.id] for m in METRICS})
+            for p in listed
+        ]
+        has_rest = any(getattr(rest, m) for m in METRICS)
+        rest_row = (
+            _public_row(None, rest, {m: column[m][REST] for m in METRICS}) if has_rest else None
+        )
+        return {"level": level, "rows": rows, "rest": rest_row}
+
+    return cached(("public_parts", unit.id, period, exact), compute)
+
+
+REST = "rest"  # the key of what was sent to the unit itself, in `public_parts`
+
+
 def public_detail(unit: Unit, period: Period, headline: PublicRow) -> dict | None:
     """Trend by month and breakdown by category, small numbers hidden; None when the
     unit's own total is not shown exactly (its parts would reveal it)."""

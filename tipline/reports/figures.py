@@ -34,6 +34,7 @@ from tipline.tips.models import (
     Tip,
     TipCount,
     TipEvent,
+    localized_name,
 )
 
 # --- the cache of heavy sums ----------------------------------------------------------
@@ -81,10 +82,16 @@ class Ref:
     id: int
     code: str
     name: str
+    name_en: str | None = None  # categories have one
 
     @classmethod
     def of(cls, thing) -> Ref:
-        return cls(thing.id, thing.code, thing.name)
+        return cls(thing.id, thing.code, thing.name, getattr(thing, "name_en", None))
+
+    @property
+    def label(self) -> str:
+        """The name in the reader's language."""
+        return localized_name(self.name, self.name_en)
 
 
 # --- sums of the counters ----------------------------------------------------------------

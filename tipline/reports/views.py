@@ -40,7 +40,7 @@ from tipline.reports.dashboard import (
     parse_filter,
     scope_unit,
 )
-from tipline.reports.disclosure import public_detail, public_overview
+from tipline.reports.disclosure import public_detail, public_overview, public_parts
 from tipline.reports.errors import ReportError
 from tipline.reports.figures import cached
 from tipline.reports.forms import IndicatorForm
@@ -85,6 +85,8 @@ def figures():
         headline = matches[0]
         chosen = db.session.scalar(select(Unit).where(Unit.id == headline.unit.id))
     detail = public_detail(chosen or root, period, headline)
+    # A commune's page lists its villages (not the province's communes again).
+    parts = public_parts(chosen, period, headline) if chosen else None
     response = make_response(
         render_template(
             "reports/public.html",
@@ -96,6 +98,7 @@ def figures():
             headline=headline,
             detail=detail,
             charts=_public_charts(detail) if detail else None,
+            parts=parts,
             review=review,
         )
     )
@@ -122,7 +125,7 @@ def _public_charts(detail: dict) -> dict:
         chart_id="trend",
     )
     categories = charts.rows(
-        [charts.Bar(c.name, shown.value, str(shown)) for c, shown, _f in detail["categories"]],
+        [charts.Bar(c.label, shown.value, str(shown)) for c, shown, _f in detail["categories"]],
         title=_("Tin tiếp nhận theo lĩnh vực"),
         desc=_("Biểu đồ thanh; số liệu từng lĩnh vực có trong bảng ngay sau biểu đồ."),
         chart_id="categories",
@@ -215,7 +218,7 @@ def _staff_charts(data: dict) -> dict:
         chart_id="trend",
     )
     categories = charts.rows(
-        [charts.Bar(c.name, f.received, str(f.received)) for c, f in data["categories"]],
+        [charts.Bar(c.label, f.received, str(f.received)) for c, f in data["categories"]],
         title=_("Tin tiếp nhận theo lĩnh vực"),
         desc=_("Biểu đồ thanh; số liệu từng lĩnh vực có trong bảng ngay sau biểu đồ."),
         chart_id="categories",
