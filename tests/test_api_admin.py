@@ -54,7 +54,7 @@ def test_creation_and_revocation_are_audited_and_uses_are_listed(login, world):
     assert db.session.get(PartnerKey, key.id).revoked_at is not None
     actions = [e.action for e in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions == [AuditAction.API_KEY_CREATED, AuditAction.API_KEY_REVOKED]
-    assert admin.get("/open311/v2/services.json", headers={"X-Api-Key": secret}).status_code == 403
+    assert admin.get("/open311/v2/requests.json", headers={"X-Api-Key": secret}).status_code == 403
     assert "Tạo khóa API" in admin.get("/admin/audit").get_data(as_text=True)
 
 

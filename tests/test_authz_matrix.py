@@ -122,6 +122,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("staff.login", "POST"): staff(302, anonymous=401, data={"username": "x", "password": "y"}),
     ("staff.logout", "POST"): staff(302),
     ("staff.inbox", "GET"): staff(200),
+    # a village team's own page (issue 17); everyone's account page
+    ("staff.village_home", "GET"): staff(
+        403, member_a1=200, leader_a1=200, leader_a2=200, leader_b1=200
+    ),
+    ("staff.my_account", "GET"): staff(200),
     ("staff.tip_detail", "GET"): scoped("tip", 200),
     ("staff.act", "POST"): scoped("tip", 400, data={"action": "", "version": "1"}),
     ("staff.add_note", "POST"): scoped("tip", 303, officer=403, data={"body": "Đã gọi lại"}),
@@ -147,6 +152,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("staff.notification_settings", "GET"): staff(200),
     # alerts (issue 16)
     ("alerts.index", "GET"): staff(200),
+    ("alerts.read_all", "POST"): staff(303),
+    ("alerts.test", "POST"): staff(303),
+    # alerts that could not be sent: administrators only (others: no such page)
+    ("alerts_admin.dead_letters", "GET"): staff(404, admin=200),
+    ("alerts_admin.retry", "POST"): staff(404, admin=303, data={"delivery": "all"}),
+    # a staff member's own SMS number (issue 16); no SMS gateway in this world
+    ("sms.page", "GET"): staff(200),
+    ("sms.add", "POST"): staff(422, data={"sms-phone": "x"}),  # not a phone number
+    ("sms.verify", "POST"): staff(422, data={"sms-code": "123456"}),  # no code waiting
+    ("sms.resend", "POST"): staff(422),  # no number waiting
+    ("sms.remove", "POST"): staff(302),
     ("staff.notification_settings", "POST"): staff(400, data={"email": "x"}),
     # one's own account (issue 9)
     ("account.password", "GET"): staff(200),
@@ -178,6 +194,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("admin.category", "POST"): staff(404, admin=422, args={"code": "theft"}, data={"name": ""}),
     ("admin.toggle_category", "POST"): staff(404, admin=302, args={"code": "theft"}),
     ("admin.villages", "GET"): staff(404, admin=200, args={"code": "A"}),
+    # how a unit's documents are headed and signed (issue 17): administrators only
+    ("admin.letterhead", "GET"): staff(404, admin=200, args={"unit": "A"}),
+    ("admin.letterhead", "POST"): staff(404, admin=422, args={"unit": "A"}, data={"body": ""}),
     ("admin.villages", "POST"): staff(404, admin=422, args={"code": "A"}),
     ("admin.villages_confirm", "POST"): staff(404, admin=302, args={"code": "A"}),
     # the teams registry (issue 9): kept by commune committee, police and administrators
@@ -200,6 +219,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("reports.review", "GET"): staff(403, **REPORT_READERS),
     ("reports.review_xlsx", "GET"): staff(403, **REPORT_READERS),
     ("reports.review_pdf", "GET"): staff(403, **REPORT_READERS),
+    ("reports.review_docx", "GET"): staff(403, **REPORT_READERS),
     ("reports.indicators", "GET"): staff(403, committee_a=200),
     ("reports.indicators", "POST"): staff(403, committee_a=400, data={"commune": ""}),
     # --- rules: tipster messages, reveal, privacy page (issue 5) ---
@@ -207,6 +227,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("public.status", "GET"): public(401),
     ("public.send_message", "POST"): public(401, data={"body": "Tôi thấy thêm", "kind": "reply"}),
     ("public.reveal", "POST"): public(401, data={"name": "A", "phone": "0912345678"}),
+    ("public.settled_answer", "POST"): public(401, data={"answer": "done"}),
     ("public.status_photo", "POST"): public(401),
     # a photo's thumbnail on the status page: only within the tipster's session (issue 17)
     ("public.status_thumbnail", "GET"): Rule(404, dict.fromkeys(USERS, 404), target="photo"),
@@ -226,18 +247,20 @@ RULES: dict[tuple[str, str], Rule] = {
     ("push.tip_unsubscribe", "DELETE"): public(400),
     # --- rules: API (issue 10) ---
     # Header credentials only: a session cookie opens nothing, so every account gets what
-    # an anonymous client gets (401 where a key or token is needed), even for a real tip.
+    # an anonymous client gets (a 403 where Open311 needs a key, a 401 where the staff API
+    # needs a token), even for a real tip.
     ("open311.discovery", "GET"): public(200, args={"fmt": "json"}),
     ("open311.services", "GET"): public(200, args={"fmt": "xml"}),
     ("open311.service_definition", "GET"): public(
         200, args={"fmt": "json", "service_code": "theft"}
     ),
     ("open311.list_requests", "GET"): public(403, args={"fmt": "json"}),
+    # GeoReport v2: a missing key is a 403; a token needs no key (unknown: 404).
     ("open311.create_request", "POST"): public(
-        401, args={"fmt": "json"}, data={"service_code": "theft"}
+        403, args={"fmt": "json"}, data={"service_code": "theft"}
     ),
     ("open311.get_request", "GET"): public(404, args={"fmt": "json", "reference": "TL-AAAA-BBBB"}),
-    ("open311.get_token", "GET"): public(401, args={"fmt": "json", "token": "abcdefgh12"}),
+    ("open311.get_token", "GET"): public(404, args={"fmt": "json", "token": "abcdefgh12"}),
     ("api_docs.openapi_json", "GET"): public(200),
     ("api_v1.create_token", "POST"): public(400, data={"username": "police_a"}),
     ("api_v1.revoke_token", "DELETE"): public(401),

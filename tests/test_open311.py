@@ -53,6 +53,7 @@ def _post(client, secret, **fields):
     if "idempotency" in fields:
         headers["Idempotency-Key"] = fields.pop("idempotency")
     data = {"service_code": "theft", "description": "Có người lạ đột nhập kho lúa của thôn."}
+    data["address_string"] = "Kho lúa đầu thôn"
     data.update(fields)
     return client.post(f"{BASE}/requests.json", data=data, headers=headers)
 
@@ -155,7 +156,14 @@ def test_closed_tips_say_so_with_the_detailed_state(client, world, make_tip, par
     for action in (workflow.Action.TRIAGE, workflow.Action.START_VERIFICATION):
         workflow.transition(tip, action, police)
     workflow.transition(tip, workflow.Action.VERIFY, police)
-    workflow.transition(tip, workflow.Action.RESOLVE, police, outcome=Outcome.MEDIATED)
+    workflow.transition(
+        tip,
+        workflow.Action.RESOLVE,
+        police,
+        outcome=Outcome.MEDIATED,
+        note="Đã hòa giải xong.",
+        note_to_tipster=True,
+    )
     db.session.commit()
     (record,) = client.get(f"{BASE}/requests/{tip.reference}.json", headers=reader).get_json()
     assert record["status"] == "closed" and record["status_notes"] == "Đã giải quyết"
@@ -175,7 +183,7 @@ def test_filters_are_validated_in_the_answer_format(client, world, partner):
     assert bad.status_code == 400
     assert "start_date" in bad.get_json()[0]["description"]
     xml = get(f"{BASE}/requests.xml?end_date=31/12/2026")
-    assert xml.status_code == 400 and xml.mimetype == "application/xml"
+    assert xml.status_code == 400 and xml.mimetype == "text/xml"
     root = ET.fromstring(xml.data)  # noqa: S314  # nosec B314
     assert root.tag == "errors" and root.findtext("error/code") == "400"
     order = get(
@@ -252,7 +260,6 @@ def test_the_commune_must_be_given_and_in_scope(client, world, partner):
 @pytest.mark.parametrize(
     "fields",
     [
-        {"service_code": "nope"},
         {"description": "ngắn"},
         {"lat": "19.8"},
         {"lat": "nan", "long": "105"},
@@ -277,21 +284,23 @@ def test_idempotency_key_records_one_tip_and_the_token_finds_it(client, world, p
     assert len(db.session.scalars(select(Tip)).all()) == 1
     found = client.get(f"{BASE}/tokens/phone-outbox-0001.json", headers={"X-Api-Key": secret})
     assert found.get_json()[0]["service_request_id"] == first.get_json()[0]["service_request_id"]
-    # Another partner's key does not reach this token.
-    other = partner(world.commune_a)
-    assert (
-        client.get(
-            f"{BASE}/tokens/phone-outbox-0001.json", headers={"X-Api-Key": other}
-        ).status_code
-        == 404
-    )
-    assert client.get(f"{BASE}/tokens/phone-outbox-0001.json").status_code == 401
+    # GeoReport v2: a token needs no key, and answers only the id it became.
+    for headers in ({}, {"X-Api-Key": partner(world.commune_a)}):
+        answer = client.get(f"{BASE}/tokens/phone-outbox-0001.json", headers=headers)
+        assert answer.status_code == 200
+        assert answer.get_json() == [
+            {"token": "phone-outbox-0001", "service_request_id": tip_id(first)}
+        ]
+    assert client.get(f"{BASE}/tokens/phone-outbox-9999.json").status_code == 404
+
+
+def tip_id(response) -> str:
+    return response.get_json()[0]["service_request_id"]
 
 
 def test_keys_are_checked_and_revocation_is_immediate(client, world, partner):
-    assert client.post(f"{BASE}/requests.json", data={"service_code": "theft"}).status_code == 401
-    assert _post(client, "tlp_000000000000_nope").status_code == 401
-    assert client.get(f"{BASE}/services.json", headers={"X-Api-Key": "garbage"}).status_code == 401
+    assert client.post(f"{BASE}/requests.json", data={"service_code": "theft"}).status_code == 403
+    assert _post(client, "tlp_000000000000_nope").status_code == 403
     secret = partner(world.commune_a)
     from tipline.api.models import PartnerKey
 
@@ -331,6 +340,8 @@ def test_media_upload_goes_through_photo_cleaning(client, world, partner):
     data = {
         "service_code": "theft",
         "description": "Có người lạ đột nhập kho lúa của thôn.",
+        "lat": "19.8",
+        "long": "105.7",
         "media": (io.BytesIO(_jpeg()), "photo.jpg"),
     }
     response = client.post(
@@ -348,7 +359,8 @@ def test_media_upload_goes_through_photo_cleaning(client, world, partner):
         headers={"X-Api-Key": secret},
         content_type="multipart/form-data",
     )
-    assert broken.status_code == 422
+    assert broken.status_code == 400  # GeoReport v2: bad input is a 400
+    assert broken.get_json()[0]["code"] == 400
 
 
 @pytest.fixture
@@ -556,8 +568,9 @@ def test_wrong_keys_count_against_the_client_limit(app, world, other_app):
     )
     client = limited.test_client()
     wrong = {"X-Api-Key": "tlp_000000000000_guess"}
+    # Services need no key: a wrong one is ignored, but still counts as a keyless client.
     answers = [client.get(f"{BASE}/services.json", headers=wrong).status_code for _ in range(3)]
-    assert answers == [401, 401, 429]
+    assert answers == [200, 200, 429]
     assert client.get(f"{BASE}/services.json").status_code == 429
     assert client.get("/api/v1/tips", headers={"Authorization": "Bearer x"}).status_code == 429
 
@@ -566,4 +579,4 @@ def test_nul_and_control_characters_are_a_400_not_a_500(client, world, partner):
     secret = partner(world.commune_a)
     for fields in ({"service_code": "theft\x00"}, {"attribute[commune]": "A\x00" * 30}):
         response = _post(client, secret, **fields)
-        assert response.status_code in (201, 400), fields
+        assert response.status_code in (201, 400, 404), fields  # 404: no such service

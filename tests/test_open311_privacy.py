@@ -57,7 +57,7 @@ def test_the_list_without_a_key_is_refused_in_the_spec_error_shape(client, world
     assert error["code"] == 403
     assert "khóa API" in error["description"] and "/so-lieu" in error["description"]
     xml = client.get(f"{BASE}/requests.xml{query}")
-    assert xml.status_code == 403 and xml.mimetype == "application/xml"
+    assert xml.status_code == 403 and xml.mimetype == "text/xml"
     root = _xml(xml)
     assert root.tag == "errors" and root.findtext("error/code") == "403"
     assert "/so-lieu" in root.findtext("error/description")
@@ -127,7 +127,14 @@ def test_a_reference_alone_says_closed_but_not_how(client, world, make_tip):
         workflow.Action.VERIFY,
     ):
         workflow.transition(tip, action, police)
-    workflow.transition(tip, workflow.Action.RESOLVE, police, outcome=Outcome.MEDIATED)
+    workflow.transition(
+        tip,
+        workflow.Action.RESOLVE,
+        police,
+        outcome=Outcome.MEDIATED,
+        note="Đã hòa giải xong.",
+        note_to_tipster=True,
+    )
     db.session.commit()
     (record,) = client.get(f"{BASE}/requests/{tip.reference}.json").get_json()
     assert record["status"] == "closed" and set(record) == TIPSTER_FIELDS
@@ -142,7 +149,7 @@ def test_a_reading_key_reads_one_request_as_before(client, world, make_tip, key)
     assert record["address"] == "Nhà văn hóa thôn Đông"
 
 
-def test_tokens_need_a_key(client, world):
+def test_an_unknown_token_is_a_404_in_the_spec_shape(client, world):
     response = client.get(f"{BASE}/tokens/phone-outbox-0001.json")
-    assert response.status_code == 401
-    assert response.get_json()[0]["code"] == 401
+    assert response.status_code == 404
+    assert response.get_json()[0]["code"] == 404

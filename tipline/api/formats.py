@@ -64,9 +64,11 @@ def answer(data, *, root: str, item: str, status: int = 200) -> Response:
             for key, value in data.items():
                 _xml_value(element, key, value)
         body = ET.tostring(element, encoding="utf-8", xml_declaration=True)
-        return Response(body, status=status, mimetype="application/xml")
+        # What discovery advertises (text/xml), with the charset the spec requires.
+        return Response(body, status=status, content_type="text/xml; charset=utf-8")
     response = jsonify(data)
     response.status_code = status
+    response.content_type = "application/json; charset=utf-8"
     return response
 
 

@@ -16,20 +16,23 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, abort, current_app, g, request, url_for
+from flask import abort, current_app, g, request, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
-from werkzeug.exceptions import HTTPException
+from flask_babel import refresh
+from flask_smorest import Blueprint
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import aliased, selectinload
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from tipline.accounts.permissions import unit_may_read
-from tipline.api import keys
+from tipline.api import keys, schemas
 from tipline.api.common import bearer, header_only
 from tipline.api.formats import answer, day, error_answer, iso
 from tipline.api.media import MediaError, fetch_media
 from tipline.api.models import PartnerKey
 from tipline.core.errors import TiplineError
-from tipline.core.http import MESSAGES
+from tipline.core.http import MESSAGES, error_response
+from tipline.core.i18n import ENVIRON_KEY
 from tipline.core.privacy import client_bucket
 from tipline.core.text import clean_text, is_phone, normalize_phone
 from tipline.core.timeutil import LOCAL_TZ, utcnow
@@ -37,7 +40,14 @@ from tipline.extensions import db
 from tipline.media.photos import PhotoError, process_photo
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import commune_by_code, communes_of, root_unit, unit_by_code
-from tipline.tips.models import OPEN_STATUSES, Category, IdentityTier, Tip, TipEvent
+from tipline.tips.models import (
+    OPEN_STATUSES,
+    Category,
+    IdentityTier,
+    Tip,
+    TipEvent,
+    TipStatus,
+)
 from tipline.tips.queries import TipUnit, unit_reading_clause
 from tipline.tips.services import (
     MAX_PHOTOS,
@@ -52,11 +62,15 @@ from tipline.tips.services import (
     submit_tip,
 )
 
-bp = header_only(Blueprint("open311", __name__))
+bp = header_only(Blueprint("open311", __name__, description="Open311 GeoReport v2."))
 
 FORMATS = "any(json, xml)"
-IDEMPOTENCY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+IDEMPOTENCY = re.compile(schemas.IDEMPOTENCY_PATTERN)
 MAX_IDS = 100
+# The operations that need a partner key; the others ignore a wrong or revoked one.
+KEYED = {"open311.list_requests", "open311.create_request"}
+PARTNER = [{}, {"partnerKey": []}, {"partnerBearer": []}]
+PARTNER_ONLY = [{"partnerKey": []}, {"partnerBearer": []}]
 
 
 class Open311Error(Exception):
@@ -83,10 +97,32 @@ def _domain_error(error: TiplineError):
 
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException):
+    data = getattr(error, "data", None) or {}
+    if "messages" in data:  # an input its schema refused (webargs)
+        return error_answer(400, schemas.refusal(data.get("schema"), data["messages"]))
+    return _spec_error(error)
+
+
+def _spec_error(error: HTTPException):
     status = error.code or 500
     response = error_answer(status, MESSAGES.get(status, MESSAGES[400]))
     if status == 429:
         response.headers["Retry-After"] = "60"
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return response
+
+
+@bp.app_errorhandler(NotFound)
+@bp.app_errorhandler(MethodNotAllowed)
+def _no_such_route(error: HTTPException):
+    """Addresses no route matches (no format, an unknown one, a wrong method): below
+    /open311/ in the spec's shape and the path's format; elsewhere the app's answer."""
+    if request.path.startswith("/open311/"):
+        return _spec_error(error)
+    response = error_response(error.code, MESSAGES.get(error.code))
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
     return response
 
 
@@ -94,27 +130,61 @@ def _http_error(error: HTTPException):
 
 
 @bp.before_request
+def _language():
+    """English under /en/ (the app's prefix) or when Accept-Language prefers it."""
+    prefixed = request.environ.get(ENVIRON_KEY) is not None
+    if not prefixed and request.accept_languages.best_match(["vi", "en"]) == "en":
+        request.environ[ENVIRON_KEY] = "en"
+        refresh()
+
+
+@bp.after_request
+def _vary(response):
+    response.vary.add("Accept-Language")
+    return response
+
+
+@bp.before_request
 def _identify():
-    """A partner key from the headers (or api_key in a POST body, as the spec says)."""
+    """A partner key from the headers (or api_key in a POST body, as the spec says).
+
+    The spec answers 403 to a missing or wrong key where one is needed; where none is
+    (discovery, services, one request, tokens), a wrong or revoked key is ignored."""
     credential = bearer()
     if credential is None and request.method == "POST":
         credential = (request.form.get("api_key") or "").strip() or None
     g.api_partner_key = None
-    if credential is None:
-        if keys.over_limit("TIPLINE_API_PUBLIC_LIMIT", "public", client_bucket()):
-            abort(429)
-        return
-    key = keys.find_partner_key(credential)
-    if key is None:
+    keyed = request.endpoint in KEYED
+    key = keys.find_partner_key(credential) if credential is not None else None
+    if key is None or not (key.active or keyed):
         # Wrong keys count against the client's limit, like requests without one.
         if keys.over_limit("TIPLINE_API_PUBLIC_LIMIT", "public", client_bucket()):
             abort(429)
-        raise Open311Error(401, _l("Khóa API không đúng."))
+        if keyed and credential is not None:
+            raise Open311Error(403, _l("Khóa API không đúng."))
+        if keyed and request.endpoint == "open311.create_request":
+            raise Open311Error(403, _l("Cần khóa API của đối tác."))
+        if keyed:
+            _refuse_list()
+        return
     g.api_partner_key = key
     if not key.active:
         raise Open311Error(403, _l("Khóa API này đã bị thu hồi."))
     if keys.over_limit("TIPLINE_API_KEY_LIMIT", "key", str(key.id)):
         abort(429)
+    if request.endpoint == "open311.list_requests" and not key.may_read:
+        _refuse_list()
+
+
+def _refuse_list():
+    raise Open311Error(
+        403,
+        _l(
+            "Danh sách tin báo chỉ dành cho khóa API có quyền đọc. "
+            "Số liệu tổng hợp công khai xem tại %(url)s.",
+            url=url_for("reports_public.figures", _external=True),
+        ),
+    )
 
 
 def _partner() -> PartnerKey | None:
@@ -132,27 +202,88 @@ def _in_scope(key: PartnerKey | None, tip: Tip) -> bool:
     return key is not None and key.may_read and unit_may_read(key.unit, tip)
 
 
+# --- how each operation is documented -----------------------------------------------------
+
+
+def _answers(status: int, schema, description: str, *, many: bool = True):
+    """An Open311 answer: its JSON schema, and the same fields in the spec's XML elements."""
+
+    def decorate(view):
+        view = bp.alt_response(
+            status, schema={}, content_type="text/xml", description=description, success=True
+        )(view)
+        return bp.response(status, schema(many=many) if schema else None, description=description)(
+            view
+        )
+
+    return decorate
+
+
+OPEN311_ERRORS = {
+    400: "Invalid parameter; the description says which (Vietnamese first).",
+    403: "A key is needed and is missing, wrong or revoked; or it lacks the permission or scope.",
+    404: "No such service, request or token; or no such address (no format, or one other "
+    "than json and xml).",
+    405: "Method not allowed (the Allow header lists the methods).",
+    413: "Upload too large.",
+    429: "Rate limit of the key (or of the client, without a key).",
+}
+
+
+def _errors(*statuses: int):
+    """The errors an operation gives: the spec's list of {code, description}, JSON or XML."""
+
+    def decorate(view):
+        for status in reversed(statuses):
+            view = bp.alt_response(
+                status, schema=schemas.Open311Error(many=True), description=OPEN311_ERRORS[status]
+            )(view)
+        return view
+
+    return decorate
+
+
+def _dump(schema, data, **kwargs):
+    """What a schema declares of `data`, written in the path's format."""
+    return answer(schema.dump(data), **kwargs)
+
+
 # --- discovery and services ---------------------------------------------------------------
 
 
-@bp.get(f"/discovery.<{FORMATS}:fmt>")
+EXTENSIONS = (
+    "Extensions: with a key that has the read permission, requests carry commune_code (the "
+    "commune's code); a POST answer carries follow_up_code (the resident's follow-up code, "
+    "shown once). The attributes commune (required: it routes the tip), village and "
+    "idempotency_key; media as a multipart upload; address_id kept as text. description is "
+    "required (10-4,000 characters). Without a key the list of requests is refused and one "
+    "request shows only its reference, category, open or closed and its days."
+)
+
+
+@bp.route(f"/discovery.<{FORMATS}:fmt>")
+@bp.doc(operationId="discovery", security=[])
+@_answers(200, schemas.Discovery, "Endpoints.", many=False)
+@_errors(429)
 def discovery(fmt: str):
+    """Discovery."""
     base = url_for(".services", fmt="json", _external=True).rsplit("/", 1)[0] + "/"
     data = {
-        "changeset": "2026-11-29T00:00:00+07:00",
+        "changeset": "2026-12-06T00:00:00+07:00",
         "contact": str(_l("Quản trị hệ thống Tipline của tỉnh.")),
         "key_service": str(_l("Khóa API do quản trị viên cấp cho từng hệ thống đối tác.")),
         "endpoints": [
             {
                 "specification": "http://wiki.open311.org/GeoReport_v2",
                 "url": base,
-                "changeset": "2026-11-29T00:00:00+07:00",
+                "changeset": "2026-12-06T00:00:00+07:00",
                 "type": "production",
                 "formats": ["application/json", "text/xml"],
+                "notes": EXTENSIONS,
             }
         ],
     }
-    return answer(data, root="discovery", item="endpoint")
+    return _dump(schemas.Discovery(), data, root="discovery", item="endpoint")
 
 
 def _service(category: Category) -> dict:
@@ -167,9 +298,18 @@ def _service(category: Category) -> dict:
     }
 
 
-@bp.get(f"/services.<{FORMATS}:fmt>")
+@bp.route(f"/services.<{FORMATS}:fmt>")
+@bp.doc(operationId="services", security=PARTNER)
+@_answers(200, schemas.Service, "Services: the tip categories, in the reader's language.")
+@_errors(429)
 def services(fmt: str):
-    return answer([_service(c) for c in active_categories()], root="services", item="service")
+    """Services: the tip categories."""
+    return _dump(
+        schemas.Service(many=True),
+        [_service(c) for c in active_categories()],
+        root="services",
+        item="service",
+    )
 
 
 def _communes() -> list[Unit]:
@@ -177,8 +317,12 @@ def _communes() -> list[Unit]:
     return communes_of(root) if root is not None else []
 
 
-@bp.get(f"/services/<service_code>.<{FORMATS}:fmt>")
+@bp.route(f"/services/<service_code>.<{FORMATS}:fmt>")
+@bp.doc(operationId="serviceDefinition", security=PARTNER)
+@_answers(200, schemas.ServiceDefinition, "The definition.", many=False)
+@_errors(404, 429)
 def service_definition(service_code: str, fmt: str):
+    """Service definition (the commune, village, idempotency attributes)."""
     category = category_by_code(service_code[:40])
     if category is None:
         raise Open311Error(404, _l("Không có loại vụ việc này."))
@@ -191,7 +335,7 @@ def service_definition(service_code: str, fmt: str):
             "datatype_description": str(_l("Mã xã, phường nơi xảy ra sự việc.")),
             "order": 1,
             "description": str(_l("Xã, phường")),
-            "values": [{"key": c.code, "name": c.name} for c in _communes()],
+            "choices": [{"key": c.code, "name": c.name} for c in _communes()],
         },
         {
             "variable": True,
@@ -213,8 +357,28 @@ def service_definition(service_code: str, fmt: str):
             "order": 3,
             "description": str(_l("Khóa chống gửi trùng")),
         },
+        {
+            # variable false: information for the person filling the form (the spec's use).
+            "variable": False,
+            "code": "description_required",
+            "datatype": "text",
+            "required": False,
+            "datatype_description": str(
+                _l("description là bắt buộc: từ %(min)d đến %(max)d ký tự.", min=10, max=4000)
+            ),
+            "order": 4,
+            "description": str(
+                _l(
+                    "Mô tả sự việc là bắt buộc (như trên biểu mẫu của người dân), "
+                    "từ %(min)d đến %(max)d ký tự.",
+                    min=10,
+                    max=4000,
+                )
+            ),
+        },
     ]
-    return answer(
+    return _dump(
+        schemas.ServiceDefinition(),
         {"service_code": category.code, "attributes": attributes},
         root="service_definition",
         item="attribute",
@@ -222,6 +386,20 @@ def service_definition(service_code: str, fmt: str):
 
 
 # --- service requests ---------------------------------------------------------------------
+
+
+def open311_status(status: TipStatus) -> str:
+    """Open311's open or closed, from the state the tipster sees (services.public_status)."""
+    return "open" if status in OPEN_STATUSES else "closed"
+
+
+def _seen_state():
+    """public_status in SQL: a merged tip shows the state of the tip it joined."""
+    original = aliased(Tip)
+    joined = select(original.status).where(original.id == Tip.duplicate_of_id).scalar_subquery()
+    return case(
+        (Tip.status == TipStatus.DUPLICATE, func.coalesce(joined, Tip.status)), else_=Tip.status
+    )
 
 
 def _updated_at(tips: list[Tip]) -> dict[int, datetime]:
@@ -237,10 +415,9 @@ def _updated_at(tips: list[Tip]) -> dict[int, datetime]:
 
 def tipster_record(tip: Tip, updated: datetime | None) -> dict:
     """What a reference alone may learn: no commune, no detailed state, no minute."""
-    status = public_status(tip)
     return {
         "service_request_id": tip.reference,
-        "status": "open" if status in OPEN_STATUSES else "closed",
+        "status": open311_status(public_status(tip)),
         "service_name": tip.category.label,
         "service_code": tip.category.code,
         "requested_datetime": day(tip.submitted_at),
@@ -255,7 +432,7 @@ def request_record(tip: Tip, updated: datetime | None, key: PartnerKey | None) -
     commune = tip.unit.commune or tip.unit
     record = {
         "service_request_id": tip.reference,
-        "status": "open" if status in OPEN_STATUSES else "closed",
+        "status": open311_status(status),
         "status_notes": status.label,
         "service_name": tip.category.label,
         "service_code": tip.category.code,
@@ -278,13 +455,17 @@ def request_record(tip: Tip, updated: datetime | None, key: PartnerKey | None) -
 def _records(tips: list[Tip]) -> list[dict]:
     updated = _updated_at(tips)
     key = _partner()
-    return [request_record(t, updated.get(t.id), key) for t in tips]
+    return schemas.ServiceRequest(many=True).dump(
+        [request_record(t, updated.get(t.id), key) for t in tips]
+    )
 
 
 def parse_moment(name: str, value: str) -> datetime:
     """A W3C date-time (a missing zone is Vietnam's) as naive UTC; Open311Error if unreadable."""
     text = value.strip()
     try:
+        if not schemas.MOMENT.match(text):
+            raise ValueError(text)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=LOCAL_TZ)
@@ -319,10 +500,11 @@ def _list_filters(args) -> tuple[list, int]:
         wanted_status = {s.strip() for s in status.split(",")}
         if not wanted_status <= {"open", "closed"}:
             raise Open311Error(400, _l("status chỉ nhận open hoặc closed."))
+        # The state the record shows (open311_status), not the tip's own.
         if wanted_status == {"open"}:
-            conditions.append(Tip.status.in_(OPEN_STATUSES))
+            conditions.append(_seen_state().in_(OPEN_STATUSES))
         elif wanted_status == {"closed"}:
-            conditions.append(Tip.status.not_in(OPEN_STATUSES))
+            conditions.append(_seen_state().not_in(OPEN_STATUSES))
     window = timedelta(days=current_app.config["TIPLINE_OPEN311_WINDOW_DAYS"])
     start = parse_moment("start_date", args["start_date"]) if args.get("start_date") else None
     end = parse_moment("end_date", args["end_date"]) if args.get("end_date") else None
@@ -338,18 +520,36 @@ def _list_filters(args) -> tuple[list, int]:
     return conditions, current_app.config["TIPLINE_OPEN311_MAX_RESULTS"]
 
 
-@bp.get(f"/requests.<{FORMATS}:fmt>")
-def list_requests(fmt: str):
-    key = _reader()
-    if key is None:
-        raise Open311Error(
-            403,
-            _l(
-                "Danh sách tin báo chỉ dành cho khóa API có quyền đọc. "
-                "Số liệu tổng hợp công khai xem tại %(url)s.",
-                url=url_for("reports_public.figures", _external=True),
-            ),
-        )
+LINKS_FROM_LIST = {
+    "ReadRequest": {
+        "operationId": "getRequest",
+        "parameters": {
+            "reference": "$response.body#/0/service_request_id",
+            "fmt": "json",
+        },
+        "description": "The first request of the list.",
+    }
+}
+
+
+@bp.route(f"/requests.<{FORMATS}:fmt>")
+@bp.doc(
+    operationId="listRequests",
+    security=PARTNER_ONLY,
+    description="Only with a partner key that has the read permission, and only the tips of "
+    "the key's own area (a village key: not those hidden from the village for a conflict "
+    "of interest); without such a key the answer is 403, pointing to the public figures "
+    "(/so-lieu): a list of tips with commune, category and time would point at the few "
+    "people behind a small count. A tipster looks up one request by its reference. "
+    "Newest first, at most 1,000, by default the last 90 days.",
+)
+@bp.arguments(schemas.RequestsQuery, location="query", error_status_code=400)
+@_answers(200, schemas.ServiceRequest, "Requests.")
+@bp.doc(responses={200: {"links": LINKS_FROM_LIST}})
+@_errors(400, 403, 429)
+def list_requests(_checked: dict, fmt: str):
+    """Service requests (tips), newest first."""
+    key = _reader()  # _identify refused the others
     conditions, limit = _list_filters(request.args)
     query = (
         select(Tip)
@@ -366,8 +566,19 @@ def list_requests(fmt: str):
     return answer(_records(tips), root="service_requests", item="request")
 
 
-@bp.get(f"/requests/<reference>.<{FORMATS}:fmt>")
+@bp.route(f"/requests/<reference>.<{FORMATS}:fmt>")
+@bp.doc(
+    operationId="getRequest",
+    security=PARTNER,
+    description="Open without a key, for the tipster who holds the reference: then only "
+    "reference, category, open or closed, and the days (not the times) it came in and last "
+    "changed. A key with the read permission gets the fuller record (see ServiceRequest); "
+    "a wrong or revoked key is ignored.",
+)
+@_answers(200, schemas.ServiceRequest, "The request.")
+@_errors(404, 429)
 def get_request(reference: str, fmt: str):
+    """One service request (its service_request_id, the tip's reference, in the path)."""
     wanted = normalize_reference(reference[:40])
     tip = db.session.scalar(select(Tip).where(Tip.reference == wanted)) if wanted else None
     if tip is None:
@@ -376,19 +587,35 @@ def get_request(reference: str, fmt: str):
     return answer(_records([tip]), root="service_requests", item="request")
 
 
-@bp.get(f"/tokens/<token>.<{FORMATS}:fmt>")
+@bp.route(f"/tokens/<token>.<{FORMATS}:fmt>")
+@bp.doc(
+    operationId="getToken",
+    security=PARTNER,
+    description="No key needed (a token is only as secret as the partner made it): the "
+    "answer is the request id the token became, nothing else. A token is the idempotency "
+    "key a partner sent with its POST; a token several partners used answers each id.",
+)
+@_answers(200, schemas.RequestToken, "Found.")
+@_errors(404, 429)
 def get_token(token: str, fmt: str):
-    """The request id of a token a POST gave (the partner's idempotency key)."""
-    key = _require_key()
-    tip = None
+    """The request id of a token (a partner's idempotency key)."""
+    tips = []
     if IDEMPOTENCY.match(token):
-        key_hash = hash_submission_key(_submission_key(key, token))
-        tip = db.session.scalar(select(Tip).where(Tip.submission_key == key_hash))
-    if tip is None:
+        hashes = [
+            hash_submission_key(_submission_key(key_id, token))
+            for key_id in db.session.scalars(select(PartnerKey.id))
+        ]
+        if hashes:
+            tips = list(
+                db.session.scalars(
+                    select(Tip).where(Tip.submission_key.in_(hashes)).order_by(Tip.id)
+                )
+            )
+    if not tips:
         raise Open311Error(404, _l("Không tìm thấy mã này."))
-    g.api_tip_reference = tip.reference
-    return answer(
-        [{"token": token, "service_request_id": tip.reference}],
+    return _dump(
+        schemas.RequestToken(many=True),
+        [{"token": token, "service_request_id": tip.reference} for tip in tips],
         root="service_requests",
         item="request",
     )
@@ -397,13 +624,13 @@ def get_token(token: str, fmt: str):
 def _require_key() -> PartnerKey:
     key = _partner()
     if key is None:
-        raise Open311Error(401, _l("Cần khóa API của đối tác."))
+        raise Open311Error(403, _l("Cần khóa API của đối tác."))
     return key
 
 
-def _submission_key(key: PartnerKey, token: str) -> str:
+def _submission_key(key_id: int, token: str) -> str:
     # Keys of different partners (and of the resident form) never meet.
-    return f"open311:{key.id}:{token}"
+    return f"open311:{key_id}:{token}"
 
 
 def _text(form, name: str, limit: int) -> str | None:
@@ -494,38 +721,80 @@ def _photos(form) -> list:
                 max_pixels=config["TIPLINE_MAX_PHOTO_PIXELS"],
             )
         except PhotoError as error:
-            raise Open311Error(422, error.message) from None
+            raise Open311Error(400, error.message) from None  # the spec's code for bad input
         photos.append(processed)
     return [store_photo(p) for p in photos]
 
 
-@bp.post(f"/requests.<{FORMATS}:fmt>")
-def create_request(fmt: str):
+LINKS_FROM_POST = {
+    "ReadRequest": {
+        "operationId": "getRequest",
+        "parameters": {
+            "reference": "$response.body#/0/service_request_id",
+            "fmt": "json",
+        },
+        "description": "The request just recorded.",
+    }
+}
+
+
+@bp.route(f"/requests.<{FORMATS}:fmt>", methods=["POST"])
+@bp.doc(
+    operationId="createRequest",
+    security=PARTNER_ONLY,
+    description="Anonymous unless the key allows named tips. A location is required (lat and "
+    "long, address_string or address_id); so is description (10-4,000 characters), as on "
+    "the resident form. The answer has the service_request_id at once (never a token) and "
+    "the follow_up_code extension.",
+    parameters=[
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "pattern": schemas.IDEMPOTENCY_PATTERN},
+        }
+    ],
+)
+@bp.arguments(
+    schemas.NewRequest, location="form", content_type="multipart/form-data", error_status_code=400
+)
+@bp.doc(
+    requestBody={
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"$ref": "#/components/schemas/NewRequest"}
+            }
+        }
+    }
+)
+@_answers(201, schemas.PostedRequest, "Recorded.")
+@_answers(
+    200, schemas.PostedRequest, "Already recorded with this idempotency key: the same answer."
+)
+@bp.doc(responses={201: {"links": LINKS_FROM_POST}})
+@_errors(400, 403, 404, 413, 429)
+def create_request(data: dict, fmt: str):
+    """Send a tip."""
     key = _require_key()
     if not key.may_submit:
         raise Open311Error(403, _l("Khóa API này không được gửi tin báo."))
     form = request.form
-    category = category_by_code(_text(form, "service_code", 40) or "")
+    category = category_by_code(data["service_code"])
     if category is None:
-        raise Open311Error(400, _l("service_code không hợp lệ: xem danh sách services."))
+        raise Open311Error(404, _l("service_code không hợp lệ: xem danh sách services."))
     description = _text(form, "description", 4000)
     if description is None or len(description) < 10:
-        raise Open311Error(400, _l("Mô tả cần từ %(min)d đến %(max)d ký tự.", min=10, max=4000))
-    latitude = _coordinate(form, "lat", -90, 90)
-    longitude = _coordinate(form, "long", -180, 180)
-    if (latitude is None) != (longitude is None):
-        raise Open311Error(400, _l("Cần cả vĩ độ và kinh độ, hoặc để trống cả hai."))
-    place = _text(form, "address_string", 300)
+        raise Open311Error(400, schemas.NewRequest.MESSAGES["description"])
+    latitude, longitude = data.get("lat"), data.get("long")
+    place = _text(form, "address_string", 300) or _text(form, "address_id", 300)
     unit = _place(form, key)
     tier, name, phone = _identity(form, key)
-    token = (
-        request.headers.get("Idempotency-Key") or form.get("attribute[idempotency_key]") or ""
-    ).strip()
+    token = (request.headers.get("Idempotency-Key") or data.get("idempotency_key") or "").strip()
     if token and not IDEMPOTENCY.match(token):
-        raise Open311Error(400, _l("Idempotency-Key cần 8–64 ký tự A-Z a-z 0-9 _ -."))
+        raise Open311Error(400, schemas.NewRequest.MESSAGES["attribute[idempotency_key]"])
     if not token:
         token = new_submission_key()
-    submission_key = _submission_key(key, token)
+    submission_key = _submission_key(key.id, token)
     existing = db.session.scalar(
         select(Tip.id).where(Tip.submission_key == hash_submission_key(submission_key))
     )
@@ -553,8 +822,8 @@ def create_request(fmt: str):
     g.api_tip_reference = receipt.tip.reference
     body = [
         {
+            # Created at once: the id, never a token (the spec gives one or the other).
             "service_request_id": receipt.tip.reference,
-            "token": token,
             "service_notice": str(
                 _l(
                     "Đã nhận tin. Người báo tin tra cứu bằng mã số tin báo và mã tra cứu. "
@@ -565,6 +834,10 @@ def create_request(fmt: str):
             "follow_up_code": receipt.formatted_code,
         }
     ]
-    return answer(
-        body, root="service_requests", item="request", status=201 if receipt.created else 200
+    return _dump(
+        schemas.PostedRequest(many=True),
+        body,
+        root="service_requests",
+        item="request",
+        status=201 if receipt.created else 200,
     )

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Response, current_app, g, request
 from flask_babel import lazy_gettext as _l
+from flask_smorest import Blueprint
+from werkzeug.exceptions import HTTPException
 
 from tipline.accounts import sessions, twofactor
 from tipline.accounts.models import User
 from tipline.accounts.services import authenticate
-from tipline.api import keys
+from tipline.api import keys, schemas
 from tipline.api.common import bearer, header_only
 from tipline.api.formats import iso
 from tipline.core.errors import StaleObject, TiplineError
+from tipline.core.http import error_response
 from tipline.core.privacy import client_bucket
 from tipline.core.text import clean_text
 from tipline.extensions import db
@@ -32,7 +35,7 @@ from tipline.tips.queries import tip_by_reference_for, tip_for
 from tipline.tips.services import normalize_reference, public_status
 from tipline.tips.triage import is_overdue
 
-bp = header_only(Blueprint("api_v1", __name__))
+bp = header_only(Blueprint("api_v1", __name__, description="The staff apps' JSON API."))
 
 
 class ApiError(TiplineError):
@@ -53,6 +56,42 @@ def _refuse_unauthorized(response):
 
 
 bp.after_request(_refuse_unauthorized)
+
+STAFF = [{"staffToken": []}]
+
+
+@bp.errorhandler(HTTPException)
+def _refused_input(error: HTTPException):
+    """A refused input (webargs) is a 400 naming the field; other HTTP errors as elsewhere."""
+    data = getattr(error, "data", None) or {}
+    if "messages" in data:
+        return error_response(400, schemas.refusal(data.get("schema"), data["messages"]))
+    response = error_response(error.code or 500, None)
+    if error.code == 405 and getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def _errors(*statuses: int):
+    """Document the errors an operation gives, all in the {error, status} shape."""
+
+    def decorate(view):
+        for status in reversed(statuses):
+            view = bp.alt_response(status, schema=schemas.Error, description=ERRORS[status])(view)
+        return view
+
+    return decorate
+
+
+ERRORS = {
+    400: "Invalid input; `error` says what (Vietnamese first).",
+    401: "No token, or a token that is wrong, expired, revoked or ended by a password change "
+    "or deactivation. Session cookies never authenticate this API.",
+    403: "The workflow does not allow this account to do this.",
+    404: "No such tip in the account's scope (the same answer as for a missing id).",
+    409: "This tip has changed since `version` was read, or the move is not possible in its state.",
+    429: "Too many requests for this token (or too many sign-ins from this client).",
+}
 
 
 def token_required(view):
@@ -82,37 +121,42 @@ def _user() -> User:
     return g.api_user
 
 
-def _json_body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ApiError(400, _l("Nội dung yêu cầu phải là một đối tượng JSON."))
-    return data
-
-
-def _string(data: dict, name: str, limit: int, *, required: bool = False) -> str | None:
-    value = data.get(name)
-    if value is None or value == "":
-        if required:
-            raise ApiError(400, _l("Thiếu trường %(name)s.", name=name))
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise ApiError(400, _l("Trường %(name)s không hợp lệ.", name=name))
-    return clean_text(value)
+def _string(data: dict, name: str) -> str | None:
+    """A text field the schema let through, cleaned; None when absent or empty."""
+    return clean_text(data.get(name) or "") or None
 
 
 # --- tokens -------------------------------------------------------------------------------
 
 
+LINKS_FROM_TOKEN = {
+    "ListTips": {
+        "operationId": "listTips",
+        "parameters": {"header.Authorization": "Bearer {$response.body#/token}"},
+        "description": "The inbox, with this token.",
+    },
+    "RevokeToken": {
+        "operationId": "revokeToken",
+        "parameters": {"header.Authorization": "Bearer {$response.body#/token}"},
+        "description": "Sign out: revoke this token.",
+    },
+}
+
+
 @bp.post("/tokens")
-def create_token():
-    """A bearer token for username + password (+ the second factor when the account has one)."""
+@bp.doc(operationId="createToken", security=[])
+@bp.arguments(schemas.NewToken, error_status_code=400)
+@bp.response(201, schemas.Token, description="The token (shown once).")
+@bp.doc(responses={201: {"links": LINKS_FROM_TOKEN}})
+@_errors(400, 401, 403, 429)
+def create_token(data: dict):
+    """Sign in: a bearer token for a staff app.
+
+    Username + password (+ the second factor when the account has one)."""
     if keys.over_limit("TIPLINE_LOGIN_LIMIT", "login", client_bucket()):
         raise ApiError(429, _l("Bạn thao tác quá nhanh. Hãy đợi một lúc rồi thử lại."))
-    data = _json_body()
-    username = _string(data, "username", 64, required=True)
-    password = data.get("password")
-    if not isinstance(password, str) or not password or len(password) > 200:
-        raise ApiError(400, _l("Thiếu trường %(name)s.", name="password"))
+    username = _string(data, "username") or ""
+    password = data["password"]
     # Counted before the password is checked: parallel guesses get the allowance at most.
     if sessions.login_attempt_refused(username):
         raise ApiError(
@@ -123,7 +167,7 @@ def create_token():
         raise Unauthorized(_l("Tên đăng nhập hoặc mật khẩu không đúng."))
     sessions.clear_login_attempts(username)
     if user.totp_secret:
-        code = _string(data, "code", 20)
+        code = _string(data, "code")
         # check_second_factor counts the attempt per account first (429 past the
         # allowance, like the web page) and takes a TOTP code once only.
         if not code or not twofactor.check_second_factor(user, code):
@@ -135,21 +179,23 @@ def create_token():
     issued = keys.issue_staff_token(user)
     g.api_staff_token = issued.token
     db.session.commit()
-    response = jsonify(
-        token=issued.credential,
-        token_type="Bearer",  # the scheme, not a secret  # noqa: S106  # nosec B106
-        expires_at=iso(issued.token.expires_at),
-    )
-    response.status_code = 201
-    return response
+    return {
+        "token": issued.credential,
+        "token_type": "Bearer",  # the scheme, not a secret  # noqa: S106  # nosec B106
+        "expires_at": iso(issued.token.expires_at),
+    }
 
 
 @bp.delete("/tokens")
+@bp.doc(operationId="revokeToken", security=STAFF)
 @token_required
+@bp.response(204, description="Revoked.")
+@_errors(401, 429)
 def revoke_token():
+    """Revoke the token of this request."""
     keys.revoke_staff_token(g.api_staff_token)
     db.session.commit()
-    return "", 204
+    return Response(status=204)
 
 
 # --- tips ---------------------------------------------------------------------------------
@@ -216,15 +262,40 @@ def tip_detail(tip: Tip, user: User) -> dict:
     return detail
 
 
+LINKS_FROM_LIST = {
+    "ReadTip": {
+        "operationId": "getTip",
+        "parameters": {"public_id": "$response.body#/tips/0/public_id"},
+        "description": "The first tip of the page.",
+    },
+    "ActOnTip": {
+        "operationId": "actOnTip",
+        "parameters": {"public_id": "$response.body#/tips/0/public_id"},
+        "requestBody": {"action": "note", "version": "$response.body#/tips/0/version"},
+        "description": "A note on the first tip of the page, with the version just read.",
+    },
+}
+
+
 @bp.get("/tips")
+@bp.doc(operationId="listTips", security=STAFF)
 @token_required
-def list_tips():
+@bp.arguments(schemas.InboxQuery, location="query", error_status_code=400)
+@bp.response(200, schemas.TipList)
+@bp.doc(responses={200: {"links": LINKS_FROM_LIST}})
+@_errors(400, 401, 429)
+def list_tips(_checked: dict):
+    """The inbox: tips in the account's scope.
+
+    The filters are the staff inbox's, read by the same parser (tips.inbox.InboxFilter)."""
     wanted = InboxFilter.from_args(request.args)  # BadFilter: a 400 with what is wrong
     size = current_app.config["TIPLINE_INBOX_PAGE_SIZE"]
     result = inbox_page(_user(), wanted, size)
-    return jsonify(
-        tips=[tip_summary(t) for t in result.tips], page=result.page, has_next=result.has_next
-    )
+    return {
+        "tips": [tip_summary(t) for t in result.tips],
+        "page": result.page,
+        "has_next": result.has_next,
+    }
 
 
 def _tip(public_id: str) -> Tip:
@@ -235,63 +306,62 @@ def _tip(public_id: str) -> Tip:
     return tip
 
 
+LINKS_FROM_TIP = {
+    "ActOnTip": {
+        "operationId": "actOnTip",
+        "parameters": {"public_id": "$request.path.public_id"},
+        "requestBody": {"action": "note", "version": "$response.body#/tip/version"},
+        "description": "A note on this tip, with the version just read.",
+    },
+}
+
+
 @bp.get("/tips/<public_id>")
+@bp.doc(operationId="getTip", security=STAFF)
 @token_required
+@bp.response(200, schemas.TipAnswer)
+@bp.doc(responses={200: {"links": LINKS_FROM_TIP}})
+@_errors(401, 404, 429)
 def get_tip(public_id: str):
+    """One tip (marks it read, like the web page)."""
     tip = _tip(public_id)
     mark_read(tip, _user())
     db.session.commit()
-    return jsonify(tip=tip_detail(tip, _user()))
+    return {"tip": tip_detail(tip, _user())}
 
 
 def _enum(enum_cls, data: dict, name: str):
+    """A value the schema checked against the enum; None when absent or empty."""
     value = data.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return enum_cls(value)
-    except ValueError:
-        raise ApiError(400, _l("Trường %(name)s không hợp lệ.", name=name)) from None
-
-
-def _bool(data: dict, name: str) -> bool:
-    value = data.get(name, False)
-    if not isinstance(value, bool):
-        raise ApiError(400, _l("Trường %(name)s không hợp lệ.", name=name))
-    return value
-
-
-NOTE = "note"
+    return enum_cls(value) if value else None
 
 
 @bp.post("/tips/<public_id>/actions")
+@bp.doc(operationId="actOnTip", security=STAFF)
 @token_required
-def act(public_id: str):
-    """One workflow move (or a note) with the version the app last read."""
+@bp.arguments(schemas.ActionRequest, error_status_code=400)
+@bp.response(200, schemas.TipAnswer)
+@_errors(400, 401, 403, 404, 409, 429)
+def act(data: dict, public_id: str):
+    """A workflow move (or a note) with the version the app last read."""
     user = _user()
     tip = _tip(public_id)
-    data = _json_body()
-    name = data.get("action")
-    if name != NOTE:
-        action = _enum(workflow.Action, data, "action")
-        if action is None:
-            raise ApiError(400, _l("Thiếu trường %(name)s.", name="action"))
-    version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ApiError(400, _l("Thiếu trường %(name)s.", name="version"))
-    note = _string(data, "note", 4000)
-    to_tipster = _bool(data, "note_to_tipster")
-    if name == NOTE:
+    name = data["action"]
+    version = data["version"]
+    note = _string(data, "note")
+    to_tipster = data.get("note_to_tipster", False)
+    if name == schemas.NOTE:
         if tip.version != version:
             raise StaleObject(workflow._CHANGED)
         workflow.add_note(tip, user, note or "", to_tipster=to_tipster)
     else:
+        action = workflow.Action(name)
         duplicate_of = None
-        reference = _string(data, "duplicate_of", 40)
+        reference = _string(data, "duplicate_of")
         if reference:
             duplicate_of = tip_by_reference_for(user, normalize_reference(reference))
         to_unit = None
-        code = _string(data, "to_unit", 40)
+        code = _string(data, "to_unit")
         if code:
             to_unit = unit_by_code(code)
             if to_unit is not None and to_unit.level not in (UnitLevel.VILLAGE, UnitLevel.COMMUNE):
@@ -306,9 +376,9 @@ def act(public_id: str):
             reason=_enum(RejectReason, data, "reason"),
             duplicate_of=duplicate_of,
             to_unit=to_unit,
-            conflict_of_interest=_bool(data, "conflict_of_interest"),
+            conflict_of_interest=data.get("conflict_of_interest", False),
             expected_version=version,
         )
     db.session.commit()
     visible = tip_for(user, public_id)
-    return jsonify(tip=tip_detail(visible, user) if visible is not None else None)
+    return {"tip": tip_detail(visible, user) if visible is not None else None}
