@@ -144,7 +144,7 @@ class Config:
     # The inbox's counts and filter options are reused this long at most (0: not kept);
     # any write in this process, a tip event or a read of the user's drops them sooner.
     TIPLINE_INBOX_CACHE_SECONDS = _int("TIPLINE_INBOX_CACHE_SECONDS", 60)
-    # Staff email notifications (`flask tipline notify send`); no host: in the app only.
+    # The e-mail alert channel (tipline/alerts/channels/email.py); no host: no e-mail.
     TIPLINE_SMTP_HOST = os.environ.get("TIPLINE_SMTP_HOST") or None
     TIPLINE_SMTP_PORT = _int("TIPLINE_SMTP_PORT", 25)
     TIPLINE_SMTP_USER = os.environ.get("TIPLINE_SMTP_USER") or None
@@ -152,7 +152,7 @@ class Config:
     TIPLINE_SMTP_STARTTLS = _bool("TIPLINE_SMTP_STARTTLS", False)
     TIPLINE_SMTP_TIMEOUT = _int("TIPLINE_SMTP_TIMEOUT", 10)
     TIPLINE_MAIL_FROM = os.environ.get("TIPLINE_MAIL_FROM", "tipline@localhost")
-    # Links in emails point here (e.g. https://tinbao.example.vn).
+    # Links in alerts point here (e.g. https://tinbao.example.vn).
     TIPLINE_BASE_URL = os.environ.get("TIPLINE_BASE_URL", "http://127.0.0.1:5000")
     # --- settings: tipster messages and session (issue 5) ---
     # The tipster's follow-up session (a cookie that dies with the browser) ends this many
@@ -195,6 +195,31 @@ class Config:
     # comma-separated, the first sealing (tipline/core/sealed.py). Development: generated
     # once into instance/data_key. Production: required.
     TIPLINE_DATA_KEY = os.environ.get("TIPLINE_DATA_KEY") or None
+    # An urgent tip nobody of the village team opened within this many minutes alerts the
+    # commune police; a tip still unanswered this many hours before its first-response
+    # deadline alerts its handler (each once per tip).
+    TIPLINE_URGENT_ACK_MINUTES = _int("TIPLINE_URGENT_ACK_MINUTES", 30)
+    TIPLINE_DEADLINE_NEAR_HOURS = _int("TIPLINE_DEADLINE_NEAR_HOURS", 24)
+    # The worker (`flask tipline worker`, started by `make run`): deliveries claimed per
+    # batch, how long a claim holds (then another worker takes over a send that died),
+    # the time limit of one send, attempts before a delivery fails for good, the backoff
+    # between attempts (doubling from the first, capped, with jitter), the wait when idle.
+    TIPLINE_WORKER_BATCH = _int("TIPLINE_WORKER_BATCH", 50)
+    TIPLINE_WORKER_LEASE_SECONDS = _int("TIPLINE_WORKER_LEASE_SECONDS", 120)
+    TIPLINE_WORKER_IDLE_SECONDS = float(os.environ.get("TIPLINE_WORKER_IDLE_SECONDS") or 2)
+    TIPLINE_ALERT_SEND_TIMEOUT = _int("TIPLINE_ALERT_SEND_TIMEOUT", 10)
+    TIPLINE_ALERT_MAX_ATTEMPTS = _int("TIPLINE_ALERT_MAX_ATTEMPTS", 8)
+    TIPLINE_ALERT_BACKOFF_SECONDS = _int("TIPLINE_ALERT_BACKOFF_SECONDS", 30)
+    TIPLINE_ALERT_BACKOFF_MAX_SECONDS = _int("TIPLINE_ALERT_BACKOFF_MAX_SECONDS", 3600)
+    # Periodic jobs the worker runs (minutes between runs; 0: off, e.g. when cron runs
+    # the CLI commands instead). One worker runs each due job; a job that dies is taken
+    # over after TIPLINE_JOB_LEASE_SECONDS.
+    TIPLINE_SCHEDULE_ALERT_SCANS_MINUTES = _int("TIPLINE_SCHEDULE_ALERT_SCANS_MINUTES", 5)
+    TIPLINE_SCHEDULE_ESCALATE_MINUTES = _int("TIPLINE_SCHEDULE_ESCALATE_MINUTES", 60)
+    TIPLINE_SCHEDULE_RETENTION_MINUTES = _int("TIPLINE_SCHEDULE_RETENTION_MINUTES", 1440)
+    TIPLINE_SCHEDULE_PHOTOS_MINUTES = _int("TIPLINE_SCHEDULE_PHOTOS_MINUTES", 1440)
+    TIPLINE_SCHEDULE_COUNTERS_MINUTES = _int("TIPLINE_SCHEDULE_COUNTERS_MINUTES", 1440)
+    TIPLINE_JOB_LEASE_SECONDS = _int("TIPLINE_JOB_LEASE_SECONDS", 1800)
     # Web Push (tipline/alerts/push.py). The VAPID private key (base64url raw P-256 key, or
     # PEM); development: generated once into instance/vapid_private_key; production: unset
     # means Web Push is off. The subject is the contact push services see (mailto: or https:).

@@ -12,13 +12,16 @@ from PIL import Image
 from sqlalchemy import select
 
 from tipline.accounts import permissions
+from tipline.alerts.channels.base import TIPSTER_REPLY
+from tipline.alerts.channels.email import compose_mail
+from tipline.alerts.compose import compose
+from tipline.alerts.models import Delivery, Notification
 from tipline.core.errors import NotAllowed
 from tipline.extensions import db
-from tipline.tips import notify, workflow
+from tipline.tips import workflow
 from tipline.tips.models import (
     EventKind,
     MessageKind,
-    OutboxMessage,
     Outcome,
     Tip,
     TipMessage,
@@ -204,12 +207,12 @@ def test_staff_question_reaches_the_tipster_who_answers(app, client, login, worl
     assert tip.messages[1].author_id is None
     event = tip.events[-1]
     assert event.kind == EventKind.TIPSTER_MESSAGE and not event.public and event.actor is None
-    queued = db.session.scalars(select(OutboxMessage.kind)).all()
-    assert queued.count(workflow.TIPSTER_REPLY) == 1
-    # A second reply before the email leaves does not queue a second email.
+    replied = select(Notification.user_id).where(Notification.kind == TIPSTER_REPLY)
+    queued = db.session.scalars(replied).all()
+    assert world.users["leader_a1"].id in queued and len(queued) == len(set(queued))
+    # A second reply before the alerts leave does not queue a second alert for anyone.
     assert reply(client, "Thêm: có hai người.", "information").status_code == 303
-    queued = db.session.scalars(select(OutboxMessage.kind)).all()
-    assert queued.count(workflow.TIPSTER_REPLY) == 1
+    assert sorted(db.session.scalars(replied).all()) == sorted(queued)
 
     # The inbox's "unread replies" shows it to the team until they open it.
     leader = login("leader_a1")
@@ -223,10 +226,13 @@ def test_email_about_a_reply_never_carries_its_text(app, world, receipt, login):
     tip, *_ = receipt
     workflow.receive_tipster_message(tip, "Bí mật: ông Tư bán hàng cấm.", MessageKind.INFORMATION)
     db.session.commit()
-    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "tipster_reply"))
+    message = db.session.scalar(select(Notification).where(Notification.kind == TIPSTER_REPLY))
+    delivery = Delivery(id=1, channel="email", target="1")
     with app.test_request_context():
-        mail = notify.compose(message, tip, "to@example.vn")
-    assert "ông Tư" not in mail.as_string()
+        alert = compose(message, tip, delivery, show_category=True)
+        mail = compose_mail(alert, "to@example.vn")
+    assert tip.reference in mail.as_string()
+    assert "ông Tư" not in mail.as_string() and "Bí mật" not in mail.as_string()
 
 
 def test_internal_notes_never_reach_the_tipster(client, login, world, receipt):

@@ -639,9 +639,10 @@ def test_a_photo_being_written_is_already_private_and_timed_to_the_minute(tmp_pa
 
 
 def test_times_a_resident_causes_are_kept_to_the_minute(app, world, client):
-    """A submission (urgent: an email waits in the outbox), a message and a later photo:
+    """A submission (urgent: alerts wait in the outbox), a message and a later photo:
     every time column they write is to the minute, and so are the photo files."""
-    from tipline.tips.models import OutboxMessage, TipEvent, TipMessage
+    from tipline.alerts.models import Notification
+    from tipline.tips.models import TipEvent, TipMessage
 
     with loose_umask(), time_machine.travel(SECONDS_IN, tick=False):
         receipt = client.post(
@@ -676,13 +677,13 @@ def test_times_a_resident_causes_are_kept_to_the_minute(app, world, client):
         "tip_messages": db.session.scalars(
             select(TipMessage).where(TipMessage.tip_id == tip.id)
         ).all(),
-        "outbox_messages": db.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.tip_id == tip.id)
+        "notifications": db.session.scalars(
+            select(Notification).where(Notification.tip_id == tip.id)
         ).all(),
         "tip_photos": list(tip.photos),
     }
     assert len(rows["tip_events"]) >= 3 and len(rows["tip_photos"]) == 2
-    assert {m.kind for m in rows["outbox_messages"]} == {"urgent_tip", "tipster_reply"}
+    assert {m.kind for m in rows["notifications"]} == {"urgent_tip", "tipster_reply"}
     checked, coarse = set(), []
     for table, objects in rows.items():
         for row in objects:
@@ -698,7 +699,7 @@ def test_times_a_resident_causes_are_kept_to_the_minute(app, world, client):
         "tips.activity_at",
         "tip_events.at",
         "tip_messages.created_at",
-        "outbox_messages.created_at",
+        "notifications.created_at",
         "tip_photos.created_at",
     } <= checked
     storage = storage_for(app)

@@ -23,6 +23,7 @@ from tipline.admin.views import bp as admin_bp
 from tipline.alerts.sms_views import bp as sms_bp
 from tipline.alerts.channels import webpush  # noqa: F401 (the Web Push channel registers itself)
 from tipline.alerts.push import bp as push_bp
+from tipline.alerts.views import admin_bp as alerts_admin_bp
 from tipline.alerts.views import bp as alerts_bp
 from tipline.cli import tipline_cli
 from tipline.core import assets, bodies, i18n, security, templating, throttle
@@ -210,6 +211,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ops_bp)
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(alerts_bp, url_prefix="/staff/thong-bao")
+    app.register_blueprint(alerts_admin_bp, url_prefix="/admin/thong-bao-loi")
     app.register_blueprint(push_bp)  # /staff/push, /tra-cuu/push and their service workers
     app.register_blueprint(sms_bp, url_prefix="/staff/settings/notifications/sms")
     app.register_blueprint(account_bp, url_prefix="/staff/tai-khoan")

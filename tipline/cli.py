@@ -14,6 +14,7 @@ from tipline import demo
 from tipline.accounts.models import AuditAction
 from tipline.accounts.permissions import misplaced_roles
 from tipline.accounts.services import audit
+from tipline.alerts.cli import notify_cli, worker_command
 from tipline.core.errors import TiplineError
 from tipline.demo import import_province, seed_categories
 from tipline.extensions import db
@@ -28,7 +29,6 @@ from tipline.reports.periods import parse_period
 from tipline.reports.review import annual_review
 from tipline.tips import counts
 from tipline.tips.models import Tip
-from tipline.tips.notify import send_pending
 from tipline.tips.retention import purge_closed_tips
 from tipline.tips.services import prune_orphan_photos
 from tipline.tips.triage import escalate_stale
@@ -40,6 +40,8 @@ def tipline_cli() -> None:
 
 
 tipline_cli.add_command(serve_command)
+tipline_cli.add_command(worker_command)
+tipline_cli.add_command(notify_cli)
 
 
 @tipline_cli.command("demo")
@@ -318,28 +320,6 @@ def escalate_stale_command(hours: float | None) -> None:
     click.echo(f"Escalated {len(escalated)} unattended tips to the commune police.")
     for tip in escalated:
         click.echo(f"  {tip.reference}")
-
-
-@tipline_cli.group("notify")
-def notify_cli() -> None:
-    """Staff notifications by email."""
-
-
-@notify_cli.command("send")
-@with_appcontext
-def notify_send_command() -> None:
-    """Send waiting staff notifications over SMTP (meant for cron, e.g. every minute)."""
-
-    if not current_app.config.get("TIPLINE_SMTP_HOST"):
-        click.echo("TIPLINE_SMTP_HOST is not set: nothing sent.")
-        return
-    report = send_pending()
-    db.session.commit()
-    click.echo(
-        f"Sent {report.sent} notifications ({report.emails} emails), {report.failed} failed."
-    )
-    if report.failed:
-        raise click.exceptions.Exit(1)
 
 
 @units_cli.command("merge")

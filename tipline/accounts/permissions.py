@@ -53,6 +53,10 @@ INDICATOR_ROLES = frozenset({Role.COMMUNE_COMMITTEE})
 KEEPERS = COMMUNE_STAFF | {Role.ADMIN}
 # Who sees a confidential tipster, and so may export names.
 IDENTITY_READERS = frozenset({Role.COMMUNE_POLICE})
+# Alerts: who is told of every new tip and reply unless they choose less (a commune gets
+# about one tip a day); who is told of a tip handed to the police or left unopened.
+ALERT_EVERYTHING_ROLES = frozenset({Role.VILLAGE_LEADER, Role.COMMUNE_POLICE})
+POLICE = frozenset({Role.COMMUNE_POLICE})
 
 # Managing accounts: nobody gives a role ranked above their own, and only these manage.
 RANK = {
@@ -164,6 +168,19 @@ def acting_roles(tip: Tip, user: User) -> set[Role]:
         # Once handed to the commune police, only they move the tip on.
         roles &= {Role.COMMUNE_POLICE}
     return roles
+
+
+def acting_staff(tip: Tip, roles: Iterable[Role] = TRIAGERS) -> list[User]:
+    """Active staff who may act on `tip` with one of `roles` (whom an alert goes to)."""
+    wanted = frozenset(roles)
+    users = db.session.scalars(
+        select(User)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.unit_id.in_(tip.unit.ancestor_ids), User.active.is_(True))
+        .distinct()
+        .order_by(User.id)
+    )
+    return [user for user in users if acting_roles(tip, user) & wanted]
 
 
 def can_read_tip(tip: Tip, user: User) -> bool:
@@ -334,7 +351,8 @@ def template_communes(user: User, *, manage: bool = False) -> list[Unit]:
 
 
 def menu_links(user: User) -> dict[str, bool]:
-    """Which account and report pages the staff menu offers `user`."""
+    """Which pages the staff menus offer `user`: only those their roles may open (a test
+    follows every link of every menu, for every role, and expects no 403)."""
     roles = held_roles(user) if user.is_authenticated else frozenset()
     return {
         "admin": bool(roles & MANAGERS),
@@ -342,7 +360,22 @@ def menu_links(user: User) -> dict[str, bool]:
         "administrator": Role.ADMIN in roles,
         "police": Role.COMMUNE_POLICE in roles,
         "reports": bool(roles & DASHBOARD_ROLES),
+        "indicators": bool(roles & INDICATOR_ROLES),
+        "record": bool(roles & TRIAGERS),
+        "templates": bool(roles & TEMPLATE_EDITORS),
+        "village": bool(roles & VILLAGE_TEAM),
     }
+
+
+def start_page(user: User) -> str:
+    """The endpoint a staff member lands on after signing in: a village team its village's
+    page, an administrator who reads no tips the administration, everyone else the inbox."""
+    roles = held_roles(user)
+    if roles & VILLAGE_TEAM:
+        return "staff.village_home"
+    if Role.ADMIN in roles and not roles & TIP_READERS:
+        return "admin.index"
+    return "staff.inbox"
 
 
 def misplaced_roles() -> list[RoleAssignment]:

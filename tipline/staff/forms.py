@@ -19,7 +19,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from tipline.core.text import clean_text
 from tipline.places.models import Unit
@@ -175,20 +175,6 @@ class TemplateForm(FlaskForm):
             Length(max=4000, message=_l("Tối đa 4000 ký tự.")),
         ],
     )
-
-
-class EmailSettingsForm(FlaskForm):
-    email = StringField(
-        _l("Địa chỉ email nhận thông báo (để trống: chỉ xem trong ứng dụng)"),
-        filters=[clean_text],
-        validators=[
-            Optional(),
-            Length(max=254),
-            Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Địa chỉ email không hợp lệ.")),
-        ],
-    )
-    urgent_tips = BooleanField(_l("Báo khi có tin khẩn mới"))
-    tipster_replies = BooleanField(_l("Báo khi người báo tin trả lời"))
 
 
 class RecordedTipForm(Form):

@@ -31,6 +31,7 @@ from tipline.accounts.permissions import (
     tip_permissions,
 )
 from tipline.accounts.services import authenticate
+from tipline.alerts import settings as alert_settings
 from tipline.core.errors import StaleObject, TiplineError
 from tipline.core.http import no_store, safe_path
 from tipline.core.text import row_id
@@ -44,7 +45,6 @@ from tipline.staff.forms import (
     AssignForm,
     BulkForm,
     ConfirmForm,
-    EmailSettingsForm,
     LoginForm,
     MessageForm,
     NoteForm,
@@ -75,7 +75,6 @@ from tipline.tips.models import (
     Outcome,
     Priority,
     RejectReason,
-    StaffEmail,
     TipPhoto,
     TipSource,
     TipStatus,
@@ -571,22 +570,5 @@ def delete_template():
 @bp.route("/settings/notifications", methods=["GET", "POST"])
 @login_required
 def notification_settings():
-    settings = db.session.get(StaffEmail, current_user.id)
-    form = EmailSettingsForm(
-        obj=settings,
-        data=None if settings else {"urgent_tips": True, "tipster_replies": True},
-    )
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            return render_template("staff/notifications.html", form=form), 400
-        if not form.email.data:
-            if settings is not None:
-                db.session.delete(settings)
-        else:
-            settings = settings or StaffEmail(user_id=current_user.id)
-            form.populate_obj(settings)
-            db.session.add(settings)
-        db.session.commit()
-        flash(_l("Đã lưu cài đặt thông báo."))
-        return redirect(url_for(".notification_settings"), code=303)
-    return render_template("staff/notifications.html", form=form)
+    """Alert settings: the page is the alerts package's, the URL stays here."""
+    return alert_settings.page()

@@ -588,32 +588,3 @@ class ResponseTemplate(Base):
 
     unit: Mapped[Unit] = relationship()
 
-
-class StaffEmail(Base):
-    """Where a staff member wants tip notifications by email (none: in the app only)."""
-
-    __tablename__ = "staff_emails"
-
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    email: Mapped[str] = mapped_column(String(254))
-    urgent_tips: Mapped[bool] = mapped_column(default=True)
-    tipster_replies: Mapped[bool] = mapped_column(default=True)
-
-    user: Mapped[User] = relationship()
-
-
-class OutboxMessage(Base):
-    """A staff notification waiting for `flask tipline notify send` (an outbox: mail leaves
-    after the tip is committed, and a slow mail server never holds up a resident)."""
-
-    __tablename__ = "outbox_messages"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # "urgent_tip", "escalated", "tipster_reply"
-    kind: Mapped[str] = mapped_column(String(32))
-    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(index=True)
-    attempts: Mapped[int] = mapped_column(default=0)

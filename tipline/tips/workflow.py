@@ -34,6 +34,15 @@ from tipline.accounts.permissions import (
     can_set_priority,
     reading_roles,
 )
+from tipline.alerts import outbox
+from tipline.alerts.channels.base import (
+    ESCALATED,
+    NEW_TIP,
+    STAFF_REPLY,
+    STATUS_CHANGE,
+    TIPSTER_REPLY,
+    URGENT_TIP,
+)
 from tipline.core.enums import LabelledEnum
 from tipline.core.errors import NotAllowed, StaleObject, TiplineError
 from tipline.core.text import clean_text
@@ -53,7 +62,6 @@ from tipline.tips.models import (
     MessageKind,
     Note,
     NoteVisibility,
-    OutboxMessage,
     Outcome,
     Priority,
     RejectReason,
@@ -267,6 +275,7 @@ def transition(
     if note and note.strip():
         event.note = _note(tip, note, note_to_tipster, at)
     db.session.add(event)
+    _alert_on_move(tip, action, event)
     counts.apply_difference(before, counts.contributions(tip))
     _flush()
     return event
@@ -290,6 +299,8 @@ def add_note(
         public=to_tipster,
     )
     db.session.add(event)
+    if to_tipster:
+        outbox.notify_residents(tip, STAFF_REPLY, at=at)
     if tip.first_response_at is None:
         tip.first_response_at = at
     _flush()
@@ -303,15 +314,18 @@ def record_submission(tip: Tip, at: datetime) -> TipEvent:
     )
     db.session.add(event)
     counts.apply_difference(counts.Counter(), counts.contributions(tip))
-    if tip.priority == Priority.URGENT:
-        db.session.add(OutboxMessage(kind=URGENT_TIP, tip_id=tip.id, created_at=at))
+    outbox.notify_staff(tip, URGENT_TIP if tip.priority == Priority.URGENT else NEW_TIP, at=at)
     return event
 
 
-# Kinds of staff notification (tips.notify sends them).
-URGENT_TIP = "urgent_tip"
-ESCALATED = "escalated"
-TIPSTER_REPLY = "tipster_reply"
+def _alert_on_move(tip: Tip, action: Action, event: TipEvent) -> None:
+    """Queue the alerts a move owes: the police on an escalation, the tipster on news."""
+    if action == Action.ESCALATE:
+        outbox.notify_staff(tip, ESCALATED, at=event.at)
+    if event.public and event.to_status != event.from_status:
+        outbox.notify_residents(tip, STATUS_CHANGE, at=event.at)
+    elif event.note is not None and event.note.visibility == NoteVisibility.TIPSTER:
+        outbox.notify_residents(tip, STAFF_REPLY, at=event.at)
 
 
 def assign(tip: Tip, actor: User, assignee: User | None, *, at: datetime | None = None) -> TipEvent:
@@ -364,7 +378,7 @@ def escalate_unattended(tip: Tip, *, hours: float, at: datetime | None = None) -
     event.note = _note(tip, str(text), False, at)
     tip.handler = Handler.COMMUNE_POLICE
     db.session.add(event)
-    db.session.add(OutboxMessage(kind=ESCALATED, tip_id=tip.id, created_at=at))
+    outbox.notify_staff(tip, ESCALATED, at=at)
     _flush()
     return event
 
@@ -514,27 +528,19 @@ def send_message(
     )
     if tip.first_response_at is None:
         tip.first_response_at = at
+    outbox.notify_residents(tip, STAFF_REPLY, at=at)
     _flush()
     return message
 
 
 def _tipster_activity(tip: Tip, at: datetime) -> None:
-    """Mark the tip unread for staff ("unread replies") and queue their email.
+    """Mark the tip unread for staff ("unread replies") and queue their alert.
 
     Rounded up to the next minute: no exact second of the tipster is kept, and a staff
     member who opened the tip earlier in the same minute still finds it unread.
     """
     tip.activity_at = _minute_up(at)
-    # One waiting email per tip is enough: several replies before the next send are one.
-    waiting = db.session.scalar(
-        select(OutboxMessage.id).where(
-            OutboxMessage.tip_id == tip.id,
-            OutboxMessage.kind == TIPSTER_REPLY,
-            OutboxMessage.sent_at.is_(None),
-        )
-    )
-    if waiting is None:
-        db.session.add(OutboxMessage(kind=TIPSTER_REPLY, tip_id=tip.id, created_at=to_minute(at)))
+    outbox.notify_staff(tip, TIPSTER_REPLY, at=to_minute(at))
 
 
 def _minute_up(at: datetime) -> datetime:

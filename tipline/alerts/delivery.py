@@ -1,0 +1,430 @@
+"""Fan-out and delivery: from notifications to deliveries, and from deliveries to channels.
+
+At least once: a delivery is claimed ("sending", with a lease) and committed before the
+channel is called, and marked after. A worker that dies in between leaves it "sending";
+once its lease has run out another worker takes it over and sends it again. On a
+channel without an idempotency key that second send may be a repeat: it is counted.
+
+Several workers may run at once on PostgreSQL: claims read with FOR UPDATE SKIP LOCKED,
+so two workers never wait for, nor take, the same rows. Every claim and every mark is
+also a conditional UPDATE (on the state, or on the lease it holds), which keeps two
+processes on SQLite (a worker and a `--once` from cron) from sending a row twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import OperationalError
+
+from tipline.accounts.models import User
+from tipline.alerts import preferences
+from tipline.alerts.channels import CHANNELS
+from tipline.alerts.channels.base import Channel, DeliveryError
+from tipline.alerts.compose import compose
+from tipline.alerts.models import (
+    DEAD,
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    Delivery,
+    Notification,
+)
+from tipline.alerts.preferences import URGENT_KINDS
+from tipline.core.timeutil import utcnow
+from tipline.extensions import db
+from tipline.tips.models import Priority, Tip
+
+log = logging.getLogger("tipline.alerts")
+
+ERROR_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Settings:
+    batch: int
+    lease_seconds: float
+    send_timeout: float
+    max_attempts: int
+    backoff_seconds: float
+    backoff_max_seconds: float
+
+    @classmethod
+    def from_config(cls, config) -> Settings:
+        return cls(
+            batch=max(1, int(config["TIPLINE_WORKER_BATCH"])),
+            lease_seconds=float(config["TIPLINE_WORKER_LEASE_SECONDS"]),
+            send_timeout=float(config["TIPLINE_ALERT_SEND_TIMEOUT"]),
+            max_attempts=max(1, int(config["TIPLINE_ALERT_MAX_ATTEMPTS"])),
+            backoff_seconds=float(config["TIPLINE_ALERT_BACKOFF_SECONDS"]),
+            backoff_max_seconds=float(config["TIPLINE_ALERT_BACKOFF_MAX_SECONDS"]),
+        )
+
+
+@dataclass
+class Report:
+    """What one pass did (the worker logs it; tests and the bench read it)."""
+
+    fanned_out: int = 0
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    gone: int = 0
+    repeats: int = 0
+    reclaimed: int = 0
+    claimed: list[int] = field(default_factory=list)
+
+    def add(self, other: Report) -> None:
+        for name in ("fanned_out", "sent", "failed", "dead", "gone", "repeats", "reclaimed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.claimed += other.claimed
+
+
+def _skip_locked(query):
+    """FOR UPDATE SKIP LOCKED where the database has it (PostgreSQL); SQLite has one writer."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
+
+
+# --- fan-out ----------------------------------------------------------------------------
+
+
+def fan_out(limit: int, now: datetime | None = None) -> int:
+    """Write the deliveries of up to `limit` waiting notifications; commits."""
+    now = now or utcnow()
+    notifications = db.session.scalars(
+        _skip_locked(
+            select(Notification)
+            .where(Notification.fanned_out_at.is_(None))
+            .order_by(Notification.id)
+            .limit(limit)
+        )
+    ).all()
+    for notification in notifications:
+        for delivery in deliveries_for(notification, now):
+            db.session.add(delivery)
+        notification.fanned_out_at = now
+    db.session.commit()
+    return len(notifications)
+
+
+def deliveries_for(notification: Notification, now: datetime) -> list[Delivery]:
+    """One delivery per available channel and target that the recipient wants this on."""
+    tip = db.session.get(Tip, notification.tip_id) if notification.tip_id else None
+    made: list[Delivery] = []
+    if notification.user_id is None:  # the tip's residents: every subscription they made
+        if tip is None:
+            return made
+        for channel in CHANNELS.values():
+            if channel.available():
+                made += [
+                    Delivery(channel=channel.name, target=target, next_attempt_at=now)
+                    for target in channel.resident_targets(tip.id)
+                ]
+    else:
+        user = db.session.get(User, notification.user_id)
+        if user is None or not user.active:
+            return made
+        stored = preferences.load([user])
+        urgent = notification.kind in URGENT_KINDS or (
+            tip is not None and tip.priority == Priority.URGENT
+        )
+        for channel in CHANNELS.values():
+            if not channel.available():
+                continue
+            wanted = preferences.for_user(user, channel.name, stored)
+            if not wanted.wants(notification.kind):
+                continue
+            # Quiet hours hold an alert until they end; urgent ones go at once.
+            at = now if urgent else (wanted.quiet_until(now) or now)
+            made += [
+                Delivery(channel=channel.name, target=target, next_attempt_at=at)
+                for target in channel.staff_targets(user.id)
+            ]
+    for delivery in made:
+        delivery.notification = notification
+    return made
+
+
+# --- claiming ---------------------------------------------------------------------------
+
+
+def _due(now: datetime):
+    return or_(
+        and_(Delivery.state.in_((PENDING, FAILED)), Delivery.next_attempt_at <= now),
+        and_(Delivery.state == SENDING, Delivery.lease_until < now),
+    )
+
+
+@dataclass(frozen=True)
+class Claim:
+    ids: list[int]
+    reclaimed: frozenset[int]  # taken over from a worker whose lease ran out mid-send
+    lease_until: datetime
+
+
+def claim(limit: int, lease_seconds: float, now: datetime | None = None) -> Claim:
+    """Take up to `limit` due deliveries for this worker ("sending", leased); commits."""
+    now = now or utcnow()
+    lease_until = now + timedelta(seconds=lease_seconds)
+    try:
+        rows = db.session.execute(
+            _skip_locked(
+                select(Delivery.id, Delivery.state)
+                .where(_due(now))
+                .order_by(Delivery.next_attempt_at, Delivery.id)
+                .limit(limit)
+            )
+        ).all()
+        ids, reclaimed = [], set()
+        for delivery_id, state in rows:
+            result = db.session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, _due(now))
+                .values(state=SENDING, lease_until=lease_until, attempts=Delivery.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:
+                ids.append(delivery_id)
+                if state == SENDING:
+                    reclaimed.add(delivery_id)
+        db.session.commit()
+    except OperationalError:
+        # SQLite: another process wrote first ("database is locked"); next pass.
+        db.session.rollback()
+        return Claim([], frozenset(), lease_until)
+    return Claim(ids, frozenset(reclaimed), lease_until)
+
+
+def _renew(ids: list[int], old: datetime, seconds: float) -> datetime:
+    """Extend this worker's lease on the deliveries it still holds; commits."""
+    new = utcnow() + timedelta(seconds=seconds)
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.state == SENDING, Delivery.lease_until == old)
+        .values(lease_until=new)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return new
+
+
+def release(ids: list[int], lease_until: datetime) -> None:
+    """Give back deliveries claimed but not tried (a stop): due again at once; commits."""
+    if not ids:
+        return
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.state == SENDING, Delivery.lease_until == lease_until)
+        .values(state=PENDING, lease_until=None, attempts=Delivery.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+# --- sending ----------------------------------------------------------------------------
+
+
+class TimeLimit(Exception):
+    """A channel took longer than the per-send time limit."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Stop a send that overruns (SIGALRM, in the main thread; elsewhere the channel's own
+    timeout is the only one)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "setitimer"
+    ):
+        yield
+        return
+
+    def fire(signum, frame):
+        raise TimeLimit()
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def backoff(attempts: int, settings: Settings, retry_after: float | None = None) -> float:
+    """Seconds before the next try: exponential, capped, with jitter (so that a channel
+    that comes back is not hit by every waiting delivery in the same second)."""
+    ceiling = min(settings.backoff_max_seconds, settings.backoff_seconds * 2 ** (attempts - 1))
+    delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 (spreading, not secrecy)
+    return max(delay, retry_after or 0.0)
+
+
+def _error_text(error: BaseException) -> str:
+    """What the row keeps of an error: a DeliveryError's words (channels write them
+    without personal data), of anything else its class name only (a library's message
+    may hold an address)."""
+    if isinstance(error, DeliveryError):
+        text = f"{error}"
+    elif isinstance(error, TimeLimit):
+        text = "time limit"
+    else:
+        text = type(error).__name__
+    return text[:ERROR_LENGTH]
+
+
+def send_claimed(claimed: Claim, settings: Settings, stop: threading.Event | None = None) -> Report:
+    """Try each claimed delivery once and mark it; commits after each."""
+    report = Report(claimed=list(claimed.ids), reclaimed=len(claimed.reclaimed))
+    lease_until = claimed.lease_until
+    remaining = list(claimed.ids)
+    while remaining:
+        if stop is not None and stop.is_set():
+            release(remaining, lease_until)
+            break
+        # Never send on a lease that could run out during the send.
+        margin = timedelta(seconds=settings.send_timeout + 5)
+        if utcnow() + margin > lease_until:
+            lease_until = _renew(remaining, lease_until, settings.lease_seconds)
+        delivery_id = remaining.pop(0)
+        _send_one(delivery_id, claimed, lease_until, settings, report)
+    return report
+
+
+def _send_one(
+    delivery_id: int, claimed: Claim, lease_until: datetime, settings: Settings, report: Report
+) -> None:
+    delivery = db.session.get(Delivery, delivery_id)
+    if delivery is None or delivery.state != SENDING or delivery.lease_until != lease_until:
+        db.session.rollback()
+        return  # taken over, or removed with its tip
+    channel = CHANNELS.get(delivery.channel)
+    if channel is None:
+        _mark_failed(delivery, "unknown channel", retry=False, settings=settings, report=report)
+        db.session.commit()
+        return
+    notification = delivery.notification
+    tip = db.session.get(Tip, notification.tip_id) if notification.tip_id else None
+    show_category = False
+    if notification.user_id is not None:
+        user = db.session.get(User, notification.user_id)
+        if user is not None:
+            show_category = preferences.for_user(user, channel.name).show_category
+    alert = compose(notification, tip, delivery, show_category=show_category)
+    target = delivery.target
+    db.session.commit()  # no transaction stays open during the send
+    try:
+        with time_limit(settings.send_timeout + 1):
+            channel.send(target, alert, timeout=settings.send_timeout)
+    except DeliveryError as error:
+        db.session.rollback()
+        delivery = _held(delivery_id, lease_until)
+        if delivery is None:
+            return
+        if error.gone:
+            _forget(channel, target)
+            db.session.delete(delivery)
+            report.gone += 1
+        else:
+            _mark_failed(
+                delivery,
+                _error_text(error),
+                retry=error.retry,
+                settings=settings,
+                report=report,
+                retry_after=error.retry_after,
+            )
+    except Exception as error:  # a channel's bug must not stop the worker
+        db.session.rollback()
+        log.warning("alert channel %s failed: %s", channel.name, type(error).__name__)
+        delivery = _held(delivery_id, lease_until)
+        if delivery is None:
+            return
+        _mark_failed(delivery, _error_text(error), retry=True, settings=settings, report=report)
+    else:
+        delivery = _held(delivery_id, lease_until)
+        if delivery is None:
+            return
+        delivery.state = SENT
+        delivery.sent_at = utcnow()
+        delivery.lease_until = None
+        delivery.last_error = None
+        report.sent += 1
+        if delivery_id in claimed.reclaimed and not channel.idempotent:
+            delivery.repeats += 1
+            report.repeats += 1
+    db.session.commit()
+
+
+def _held(delivery_id: int, lease_until: datetime) -> Delivery | None:
+    """The delivery, if this worker still holds it (its lease was not taken over)."""
+    delivery = db.session.get(Delivery, delivery_id, populate_existing=True)
+    if delivery is None or delivery.state != SENDING or delivery.lease_until != lease_until:
+        return None
+    return delivery
+
+
+def _forget(channel: Channel, target: str) -> None:
+    try:
+        channel.forget(target)
+    except Exception as error:  # noqa: BLE001 (the delivery goes either way)
+        log.warning(
+            "alert channel %s could not forget a target: %s", channel.name, type(error).__name__
+        )
+
+
+def _mark_failed(
+    delivery: Delivery,
+    text: str,
+    *,
+    retry: bool,
+    settings: Settings,
+    report: Report,
+    retry_after: float | None = None,
+) -> None:
+    delivery.last_error = text
+    delivery.lease_until = None
+    if retry and delivery.attempts < settings.max_attempts:
+        delivery.state = FAILED
+        delivery.next_attempt_at = utcnow() + timedelta(
+            seconds=backoff(delivery.attempts, settings, retry_after)
+        )
+        report.failed += 1
+    else:
+        delivery.state = DEAD
+        report.dead += 1
+
+
+def retry_dead(delivery: Delivery) -> None:
+    """An administrator sends a dead delivery again: a fresh set of attempts."""
+    delivery.state = PENDING
+    delivery.attempts = 0
+    delivery.next_attempt_at = utcnow()
+    delivery.lease_until = None
+
+
+def deliver(settings: Settings | None = None, *, stop=None, rounds: int = 1000) -> Report:
+    """Fan out and send everything due now, batch by batch (`worker --once`, tests)."""
+    settings = settings or Settings.from_config(current_app.config)
+    report = Report()
+    for _ in range(rounds):
+        if stop is not None and stop.is_set():
+            break
+        fanned = fan_out(settings.batch)
+        report.fanned_out += fanned
+        claimed = claim(settings.batch, settings.lease_seconds)
+        if claimed.ids:
+            report.add(send_claimed(claimed, settings, stop))
+        if not fanned and not claimed.ids:
+            break
+    return report

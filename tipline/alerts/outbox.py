@@ -1,0 +1,126 @@
+"""Writing the outbox: the workflow calls these in the transaction of the change.
+
+A notification names a kind, a tip and a recipient; nothing of what the tip says. Which
+staff receive it: those who may act on the tip (the permissions module decides) and want
+that kind on at least one channel. The worker (tipline/alerts/worker.py) fans each
+notification out into deliveries, one per channel and target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+
+from tipline.accounts.models import User
+from tipline.accounts.permissions import POLICE, SETTLERS, TRIAGERS, acting_staff
+from tipline.alerts import preferences
+from tipline.alerts.channels import CHANNELS
+from tipline.alerts.channels.base import (
+    DEADLINE_NEAR,
+    ESCALATED,
+    NEW_TIP,
+    RESIDENT_KINDS,
+    TEST,
+    TIPSTER_REPLY,
+    UNACKNOWLEDGED,
+    URGENT_TIP,
+)
+from tipline.alerts.models import Notification
+from tipline.core.timeutil import utcnow
+from tipline.extensions import db
+from tipline.tips.models import Tip
+
+# The roles whose holders an alert of each kind goes to (among those who can act).
+AUDIENCE = {
+    NEW_TIP: TRIAGERS,
+    URGENT_TIP: TRIAGERS,
+    TIPSTER_REPLY: TRIAGERS,
+    ESCALATED: POLICE,
+    UNACKNOWLEDGED: POLICE,
+    DEADLINE_NEAR: SETTLERS,
+}
+# The in-app channel: always there, even before any channel module is loaded.
+IN_APP = "inapp"
+
+
+def staff_recipients(tip: Tip, kind: str) -> list[User]:
+    """Staff who can act on `tip` and want `kind` on some channel (in-app included)."""
+    if kind == DEADLINE_NEAR and tip.assignee is not None:
+        # The handler: the person it is assigned to, while they may still act on it.
+        candidates = [u for u in acting_staff(tip) if u.id == tip.assignee_id]
+        if not candidates:
+            candidates = acting_staff(tip, SETTLERS)
+    else:
+        candidates = acting_staff(tip, AUDIENCE[kind])
+    stored = preferences.load(candidates)
+    channels = {IN_APP, *CHANNELS}
+    return [
+        user
+        for user in candidates
+        if any(preferences.for_user(user, name, stored).wants(kind) for name in channels)
+    ]
+
+
+def notify_staff(tip: Tip, kind: str, *, at: datetime | None = None) -> list[Notification]:
+    """Queue `kind` about `tip` for every staff member who should hear of it.
+
+    Adds to the session without flushing, and reads without autoflush: the workflow's own
+    flush turns a concurrent change of the tip into its 409, as for any move.
+    """
+    with db.session.no_autoflush:
+        return _notify_staff(tip, kind, at or utcnow())
+
+
+def _notify_staff(tip: Tip, kind: str, at: datetime) -> list[Notification]:
+    users = staff_recipients(tip, kind)
+    if kind == TIPSTER_REPLY and users:
+        # Several replies before the worker runs are one alert per person.
+        waiting = set(
+            db.session.scalars(
+                select(Notification.user_id).where(
+                    Notification.tip_id == tip.id,
+                    Notification.kind == TIPSTER_REPLY,
+                    Notification.fanned_out_at.is_(None),
+                )
+            )
+        )
+        users = [user for user in users if user.id not in waiting]
+    return _add(Notification(kind=kind, tip_id=tip.id, user_id=u.id, created_at=at) for u in users)
+
+
+def notify_residents(tip: Tip, kind: str, *, at: datetime | None = None) -> Notification | None:
+    """Queue a content-free alert for the tip's resident subscriptions (any channel).
+
+    One waiting alert per tip is enough: a reply and a status change made before the
+    worker runs say the same thing ("your tip has news").
+    """
+    if kind not in RESIDENT_KINDS:
+        raise ValueError(kind)
+    with db.session.no_autoflush:
+        waiting = db.session.scalar(
+            select(Notification.id).where(
+                Notification.tip_id == tip.id,
+                Notification.user_id.is_(None),
+                Notification.fanned_out_at.is_(None),
+            )
+        )
+    if waiting is not None:
+        return None
+    notification = Notification(kind=kind, tip_id=tip.id, user_id=None, created_at=at or utcnow())
+    _add([notification])
+    return notification
+
+
+def notify_test(user: User) -> Notification:
+    """ "Send me a test alert": to this account, on every channel it has."""
+    notification = Notification(kind=TEST, tip_id=None, user_id=user.id, created_at=utcnow())
+    _add([notification])
+    return notification
+
+
+def _add(notifications: Iterable[Notification]) -> list[Notification]:
+    added = list(notifications)
+    db.session.add_all(added)
+    return added

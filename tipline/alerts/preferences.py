@@ -1,0 +1,135 @@
+"""What each account wants on each channel: kinds, quiet hours, the category on a lock screen.
+
+An account without a row for a channel has the defaults of its roles: village leaders
+and commune police get every new tip and every reply (a commune gets about one tip a
+day); other staff get urgent tips, replies and escalations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import select
+
+from tipline.accounts.models import User
+from tipline.accounts.permissions import ALERT_EVERYTHING_ROLES, holds_any
+from tipline.alerts.channels.base import (
+    DEADLINE_NEAR,
+    ESCALATED,
+    NEW_TIP,
+    TEST,
+    TIPSTER_REPLY,
+    UNACKNOWLEDGED,
+    URGENT_TIP,
+)
+from tipline.alerts.models import AlertPreference
+from tipline.core.timeutil import LOCAL_TZ
+from tipline.extensions import db
+
+# The kinds that go whatever the preferences say: the person is the one to act, now.
+ALWAYS = frozenset({DEADLINE_NEAR, UNACKNOWLEDGED, TEST})
+# Kinds that ignore quiet hours.
+URGENT_KINDS = frozenset({URGENT_TIP, UNACKNOWLEDGED, TEST})
+
+
+@dataclass(frozen=True)
+class Preferences:
+    new_tips: bool
+    urgent_tips: bool
+    tipster_replies: bool
+    escalations: bool
+    quiet_from: time | None = None
+    quiet_to: time | None = None
+    show_category: bool = False
+
+    def wants(self, kind: str) -> bool:
+        """Whether this kind of alert goes out on the channel."""
+        if kind in ALWAYS:
+            return True
+        if kind == NEW_TIP:
+            return self.new_tips
+        if kind == URGENT_TIP:
+            return self.new_tips or self.urgent_tips
+        if kind == TIPSTER_REPLY:
+            return self.tipster_replies
+        if kind == ESCALATED:
+            return self.escalations
+        return False
+
+    @property
+    def quiet_hours(self) -> bool:
+        return (
+            self.quiet_from is not None
+            and self.quiet_to is not None
+            and self.quiet_from != self.quiet_to
+        )
+
+    def quiet_until(self, now: datetime) -> datetime | None:
+        """When the quiet hours around naive-UTC `now` end (None: not quiet now)."""
+        if not self.quiet_hours:
+            return None
+        local = now.replace(tzinfo=UTC).astimezone(LOCAL_TZ)
+        clock = local.time()
+        start, end = self.quiet_from, self.quiet_to
+        # 13:00-15:00 within a day; 22:00-06:00 across midnight.
+        quiet = start <= clock < end if start < end else clock >= start or clock < end
+        if not quiet:
+            return None
+        until = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+        if until <= local:
+            until += timedelta(days=1)
+        return until.astimezone(UTC).replace(tzinfo=None)
+
+
+def defaults(user: User) -> Preferences:
+    everything = holds_any(user, ALERT_EVERYTHING_ROLES)
+    return Preferences(
+        new_tips=everything, urgent_tips=True, tipster_replies=True, escalations=True
+    )
+
+
+def of_row(row: AlertPreference) -> Preferences:
+    return Preferences(
+        new_tips=row.new_tips,
+        urgent_tips=row.urgent_tips,
+        tipster_replies=row.tipster_replies,
+        escalations=row.escalations,
+        quiet_from=row.quiet_from,
+        quiet_to=row.quiet_to,
+        show_category=row.show_category,
+    )
+
+
+def load(users: Iterable[User]) -> dict[tuple[int, str], Preferences]:
+    """The stored preferences of these accounts, by (user id, channel): one query."""
+    ids = [user.id for user in users]
+    if not ids:
+        return {}
+    rows = db.session.scalars(select(AlertPreference).where(AlertPreference.user_id.in_(ids)))
+    return {(row.user_id, row.channel): of_row(row) for row in rows}
+
+
+def for_user(user: User, channel: str, stored: dict | None = None) -> Preferences:
+    """One account's preferences on one channel (stored, or its roles' defaults)."""
+    if stored is None:
+        row = db.session.get(AlertPreference, (user.id, channel))
+        return of_row(row) if row is not None else defaults(user)
+    return stored.get((user.id, channel)) or defaults(user)
+
+
+def save(user: User, channel: str, preferences: Preferences) -> None:
+    """Store one account's preferences on one channel; the caller commits."""
+    row = db.session.get(AlertPreference, (user.id, channel))
+    if row is None:
+        row = AlertPreference(user_id=user.id, channel=channel)
+        db.session.add(row)
+    quiet = preferences if preferences.quiet_hours else replace(preferences, quiet_from=None)
+    row.new_tips = preferences.new_tips
+    row.urgent_tips = preferences.urgent_tips
+    row.tipster_replies = preferences.tipster_replies
+    row.escalations = preferences.escalations
+    row.quiet_from = quiet.quiet_from
+    row.quiet_to = quiet.quiet_to if quiet.quiet_from is not None else None
+    row.show_category = preferences.show_category
