@@ -130,9 +130,9 @@ def test_review_as_xlsx_and_pdf(login, story):
 
 
 def services_pdf_available() -> bool:
-    from tipline.reports.exports import pdf_font
+    from tipline.reports.review_pdf import font_files
 
-    return pdf_font() is not None
+    return font_files() is not None
 
 
 @time_machine.travel(NOW, tick=False)

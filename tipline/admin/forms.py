@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, IntegerField, SelectField, StringField
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from tipline.admin.services import CategoryFields
@@ -99,3 +99,45 @@ class CategoryForm(FlaskForm):
             response_days=self.response_days.data,
             settle_days=self.settle_days.data,
         )
+
+
+class LetterheadForm(FlaskForm):
+    """How a unit's documents are headed and signed (Nghị định 30/2020/NĐ-CP)."""
+
+    parent_body = StringField(
+        _l("Cơ quan chủ quản (nếu có)"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=200)],
+    )
+    body = StringField(
+        _l("Cơ quan ban hành"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Hãy nhập tên cơ quan ban hành.")), Length(max=200)],
+    )
+    symbol = StringField(
+        _l("Chữ viết tắt tên cơ quan (trong số, ký hiệu)"),
+        filters=[clean_text],
+        validators=[
+            DataRequired(_l("Hãy nhập chữ viết tắt, ví dụ UBND.")),
+            Length(max=30),
+            Regexp(r"^[^\s/]+$", message=_l("Chữ viết tắt không có khoảng trắng hay dấu /.")),
+        ],
+    )
+    place = StringField(
+        _l("Địa danh (nơi ban hành)"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Hãy nhập địa danh.")), Length(max=60)],
+    )
+    signer_title = TextAreaField(
+        _l("Quyền hạn, chức vụ người ký (mỗi dòng một dòng)"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Hãy nhập chức vụ người ký.")), Length(max=200)],
+    )
+    signer_name = StringField(
+        _l("Họ và tên người ký"), filters=[clean_text], validators=[Optional(), Length(max=120)]
+    )
+    recipients = TextAreaField(
+        _l("Nơi nhận (mỗi dòng một nơi)"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=1000)],
+    )

@@ -18,6 +18,7 @@ from tipline.accounts.permissions import (
     IDENTITY_READERS,
     RANK,
     RoleLevelError,
+    admin_units,
     can_manage,
     can_manage_user,
     holds_any,
@@ -38,6 +39,7 @@ from tipline.admin import services
 from tipline.admin.forms import (
     CategoryForm,
     ConfirmForm,
+    LetterheadForm,
     NewStaffForm,
     RevokeForm,
     RoleForm,
@@ -47,6 +49,7 @@ from tipline.admin.forms import (
 from tipline.core.http import no_store
 from tipline.extensions import db
 from tipline.places.importer import plan_villages
+from tipline.places.letterheads import issuing_units, letterhead_of, save_letterhead
 from tipline.places.models import Unit
 from tipline.places.services import commune_by_code, unit_choices
 from tipline.tips.models import Category, Priority
@@ -419,3 +422,30 @@ def toggle_category(code: str):
         "success",
     )
     return redirect(url_for(".categories"))
+
+
+# --- letterheads: how each unit's documents are headed and signed ----------------------------
+
+
+@bp.route("/letterheads", methods=["GET", "POST"])
+def letterhead():
+    """Pick a unit (GET ?unit=), then set its issuing body and signer (POST)."""
+    units = issuing_units(admin_units(current_user))
+    if not units:
+        abort(404)
+    code = request.args.get("unit", "")
+    unit = next((u for u in units if u.code == code), None)
+    if code and unit is None:
+        abort(404)
+    form = LetterheadForm(obj=letterhead_of(unit)) if unit else None
+    if form is not None and form.validate_on_submit():
+        save_letterhead(unit, form.data)
+        db.session.commit()
+        flash(_l("Đã lưu tiêu đề và người ký văn bản của %(unit)s.", unit=unit.name), "success")
+        return redirect(url_for(".letterhead", unit=unit.code))
+    if request.method == "POST" and form is None:
+        abort(400)
+    status = 422 if form is not None and form.errors else 200
+    depth = min(u.path.count("/") for u in units)
+    choices = [(u.code, f"{'· ' * (u.path.count('/') - depth)}{u.name}") for u in units]
+    return render_template("admin/letterhead.html", choices=choices, unit=unit, form=form), status

@@ -90,3 +90,21 @@ class Unit(Base):
     @property
     def commune(self) -> Unit | None:
         return self.ancestor_at(UnitLevel.COMMUNE)
+
+
+class Letterhead(Base):
+    """How a unit's documents are headed and signed (Nghị định 30/2020/NĐ-CP): the body
+    above the issuer, the issuer, its symbol in "Số: …/BC-…", the place, the signer."""
+
+    __tablename__ = "unit_letterheads"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    parent_body: Mapped[str] = mapped_column(String(200), default="")  # cơ quan chủ quản
+    body: Mapped[str] = mapped_column(String(200))  # cơ quan ban hành
+    symbol: Mapped[str] = mapped_column(String(30))  # "UBND" in "Số: …/BC-UBND"
+    place: Mapped[str] = mapped_column(String(60))  # "Thanh Hóa" in "Thanh Hóa, ngày …"
+    signer_title: Mapped[str] = mapped_column(String(200))  # "TM. ỦY BAN NHÂN DÂN\nCHỦ TỊCH"
+    signer_name: Mapped[str] = mapped_column(String(120), default="")
+    recipients: Mapped[str] = mapped_column(String(1000), default="")  # "Nơi nhận", a line each
+
+    unit: Mapped[Unit] = relationship()

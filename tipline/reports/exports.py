@@ -1,11 +1,12 @@
-"""CSV and XLSX of the tips in scope, and the annual review as XLSX (and PDF)."""
+"""CSV and XLSX of the tips in scope, and the annual review as XLSX (its PDF and DOCX:
+review_pdf.py, review_docx.py)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Iterable
-from pathlib import Path
+from datetime import date, datetime
 
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
@@ -54,8 +55,9 @@ def _header(with_identity: bool) -> list[str]:
     return columns
 
 
-def _time(moment) -> str:
-    return to_local(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
+def _time(moment) -> datetime | None:
+    """Local time without a zone: a spreadsheet stores dates as local serial numbers."""
+    return to_local(moment).replace(tzinfo=None, second=0, microsecond=0) if moment else None
 
 
 def _row(tip: Tip, identity: bool, contact: TipsterContact | None) -> list:
@@ -117,26 +119,80 @@ def tip_rows(
     return rows, len(tips)
 
 
+def _csv_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return "" if value is None else value
+
+
 def to_csv(rows: Iterable[list]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows(rows)
+    writer.writerows([_csv_value(v) for v in row] for row in rows)
     # A BOM so that Excel opens Vietnamese text as UTF-8.
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def to_xlsx(rows: Iterable[list], title: str) -> bytes:
+DATE_TIME = "dd/mm/yyyy hh:mm"
+DATE = "dd/mm/yyyy"
+WHOLE = "#,##0"
+MIN_WIDTH, MAX_WIDTH = 6, 60  # characters
+
+
+def _width(value: object) -> int:
+    if isinstance(value, datetime):
+        return len(DATE_TIME)
+    if isinstance(value, date):
+        return len(DATE)
+    text = "" if value is None else str(value)
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def to_xlsx(rows: list[list], sheet_name: str, title: str) -> bytes:
+    """A sheet an office can use as it is: a title row (what, which unit, which period),
+    the header row frozen under it, dates as dates, numbers as numbers, columns as wide
+    as their contents (within bounds). `rows` is the header, then the data."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=title[:31])
-    for row in rows:
+    sheet = book.create_sheet(title=sheet_name[:31])
+    header, *data = rows
+    # A note (one cell, under the data) may run across the empty cells beside it.
+    measured = [row for row in data if sum(v not in (None, "") for v in row) > 1]
+    widths = [max([_width(header[i]), *(_width(row[i]) for row in measured if i < len(row))])
+              for i in range(len(header))]  # fmt: skip
+    for index, width in enumerate(widths, start=1):
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = min(max(width + 2, MIN_WIDTH), MAX_WIDTH)
+    sheet.freeze_panes = "A3"  # the title and the header stay in view
+
+    heading = WriteOnlyCell(sheet, value=neutralise(title))
+    heading.data_type = "s"
+    heading.font = Font(bold=True, size=13)
+    sheet.append([heading])
+    bold = Font(bold=True)
+    cells = []
+    for value in header:
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type, cell.font = "s", bold
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        cells.append(cell)
+    sheet.append(cells)
+    for row in data:
         cells = []
         for value in row:
             cell = WriteOnlyCell(sheet, value=value)
             if isinstance(value, str):
                 cell.data_type = "s"  # text, never a formula
+            elif isinstance(value, datetime):
+                cell.number_format = DATE_TIME
+            elif isinstance(value, date):
+                cell.number_format = DATE
+            elif isinstance(value, int) and not isinstance(value, bool):
+                cell.number_format = WHOLE
             cells.append(cell)
         sheet.append(cells)
     out = io.BytesIO()
@@ -144,25 +200,28 @@ def to_xlsx(rows: Iterable[list], title: str) -> bytes:
     return out.getvalue()
 
 
+def sheet_title(what: str, unit_name: str, period_label: str) -> str:
+    """The title row: what the sheet holds, for which unit, over which period."""
+    return f"{what} · {unit_name} · {period_label}"
+
+
 def review_rows(review: Review) -> list[list]:
+    """The review's header and lines (its title row: `sheet_title`), then the note."""
     rows = [
-        [_("BÁO CÁO SƠ KẾT MÔ HÌNH “KHU DÂN CƯ AN TOÀN VỀ ANTT”")],
-        [review.unit.name, review.period.label],
-        [],
         [_("TT"), _("Chỉ tiêu"), _("Số liệu"), _("Nhập từ xã"), _("Từ tin báo"), _("Nguồn")],
     ]
     for line in review.lines:
         rows.append(
             [
                 line.number,
-                line.label,
+                str(line.label),
                 line.value if line.value is not None else _("Không theo dõi"),
-                line.entered if line.entered is not None else "",
-                line.from_tips if line.from_tips is not None else "",
+                line.entered,
+                line.from_tips,
                 line.source_label,
             ]
         )
-    rows.append([])
+    rows.append([None] * 6)
     rows.append(
         [
             _(
@@ -173,59 +232,3 @@ def review_rows(review: Review) -> list[list]:
         ]
     )
     return [[neutralise(v) for v in row] for row in rows]
-
-
-FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
-
-
-def pdf_font() -> Path | None:
-    """A Unicode font for Vietnamese; PDF is offered only where one is installed."""
-    for folder in FONT_DIRS:
-        path = Path(folder) / "DejaVuSans.ttf"
-        if path.exists():
-            return path
-    return None
-
-
-def review_pdf(review: Review) -> bytes:
-    from fpdf import FPDF
-
-    font = pdf_font()
-    if font is None:
-        raise ReportError(_("Máy chủ chưa có phông chữ tiếng Việt để tạo PDF; hãy dùng bản in."))
-    pdf = FPDF(format="A4")
-    pdf.set_title(_("Báo cáo sơ kết"))
-    pdf.add_font("DejaVu", "", str(font))
-    bold = font.with_name("DejaVuSans-Bold.ttf")
-    pdf.add_font("DejaVu", "B", str(bold if bold.exists() else font))
-    pdf.add_page()
-    pdf.set_font("DejaVu", "B", 13)
-    pdf.multi_cell(
-        0,
-        7,
-        _("BÁO CÁO SƠ KẾT MÔ HÌNH “KHU DÂN CƯ AN TOÀN VỀ ANTT”"),
-        align="C",
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
-    pdf.set_font("DejaVu", "", 11)
-    pdf.multi_cell(
-        0,
-        6,
-        f"{review.unit.name} · {review.period.label}",
-        align="C",
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
-    pdf.ln(4)
-    with pdf.table(col_widths=(8, 62, 18, 40), text_align=("LEFT", "LEFT", "RIGHT", "LEFT")) as t:
-        head = t.row()
-        for text in (_("TT"), _("Chỉ tiêu"), _("Số liệu"), _("Nguồn")):
-            head.cell(text)
-        for line in review.lines:
-            row = t.row()
-            row.cell(line.number)
-            row.cell(line.label)
-            row.cell(f"{line.value:,}".replace(",", ".") if line.value is not None else "—")
-            row.cell(line.source_label)
-    return bytes(pdf.output())

@@ -42,7 +42,7 @@ SOURCE_LABELS = {
 @dataclass
 class ReviewLine:
     number: str
-    label: str
+    label: str  # a lazy string: the review is cached, and read in either language
     value: int | None
     source: str
     entered: int | None = None
@@ -77,7 +77,7 @@ def annual_review(unit: Unit, period: Period) -> Review:
             if name in REGISTRY_NAMES and ind.communes_registry:
                 mixed = ind.communes_entered_only
                 source = REGISTRY_AND_INDICATOR if mixed else REGISTRY
-            return ReviewLine(number, str(label), v[name], source, entered=v[name])
+            return ReviewLine(number, label, v[name], source, entered=v[name])
 
         lines = [
             entered("steering_committees", "1", _l("Ban chỉ đạo ANTT ở xã, phường, thị trấn")),
@@ -85,7 +85,7 @@ def annual_review(unit: Unit, period: Period) -> Review:
             entered("social_security_teams", "3", _l("Tổ an ninh xã hội (cụm dân cư)")),
             ReviewLine(
                 "4",
-                str(_l("Tin nhân dân cung cấp cho lực lượng Công an liên quan đến ANTT")),
+                _l("Tin nhân dân cung cấp cho lực lượng Công an liên quan đến ANTT"),
                 figures.received,
                 TIPS,
                 from_tips=figures.received,
@@ -95,7 +95,7 @@ def annual_review(unit: Unit, period: Period) -> Review:
             entered("self_managed_areas", "7", _l("Khu dân cư tự quản về ANTT")),
             ReviewLine(
                 "8",
-                str(_l("Trường hợp mâu thuẫn, tranh chấp được hòa giải")),
+                _l("Trường hợp mâu thuẫn, tranh chấp được hòa giải"),
                 v["disputes_mediated"] + mediated,
                 BOTH,
                 entered=v["disputes_mediated"],
@@ -107,27 +107,20 @@ def annual_review(unit: Unit, period: Period) -> Review:
             entered("people_improved", "9a", _l("Trong đó: số đối tượng đã tiến bộ")),
             ReviewLine(
                 "10",
-                str(
-                    _l(
-                        "Tin được tổ bảo vệ ANTT và Ban chỉ đạo ANTT xã "
-                        "trực tiếp xác minh, giải quyết"
-                    )
-                ),
+                _l("Tin được tổ bảo vệ ANTT và Ban chỉ đạo ANTT xã trực tiếp xác minh, giải quyết"),
                 figures.settled,
                 TIPS,
                 from_tips=figures.settled,
             ),
             ReviewLine(
                 "11",
-                str(_l("Đối tượng bị truy nã được vận động ra đầu thú")),
+                _l("Đối tượng bị truy nã được vận động ra đầu thú"),
                 v["wanted_surrendered"] + surrendered,
                 BOTH,
                 entered=v["wanted_surrendered"],
                 from_tips=surrendered,
             ),
-            ReviewLine(
-                "12", str(_l("Lượt cán bộ, chiến sĩ Công an xuống cơ sở")), None, NOT_TRACKED
-            ),
+            ReviewLine("12", _l("Lượt cán bộ, chiến sĩ Công an xuống cơ sở"), None, NOT_TRACKED),
         ]
         return Review(Ref.of(unit), period, lines, ind, figures)
 

@@ -29,9 +29,12 @@ from tipline.accounts.permissions import dashboard_units, indicator_communes, ma
 from tipline.core.http import no_store
 from tipline.core.timeutil import local_today, months_back
 from tipline.extensions import db
+from tipline.places.letterheads import letterhead_of
 from tipline.places.models import Unit
 from tipline.places.services import root_unit
 from tipline.reports import charts, exports
+from tipline.reports import review_docx as docx_writer
+from tipline.reports import review_pdf as pdf_writer
 from tipline.reports.dashboard import dashboard as dashboard_data
 from tipline.reports.dashboard import (
     matching_count,
@@ -41,6 +44,7 @@ from tipline.reports.dashboard import (
     scope_unit,
 )
 from tipline.reports.disclosure import public_detail, public_overview, public_parts
+from tipline.reports.document import review_document
 from tipline.reports.errors import ReportError
 from tipline.reports.figures import cached
 from tipline.reports.forms import IndicatorForm
@@ -248,7 +252,8 @@ def _export(fmt: str):
     if fmt == "csv":
         body, mime = exports.to_csv(rows), "text/csv; charset=utf-8"
     else:
-        body = exports.to_xlsx(rows, _("Tin báo"))
+        title = exports.sheet_title(_("Tin báo"), flt.unit.name, flt.period.label)
+        body = exports.to_xlsx(rows, _("Tin báo"), title)
         mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     response = make_response(body)
     response.headers["Content-Type"] = mime
@@ -334,7 +339,8 @@ def review():
         review=data,
         periods=period_choices(),
         units=_unit_choices(db.session.get(Unit, data.unit.id)),
-        pdf=exports.pdf_font() is not None,
+        pdf=pdf_writer.font_files() is not None,
+        letterhead_link=permissions.is_admin_over(current_user, db.session.get(Unit, data.unit.id)),
         args={"don-vi": data.unit.code, "ky": data.period.key},
         made_at=now_local_label(),
     )
@@ -344,7 +350,12 @@ def review():
 @login_required
 def review_xlsx():
     data = _review()
-    response = make_response(exports.to_xlsx(exports.review_rows(data), _("Sơ kết")))
+    title = exports.sheet_title(
+        _("Báo cáo sơ kết mô hình “Khu dân cư an toàn về ANTT”"),
+        data.unit.name,
+        data.period.label,
+    )
+    response = make_response(exports.to_xlsx(exports.review_rows(data), _("Sơ kết"), title))
     response.headers["Content-Type"] = (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
@@ -354,14 +365,38 @@ def review_xlsx():
     return response
 
 
+def _document():
+    """The review as an administrative document: the unit's letterhead, a draft of today."""
+    data = _review()
+    unit = db.session.get(Unit, data.unit.id)
+    return data, review_document(data, letterhead_of(unit), now_local_label(), local_today().year)
+
+
 @bp.get("/so-ket.pdf")
 @login_required
 def review_pdf():
-    data = _review()
-    response = make_response(exports.review_pdf(data))
+    data, document = _document()
+    fonts = pdf_writer.font_files()
+    if fonts is None:
+        raise ReportError(_("Máy chủ chưa có phông chữ tiếng Việt để tạo PDF; hãy tải bản Word."))
+    response = make_response(pdf_writer.review_pdf(document, fonts))
     response.headers["Content-Type"] = "application/pdf"
     response.headers["Content-Disposition"] = (
         f'attachment; filename="so-ket-{data.unit.code}-{data.period.key}.pdf"'
+    )
+    return response
+
+
+@bp.get("/so-ket.docx")
+@login_required
+def review_docx():
+    data, document = _document()
+    response = make_response(docx_writer.review_docx(document))
+    response.headers["Content-Type"] = (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="so-ket-{data.unit.code}-{data.period.key}.docx"'
     )
     return response
 
