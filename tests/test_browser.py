@@ -282,6 +282,10 @@ def log_in(page, username: str) -> None:
     page.get_by_label("Tên đăng nhập").fill(username)
     page.get_by_label("Mật khẩu").fill(PASSWORD)
     post(page, "Đăng nhập", status=302)
+    page.wait_for_url(lambda url: "/staff/login" not in url)
+    # Each role lands on its own page (a village team: its village's); these tests start
+    # from the inbox.
+    page.goto("/staff/")
     page.get_by_role("heading", name="Hộp tin").wait_for()
 
 

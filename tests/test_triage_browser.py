@@ -41,7 +41,7 @@ def test_triage_pages_fit_a_phone(app, world, make_tip, phone):  # noqa: F811
     page = phone.open()
     log_in(page, "police_a")
     page.goto("/staff/?q=trom+cap")
-    page.locator("details.more-filters summary").click()
+    page.locator("details.filter-sheet summary").click()
     check_fits_phone(page, "t1-inbox-search-filters")
     assert page.locator(".tip-card .ref").all_inner_texts() == [second.reference, first.reference]
     assert page.evaluate(UNLABELLED) == []

@@ -25,10 +25,13 @@ from wtforms.fields.choices import SelectChoice
 from tipline.accounts import sessions
 from tipline.accounts.models import User
 from tipline.accounts.permissions import (
+    VILLAGE_TEAM,
     can_read_tip,
     can_see_identity,
+    start_page,
     template_communes,
     tip_permissions,
+    units_with,
 )
 from tipline.accounts.services import authenticate
 from tipline.alerts import settings as alert_settings
@@ -61,6 +64,7 @@ from tipline.tips.inbox import (
     SORT_LABELS,
     BadFilter,
     InboxFilter,
+    active_filters,
     assignable_people,
     cached_inbox_counts,
     inbox_options,
@@ -69,6 +73,7 @@ from tipline.tips.inbox import (
     quick_filters,
     unread_count,
     unread_tip_ids,
+    village_month,
 )
 from tipline.tips.models import (
     MessageKind,
@@ -100,7 +105,7 @@ def _safe_next(target: str | None) -> str:
 @limiter.limit(lambda: current_app.config["TIPLINE_LOGIN_LIMIT"], methods=["POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for(".inbox"))
+        return redirect(url_for(start_page(current_user)))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         username = form.username.data
@@ -114,7 +119,8 @@ def login():
             db.session.commit()  # a rehashed password
             if not sessions.sign_in(user, form.next.data):
                 return redirect(url_for("account.second_factor"))
-            return redirect(_safe_next(form.next.data))
+            # No page asked for: each role's own start (permissions.start_page).
+            return redirect(safe_path(form.next.data, url_for(start_page(user))))
         form.password.errors = [_l("Tên đăng nhập hoặc mật khẩu không đúng.")]
         return render_template("staff/login.html", form=form), 401
     status = 400 if form.errors else 200
@@ -134,7 +140,7 @@ def logout():
 @login_required
 def inbox():
     try:
-        wanted = InboxFilter.from_args(request.args)
+        wanted = InboxFilter.from_args(request.args, todo_by_default=True)
     except BadFilter as error:
         return render_template("staff/bad_filter.html", message=error.message), 400
     now = utcnow()
@@ -162,6 +168,7 @@ def inbox():
         categories=options.categories,
         units=options.units,
         sorts=SORT_LABELS,
+        active=active_filters(wanted, options),
         bulk=bulk,
         args=args,
         # Built once here: the page repeats them for every tip.
@@ -174,6 +181,32 @@ def inbox():
 
 def _link(base: str, args: dict) -> str:
     return base + ("?" + urlencode(args) if args else "")
+
+
+@bp.get("/thon-cua-toi")
+@login_required
+def village_home():
+    """A village team's own page: this month in its village(s), and what waits for them."""
+    villages = sorted(units_with(current_user, VILLAGE_TEAM), key=unit_sort_key)
+    if not villages:
+        abort(403)
+    month = village_month(current_user, villages, size=5)
+    return render_template(
+        "staff/home.html",
+        villages=villages,
+        month=month,
+        status_labels={s: s.label for s in TipStatus},
+        priority_labels={p: p.label for p in Priority},
+        tips_url=url_for(".inbox") + "tips/",
+    )
+
+
+@bp.get("/tai-khoan-cua-toi")
+@login_required
+def my_account():
+    """Everything of one's own account and the pages one's roles open, in one list: the
+    phone's bottom bar has room for four links only."""
+    return render_template("staff/account.html", confirm=ConfirmForm(formdata=None))
 
 
 def _tip_or_404(public_id: str):

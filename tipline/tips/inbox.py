@@ -3,26 +3,38 @@
 Every list here starts from `queries.visible_tips` (the one scoping query), so a filter,
 a search or a count can only narrow what the staff member may read. The staff pages and
 the staff API read the same query string through `InboxFilter.from_args`.
+
+The staff page opens on what needs action: the open tips on which the workflow allows the
+staff member a move (`queries.acting_clause`), urgent and unread first, then by the next
+due date; closed tips appear when asked for (a state, "all", or a search).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 
 from tipline.accounts.models import RoleAssignment, User
-from tipline.accounts.permissions import TIP_READERS, TRIAGERS, scope_key, units_with, within
+from tipline.accounts.permissions import (
+    TIP_READERS,
+    TRIAGERS,
+    holds_any,
+    scope_key,
+    units_with,
+    within,
+)
 from tipline.core import cache
 from tipline.core.errors import TiplineError
 from tipline.core.text import clean_text, fold
-from tipline.core.timeutil import utcnow
+from tipline.core.timeutil import local_date, utcnow
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import unit_by_code, unit_sort_key
+from tipline.tips import counts
 from tipline.tips.models import (
     OPEN_STATUSES,
     Category,
@@ -32,22 +44,25 @@ from tipline.tips.models import (
     TipRead,
     TipStatus,
 )
-from tipline.tips.queries import TipUnit, reading_clause, visible_tips
+from tipline.tips.queries import TipUnit, acting_clause, reading_clause, visible_tips
 from tipline.tips.services import active_categories, category_by_code, normalize_reference
 from tipline.tips.triage import overdue_clause
+from tipline.tips.workflow import RULES
 
 # --- the filter -----------------------------------------------------------------------
 
 
 class Sort:
+    TODO = "todo"
     PRIORITY = "priority"
     NEWEST = "newest"
     OLDEST = "oldest"
     DUE = "due"
-    ALL = (PRIORITY, NEWEST, OLDEST, DUE)
+    ALL = (TODO, PRIORITY, NEWEST, OLDEST, DUE)
 
 
 SORT_LABELS = {
+    Sort.TODO: _l("Cần xử lý trước"),
     Sort.PRIORITY: _l("Khẩn trước, mới trước"),
     Sort.NEWEST: _l("Mới nhất"),
     Sort.OLDEST: _l("Cũ nhất"),
@@ -61,6 +76,7 @@ FLAGS = {
     "unread": "unread",
     "replies": "unread_replies",
     "open": "open_only",
+    "all": "everything",
 }
 MAX_PAGE = 10_000
 MAX_QUERY = 200
@@ -77,6 +93,8 @@ class InboxFilter:
 
     status: TipStatus | None = None
     open_only: bool = False
+    # Closed tips too (and, for the web page, tips one may only read).
+    everything: bool = False
     category_id: int | None = None
     unit: Unit | None = None
     priority: Priority | None = None
@@ -85,15 +103,36 @@ class InboxFilter:
     unread: bool = False
     unread_replies: bool = False
     query: str = ""
-    sort: str = Sort.PRIORITY
+    sort: str = ""  # empty: the view's own order (`order`)
     page: int = 1
+    # The web page's default view: what needs action (the API lists everything in scope).
+    todo_by_default: bool = False
     words: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.words = fold(self.query).split()[:8]
 
+    @property
+    def todo(self) -> bool:
+        """Whether this is the "to do" view: no state asked for, no search, not everything."""
+        return (
+            self.todo_by_default
+            and self.status is None
+            and not (self.open_only or self.everything or self.words)
+        )
+
+    @property
+    def order(self) -> str:
+        """The order asked for; otherwise newest first for a search, the "to do" order on
+        the web page, urgent then newest in the API (as it always was)."""
+        if self.sort:
+            return self.sort
+        if self.words:
+            return Sort.NEWEST
+        return Sort.TODO if self.todo_by_default else Sort.PRIORITY
+
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> InboxFilter:
+    def from_args(cls, args: Mapping[str, str], *, todo_by_default: bool = False) -> InboxFilter:
         """The inbox's query string (web page and API alike), validated; BadFilter if not."""
         status = _enum(TipStatus, args.get("status"), _l("Trạng thái không hợp lệ."))
         priority = _enum(Priority, args.get("priority"), _l("Mức ưu tiên không hợp lệ."))
@@ -108,8 +147,8 @@ class InboxFilter:
             unit = unit_by_code(code) if len(code) <= MAX_CODE else None
             if unit is None:
                 raise BadFilter(_l("Địa bàn không hợp lệ."))
-        sort = args.get("sort") or Sort.PRIORITY
-        if sort not in Sort.ALL:
+        sort = args.get("sort") or ""
+        if sort and sort not in Sort.ALL:
             raise BadFilter(_l("Cách sắp xếp không hợp lệ."))
         flags = {}
         for name, attribute in FLAGS.items():
@@ -128,6 +167,7 @@ class InboxFilter:
             sort=sort,
             page=int(page),
             query=(clean_text(args.get("q", "")) or "")[:MAX_QUERY],
+            todo_by_default=todo_by_default,
             **flags,
         )
 
@@ -138,7 +178,7 @@ class InboxFilter:
             "status": self.status.value if self.status else None,
             "priority": self.priority.value if self.priority else None,
             "unit": self.unit.code if self.unit else None,
-            "sort": self.sort if self.sort != Sort.PRIORITY else None,
+            "sort": self.sort or None,
             **{name: "1" if getattr(self, attr) else None for name, attr in FLAGS.items()},
         }
         if self.category_id is not None:
@@ -176,21 +216,61 @@ def _reply_pending(reads):
 
 
 def search_clause(words: list[str]):
-    """Every word somewhere in the folded description or place (case and marks ignored)."""
-    return and_(*(Tip.search_text.contains(word, autoescape=True) for word in words))
+    """Every word somewhere in the folded description or place, or in the category's name
+    (case and marks ignored: "trom cap" finds "Trộm cắp tài sản")."""
+    names = _folded_category_names()
+    clauses = []
+    for word in words:
+        text = Tip.search_text.contains(word, autoescape=True)
+        # A few category ids, not a join: the categories are a handful of rows.
+        ids = [category_id for category_id, name in names if word in name]
+        clauses.append(or_(text, Tip.category_id.in_(ids)) if ids else text)
+    return and_(*clauses)
+
+
+def _folded_category_names() -> tuple[tuple[int, str], ...]:
+    """(id, folded Vietnamese and English name) of every category, retired ones too."""
+    return cache.cached(
+        "category-search-names",
+        lambda: tuple(
+            (category_id, fold(f"{name} {name_en or ''}"))
+            for category_id, name, name_en in db.session.execute(
+                select(Category.id, Category.name, Category.name_en)
+            )
+        ),
+        tables=(Category.__tablename__,),
+        ttl=cache.setting("TIPLINE_REFERENCE_CACHE_SECONDS"),
+    )
+
+
+# Roles that some move of the workflow names: the others (officers) only read tips.
+ACTING_ROLES = frozenset().union(*(rule.roles for rule in RULES.values()))
+
+
+def todo_clause(user: User):
+    """The default view: open tips the user may act on; for a reader who acts on none
+    (an officer), the open tips they may read."""
+    if holds_any(user, ACTING_ROLES):
+        return acting_clause(user)
+    return Tip.status.in_(OPEN_STATUSES)
 
 
 def inbox_query(user: User, wanted: InboxFilter, *, now: datetime | None = None):
     now = now or utcnow()
     query = visible_tips(user).order_by(None)
-    if wanted.unread or wanted.unread_replies:
+    order = wanted.order
+    reads = None
+    if wanted.unread or wanted.unread_replies or order == Sort.TODO:
         reads = _read_for(user)
         query = query.outerjoin(reads, reads.c.tip_id == Tip.id)
+    if wanted.unread or wanted.unread_replies:
         query = query.where(_reply_pending(reads) if wanted.unread_replies else _unread(reads))
     if wanted.status is not None:
         query = query.where(Tip.status == wanted.status)
     elif wanted.open_only:
         query = query.where(Tip.status.in_(OPEN_STATUSES))
+    elif wanted.todo:
+        query = query.where(todo_clause(user))
     if wanted.category_id is not None:
         query = query.where(Tip.category_id == wanted.category_id)
     if wanted.unit is not None:
@@ -205,10 +285,31 @@ def inbox_query(user: User, wanted: InboxFilter, *, now: datetime | None = None)
         reference = normalize_reference(wanted.query)
         words = search_clause(wanted.words)
         query = query.where(or_(words, Tip.reference == reference) if reference else words)
-    return query.order_by(*_order(wanted.sort))
+    return query.order_by(*_order(order, reads))
 
 
-def _order(sort: str):
+def next_due():
+    """The next deadline of an open tip: the first response's until someone responded,
+    then the settling one."""
+    return case(
+        (Tip.first_response_at.is_(None), func.coalesce(Tip.response_due_at, Tip.settle_due_at)),
+        else_=Tip.settle_due_at,
+    )
+
+
+def _order(sort: str, reads=None):
+    if sort == Sort.TODO:
+        # Open before closed; among open tips urgent, then unread, then the nearest
+        # deadline; closed ones newest first.
+        is_open = Tip.status.in_(OPEN_STATUSES)
+        return (
+            case((is_open, 0), else_=1),
+            case((and_(is_open, Tip.priority == Priority.URGENT), 0), else_=1),
+            case((_unread(reads), 0), else_=1),
+            case((is_open, next_due())).asc().nulls_last(),
+            Tip.submitted_at.desc(),
+            Tip.id.desc(),
+        )
     if sort == Sort.NEWEST:
         return (Tip.submitted_at.desc(), Tip.id.desc())
     if sort == Sort.OLDEST:
@@ -244,6 +345,7 @@ class InboxCounts:
     """Counts of open tips (the work to do): closed ones are reached by filter, uncounted."""
 
     open: int
+    todo: int
     by_status: dict[TipStatus, int]
     urgent: int
     mine: int
@@ -269,6 +371,7 @@ def inbox_counts(user: User, *, now: datetime | None = None) -> InboxCounts:
 
     columns = [
         func.count(),
+        count_if(todo_clause(user)),
         count_if(Tip.priority == Priority.URGENT),
         count_if(Tip.assignee_id == user.id),
         count_if(overdue_clause(now)),
@@ -283,9 +386,9 @@ def inbox_counts(user: User, *, now: datetime | None = None) -> InboxCounts:
         .where(reading_clause(user), Tip.status.in_(OPEN_STATUSES))
     )
     row = db.session.execute(query).one()
-    open_, urgent, mine, overdue, unread, replies = row[:6]
-    by_status = {status: n for status, n in zip(OPEN_ORDER, row[6:], strict=True)}
-    return InboxCounts(open_, by_status, urgent, mine, overdue, unread, replies)
+    open_, todo, urgent, mine, overdue, unread, replies = row[:7]
+    by_status = {status: n for status, n in zip(OPEN_ORDER, row[7:], strict=True)}
+    return InboxCounts(open_, todo, by_status, urgent, mine, overdue, unread, replies)
 
 
 # The tables the inbox reads: a write to one of them in this process drops the cached
@@ -337,7 +440,7 @@ class QuickFilter:
 def quick_filters(counts: InboxCounts, current: dict[str, str]) -> list[QuickFilter]:
     """The quick filters beside their counts (unread replies only when there are some)."""
     chips = [
-        QuickFilter(_l("Tất cả"), None, {}),
+        QuickFilter(_l("Cần xử lý"), counts.todo, {}),
         QuickFilter(_l("Đang mở"), counts.open, {"open": "1"}),
         QuickFilter(_l("Khẩn"), counts.urgent, {"priority": "urgent", "open": "1"}),
         QuickFilter(_l("Của tôi"), counts.mine, {"mine": "1", "open": "1"}),
@@ -350,7 +453,90 @@ def quick_filters(counts: InboxCounts, current: dict[str, str]) -> list[QuickFil
         chips.append(
             QuickFilter(status.label, counts.by_status.get(status), {"status": status.value})
         )
+    chips.append(QuickFilter(_l("Tất cả, cả tin đã đóng"), None, {"all": "1"}))
     return chips
+
+
+def active_filters(wanted: InboxFilter, options: InboxOptions) -> list[str]:
+    """The filters in force, as short labels for the one-line summary above the list."""
+    if wanted.status is not None:
+        labels = [str(wanted.status.label)]
+    elif wanted.open_only:
+        labels = [str(_l("Đang mở"))]
+    elif wanted.everything or wanted.words:
+        labels = [str(_l("Tất cả, cả tin đã đóng"))]
+    elif wanted.todo_by_default:
+        labels = [str(_l("Cần xử lý"))]
+    else:
+        labels = []
+    if wanted.priority is not None:
+        labels.append(str(wanted.priority.label))
+    if wanted.category_id is not None:
+        labels += [c.name for c in options.categories if c.id == wanted.category_id]
+    if wanted.unit is not None:
+        labels.append(wanted.unit.name)
+    for flag, label in (
+        (wanted.mine, _l("Của tôi")),
+        (wanted.overdue, _l("Quá hạn")),
+        (wanted.unread, _l("Chưa đọc")),
+        (wanted.unread_replies, _l("Trả lời chưa đọc")),
+    ):
+        if flag:
+            labels.append(str(label))
+    labels.append(str(SORT_LABELS[wanted.order]))
+    return labels
+
+
+# --- a village team's month -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VillageMonth:
+    """A village team's page: this month's figures in its villages, and its work."""
+
+    start: date
+    end: date
+    received: int  # new this month (the counters)
+    in_progress: int  # open at the end of today (the counters)
+    settled: int  # settled this month (the counters)
+    overdue: int  # open and past a deadline now (the tips)
+    waiting: list[Tip]  # the first tips of the "to do" view
+    waiting_total: int
+
+
+def village_month(user: User, villages: list[Unit], *, size: int, now=None) -> VillageMonth:
+    """"My village this month": counters from `counts.figures` (their one reader), the
+    overdue tips and the work waiting from the inbox's own queries."""
+    now = now or utcnow()
+    today = local_date(now)
+    start = today.replace(day=1)
+    total = counts.Figures()
+    for village in villages:
+        figures = counts.figures_for(village, start, today)
+        total.received += figures.received
+        total.settled += figures.settled
+        total.in_progress += figures.in_progress
+    overdue = db.session.scalar(
+        select(func.count())
+        .select_from(Tip)
+        .join(TipUnit, TipUnit.id == Tip.unit_id)
+        .where(
+            reading_clause(user),
+            or_(*(TipUnit.path.startswith(v.path, autoescape=True) for v in villages)),
+            overdue_clause(now),
+        )
+    )
+    todo = inbox_page(user, InboxFilter(todo_by_default=True), size, now=now)
+    return VillageMonth(
+        start=start,
+        end=today,
+        received=total.received,
+        in_progress=total.in_progress,
+        settled=total.settled,
+        overdue=overdue or 0,
+        waiting=todo.tips,
+        waiting_total=cached_inbox_counts(user, now=now).todo,
+    )
 
 
 # --- read and unread ------------------------------------------------------------------

@@ -9,11 +9,12 @@ from __future__ import annotations
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import aliased
 
-from tipline.accounts.models import User
+from tipline.accounts.models import Role, User
 from tipline.accounts.permissions import TIP_READERS, VILLAGE_TEAM, units_with
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
-from tipline.tips.models import Tip, TipStatus
+from tipline.tips.models import OPEN_STATUSES, Handler, Tip, TipStatus
+from tipline.tips.workflow import RULES, Action
 
 # The unit of the tip being filtered: queries that scope tips join it under this name.
 TipUnit = aliased(Unit, name="tip_unit")
@@ -31,6 +32,46 @@ def reading_clause(user: User):
         for unit in units_with(user, VILLAGE_TEAM)
     ]
     return or_(*conditions) if conditions else false()
+
+
+def acting_clause(user: User):
+    """SQL condition on (Tip, TipUnit) true for the open tips on which the workflow allows
+    `user` at least one move: the SQL form of `bool(workflow.allowed_actions(tip, user))`
+    for open tips (the inbox's default view; tests compare the two on every pair)."""
+    conditions = []
+    for role in {a.role for a in user.roles}:
+        by_handler = [
+            and_(Tip.handler == handler, Tip.status.in_(states))
+            for handler in Handler
+            if (states := acting_states(role, handler))
+        ]
+        if not by_handler:
+            continue
+        for unit in units_with(user, {role}):
+            condition = and_(_in_subtree(unit), or_(*by_handler))
+            if role in VILLAGE_TEAM:
+                condition = and_(condition, Tip.hidden_from_village.is_(False))
+            conditions.append(condition)
+    if not conditions:
+        return false()
+    # Spelled out so PostgreSQL reads the open tips through their partial index.
+    return and_(Tip.status.in_(OPEN_STATUSES), or_(*conditions))
+
+
+def acting_states(role: Role, handler: Handler) -> frozenset[TipStatus]:
+    """The open states in which `role` may make some move on a tip handled by `handler`
+    (read from the workflow's rules; `permissions.acting_roles` and `workflow.check` say
+    the same for one tip)."""
+    if handler == Handler.COMMUNE_POLICE and role != Role.COMMUNE_POLICE:
+        return frozenset()  # acting_roles: once handed over, only the police move it on
+    states: set[TipStatus] = set()
+    for action, rule in RULES.items():
+        if role not in rule.roles:
+            continue
+        if action == Action.ESCALATE and handler == Handler.COMMUNE_POLICE:
+            continue  # already with the commune police
+        states |= rule.sources
+    return frozenset(states & OPEN_STATUSES)
 
 
 def unit_reading_clause(unit: Unit):
