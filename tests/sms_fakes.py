@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -138,3 +139,19 @@ class FakeHttpProvider(_Fake):
             return 400, {"error": "bad number"}
         self.received.append(body)
         return 200, {"status": "queued"}
+
+
+def android_settings(fake: FakeAndroidGateway) -> dict:
+    return {
+        "TIPLINE_SMS_DRIVER": "android",
+        "TIPLINE_SMS_ANDROID_URL": fake.url,
+        "TIPLINE_SMS_ANDROID_USER": fake.user,
+        "TIPLINE_SMS_ANDROID_PASSWORD": fake.password,
+    }
+
+
+def use(app, monkeypatch, settings: dict) -> None:
+    """Settings for this test only, with a budget of its own (the limiter's store outlives it)."""
+    for key, value in settings.items():
+        monkeypatch.setitem(app.config, key, value)
+    monkeypatch.setitem(app.config, "RATELIMIT_KEY_PREFIX", f"t{uuid.uuid4().hex[:8]}")

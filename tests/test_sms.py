@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 
 import pytest
 
@@ -12,26 +11,10 @@ from tipline.alerts import sms
 from tipline.alerts.channels.base import ESCALATED, NEW_TIP, URGENT_TIP, Alert, DeliveryError
 from tipline.alerts.sms_drivers import AndroidGateway, SmsSettingsError, build, message_id
 
-from .sms_fakes import FakeAndroidGateway, FakeHttpProvider
+from .sms_fakes import FakeAndroidGateway, FakeHttpProvider, android_settings, use
 
 NUMBER = "0912345678"
 FORMS = ("0912345678", "912345678", "+84912345678", "0912 345 678")
-
-
-def android_settings(fake: FakeAndroidGateway) -> dict:
-    return {
-        "TIPLINE_SMS_DRIVER": "android",
-        "TIPLINE_SMS_ANDROID_URL": fake.url,
-        "TIPLINE_SMS_ANDROID_USER": fake.user,
-        "TIPLINE_SMS_ANDROID_PASSWORD": fake.password,
-    }
-
-
-def use(app, monkeypatch, settings: dict) -> None:
-    for key, value in settings.items():
-        monkeypatch.setitem(app.config, key, value)
-    # A budget of its own for each test (the limiter's store lives as long as the app).
-    monkeypatch.setitem(app.config, "RATELIMIT_KEY_PREFIX", f"t{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture

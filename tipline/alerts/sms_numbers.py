@@ -63,6 +63,11 @@ def _code_hash(row: StaffSmsNumber, code: str) -> str:
     return lookup_hash(code, f"sms-code:{row.id}:{row.phone_hash}")
 
 
+def _check_available() -> None:
+    if not sms.available():
+        raise SmsUnavailable(_l("Tin nhắn SMS chưa được bật trên hệ thống này."))
+
+
 def staff_number(user: User) -> StaffSmsNumber | None:
     return db.session.scalar(select(StaffSmsNumber).where(StaffSmsNumber.user_id == user.id))
 
@@ -89,6 +94,7 @@ def set_staff_number(user: User, phone: str) -> StaffSmsNumber:
         number = sms.e164(phone)
     except sms.BadNumber:
         raise SmsNumberError(_l("Số điện thoại không đúng (ví dụ: 0912 345 678).")) from None
+    _check_available()
     row = staff_number(user)
     if row is None:
         row = StaffSmsNumber(user_id=user.id)
@@ -111,8 +117,7 @@ def send_code(
     row = row or staff_number(user)
     if row is None or row.verified_at is not None:
         raise SmsNumberError(_l("Không có số nào đang chờ xác nhận."))
-    if not sms.available():
-        raise SmsUnavailable(_l("Tin nhắn SMS chưa được bật trên hệ thống này."))
+    _check_available()
     key = lookup_hash(str(user.id), "sms-code-sender")
     if not throttle.take("sms-code", key, current_app.config["TIPLINE_SMS_CODE_LIMIT"]):
         raise SmsNumberError(_l("Đã gửi nhiều mã trong một giờ qua. Hãy đợi rồi thử lại."))

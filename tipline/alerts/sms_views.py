@@ -92,7 +92,8 @@ def sms_settings(
 
 @bp.app_context_processor
 def _template_globals() -> dict:
-    return {"sms_settings": sms_settings}
+    # The tip form offers SMS updates only where a gateway is set up.
+    return {"sms_settings": sms_settings, "sms_updates_offered": sms.available}
 
 
 def _back() -> str:

@@ -23,6 +23,7 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 
+from tipline.alerts.sms_numbers import subscribe_tip
 from tipline.core.assets import serve_static
 from tipline.core.errors import TiplineError
 from tipline.core.http import no_store, wants_json
@@ -223,6 +224,8 @@ def submit():
         form.submission_key.errors = [refused.message]
         form.submission_key.data = new_submission_key()
         return _render_form(form, commune, kept_photo=bool(photos)), 409
+    if receipt.created and form.sms_updates.data:
+        subscribe_tip(receipt.tip, draft.phone)  # kept for a confidential or named tip only
     _commit_keeping_loaded()
     # Rendered after the commit (on SQLite the write lock is released first) from what
     # the session already holds; should the page fail, a re-post gives the same receipt.
