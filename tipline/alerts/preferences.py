@@ -83,7 +83,16 @@ class Preferences:
         return until.astimezone(UTC).replace(tzinfo=None)
 
 
-def defaults(user: User) -> Preferences:
+# Channels that cost money and reach any phone (SMS): by default urgent tips and
+# escalations only, whatever the roles; a person may ask for more.
+URGENT_ONLY_CHANNELS = frozenset({"sms"})
+
+
+def defaults(user: User, channel: str | None = None) -> Preferences:
+    if channel in URGENT_ONLY_CHANNELS:
+        return Preferences(
+            new_tips=False, urgent_tips=True, tipster_replies=False, escalations=True
+        )
     everything = holds_any(user, ALERT_EVERYTHING_ROLES)
     return Preferences(
         new_tips=everything, urgent_tips=True, tipster_replies=True, escalations=True
@@ -115,8 +124,8 @@ def for_user(user: User, channel: str, stored: dict | None = None) -> Preference
     """One account's preferences on one channel (stored, or its roles' defaults)."""
     if stored is None:
         row = db.session.get(AlertPreference, (user.id, channel))
-        return of_row(row) if row is not None else defaults(user)
-    return stored.get((user.id, channel)) or defaults(user)
+        return of_row(row) if row is not None else defaults(user, channel)
+    return stored.get((user.id, channel)) or defaults(user, channel)
 
 
 def save(user: User, channel: str, preferences: Preferences) -> None:

@@ -18,11 +18,6 @@ from flask import current_app
 from tipline.alerts import sms
 from tipline.alerts.channels import register
 from tipline.alerts.channels.base import (
-    DEADLINE_NEAR,
-    ESCALATED,
-    TEST,
-    UNACKNOWLEDGED,
-    URGENT_TIP,
     Alert,
     DeliveryError,
 )
@@ -38,11 +33,6 @@ TIP = "tip"
 
 class SmsChannel:
     name: ClassVar[str] = "sms"
-    # What a staff number gets unless its owner chose otherwise: urgent tips and
-    # escalations (SMS costs money and interrupts; the rest goes to the app and push).
-    default_kinds: ClassVar[frozenset[str]] = frozenset(
-        {URGENT_TIP, ESCALATED, UNACKNOWLEDGED, DEADLINE_NEAR, TEST}
-    )
 
     @property
     def idempotent(self) -> bool:  # the driver's: known only from the settings
