@@ -82,8 +82,8 @@ def _check_year(year: int) -> None:
 def period_choices(today: date | None = None, years: int = 5) -> list[tuple[str, str]]:
     today = today or local_today()
     # Said as it is: the twelve months run from the first day of the earliest to today.
-    first = months_back(today, 12)
-    choices = [(LAST_12, str(_l("12 tháng, từ %(month)s đến nay", month=f"{first:%m/%Y}")))]
+    first = months_back(today, 12).strftime("%m/%Y")
+    choices = [(LAST_12, str(_l("12 tháng, từ %(month)s đến nay", month=first)))]
     for year in range(today.year, today.year - years, -1):
         choices.append((str(year), str(_l("Năm %(year)s", year=year))))
     for month in Period(months_back(today, 12), today, "").months()[::-1]:

@@ -43,6 +43,7 @@ from tipline.tips.models import (
     TipEvent,
     TipRead,
     TipStatus,
+    localized_name,
 )
 from tipline.tips.queries import TipUnit, acting_clause, reading_clause, visible_tips
 from tipline.tips.services import active_categories, category_by_code, normalize_reference
@@ -472,7 +473,7 @@ def active_filters(wanted: InboxFilter, options: InboxOptions) -> list[str]:
     if wanted.priority is not None:
         labels.append(str(wanted.priority.label))
     if wanted.category_id is not None:
-        labels += [c.name for c in options.categories if c.id == wanted.category_id]
+        labels += [c.label for c in options.categories if c.id == wanted.category_id]
     if wanted.unit is not None:
         labels.append(wanted.unit.name)
     for flag, label in (
@@ -594,6 +595,12 @@ class Option:
     id: int
     code: str
     name: str
+    name_en: str | None = None  # categories have one
+
+    @property
+    def label(self) -> str:
+        """The name in the reader's language (the options are cached for every language)."""
+        return localized_name(self.name, self.name_en)
 
 
 @dataclass(frozen=True)
@@ -635,7 +642,7 @@ def _inbox_options(user: User) -> InboxOptions:
             units = [u for u in units if u.level == UnitLevel.COMMUNE]
     units.sort(key=unit_sort_key)
     return InboxOptions(
-        [Option(c.id, c.code, c.name) for c in active_categories()],
+        [Option(c.id, c.code, c.name, c.name_en) for c in active_categories()],
         [Option(u.id, u.code, u.name) for u in units],
         assignable_people(units),
     )
