@@ -190,6 +190,16 @@ class Config:
     TIPLINE_OPEN311_MEDIA_TIMEOUT = _int("TIPLINE_OPEN311_MEDIA_TIMEOUT", 5)
     # Tests only: let media_url reach 127.0.0.1 (a local test server).
     TIPLINE_OPEN311_MEDIA_ALLOW_LOOPBACK = False
+    # --- settings: abuse control (issue 21) ---
+    # A proof of work (tipline/public/puzzle.py) is asked of the form's script once a
+    # commune gets more than ..._COMMUNE_PER_HOUR tips in an hour, or one client sends
+    # more than ..._CLIENT_PER_HOUR: BASE_BITS leading zero bits at the threshold, one more
+    # per doubling of the load, at most MAX_BITS; a puzzle lives ..._SECONDS.
+    TIPLINE_PUZZLE_COMMUNE_PER_HOUR = _int("TIPLINE_PUZZLE_COMMUNE_PER_HOUR", 20)
+    TIPLINE_PUZZLE_CLIENT_PER_HOUR = _int("TIPLINE_PUZZLE_CLIENT_PER_HOUR", 3)
+    TIPLINE_PUZZLE_BASE_BITS = _int("TIPLINE_PUZZLE_BASE_BITS", 16)
+    TIPLINE_PUZZLE_MAX_BITS = _int("TIPLINE_PUZZLE_MAX_BITS", 24)
+    TIPLINE_PUZZLE_SECONDS = _int("TIPLINE_PUZZLE_SECONDS", 900)
     # --- settings: alerts (issue 16) ---
     # Key(s) sealing personal data at rest (push addresses, phone numbers): Fernet keys,
     # comma-separated, the first sealing (tipline/core/sealed.py). Development: generated

@@ -22,13 +22,15 @@ from typing import TypeVar
 from flask import current_app
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, Storage
-from limits.strategies import RateLimiter
+from limits.strategies import FixedWindowRateLimiter, RateLimiter
 
 T = TypeVar("T")
 
 # After the store fails, count in this process for this long before trying the store
 # again: a dead Redis costs one socket timeout per half minute, not one per request.
 RETRY_STORE_SECONDS = 30
+# `count` keeps its tally as a limit no one reaches.
+_COUNT_CEILING = 1_000_000_000
 
 
 def init_app(app, limiter) -> None:
@@ -121,6 +123,45 @@ def clear(name: str, key: str, limit: str | RateLimitItem) -> None:
         return
     item, ids = _item(limit), _identifiers(name, key)
     call(lambda storage: _strategy(storage).clear(item, *ids))
+
+
+def _rules_store() -> Storage:
+    """The limiter's store, or this process's while limits are off: what `once` and
+    `count` keep are rules of the app (single use, load), not limits one may turn off."""
+    limiter = _limiter()
+    return limiter.storage if limiter.enabled else _local()
+
+
+def once(name: str, key: str, seconds: int) -> bool:
+    """True the first time `key` is seen under `name` within `seconds`, False after."""
+    item, ids = parse(f"1 per {seconds} second"), _identifiers(name, key)
+    return call(
+        lambda storage: FixedWindowRateLimiter(storage).hit(item, *ids), shared=_rules_store
+    )
+
+
+def count(name: str, key: str, seconds: int) -> int:
+    """Count one event of `key` under `name`; how many there were in this window of
+    `seconds` (fixed windows), this one included."""
+    item, ids = parse(f"{_COUNT_CEILING} per {seconds} second"), _identifiers(name, key)
+
+    def hit(storage: Storage) -> int:
+        strategy = FixedWindowRateLimiter(storage)
+        strategy.hit(item, *ids)
+        return _COUNT_CEILING - strategy.get_window_stats(item, *ids).remaining
+
+    return call(hit, shared=_rules_store)
+
+
+def seen(name: str, key: str, seconds: int) -> int:
+    """How many events `count` counted for `key` in this window (nothing is counted)."""
+    item, ids = parse(f"{_COUNT_CEILING} per {seconds} second"), _identifiers(name, key)
+    return call(
+        lambda storage: (
+            _COUNT_CEILING - FixedWindowRateLimiter(storage).get_window_stats(item, *ids).remaining
+        ),
+        shared=_rules_store,
+    )
 
 
 def retry_after(name: str, key: str, limit: str | RateLimitItem) -> int:

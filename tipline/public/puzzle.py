@@ -1,0 +1,137 @@
+"""A proof of work that grows with the load (hashcash), instead of a CAPTCHA.
+
+While a commune gets its usual trickle of tips (about one a day), nobody is asked
+anything. When submissions to a commune, or from one client (the limiter's keyed hash
+of its address: never the address), rise above a threshold within an hour, the form's
+script asks for a puzzle before sending: find a number `n` such that
+SHA-256("<puzzle>:<n>") starts with `bits` zero bits. The browser solves it in a Web
+Worker (tipline/static/puzzle-worker.js, loaded only when a puzzle is asked for); each
+further doubling of the load over the threshold adds one bit, i.e. doubles the work.
+
+A puzzle is signed (the app's secret key), names its commune and difficulty, lives
+PUZZLE_SECONDS and is spent by its first use (a short-lived record in the limiter's
+store: Redis in production). A post without a solved puzzle is never refused for that
+alone: the per-client limit still applies, and during a flood such a post is accepted
+but held for staff to review as possible spam (`Verdict.held`), so a browser without
+JavaScript is never locked out. No third-party service is involved.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import math
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from tipline.core import throttle
+
+__all__ = ["Check", "Verdict", "bits_for", "check", "issue", "leading_zero_bits", "record"]
+
+_SALT = "tipline-puzzle"
+# Answers are decimal counters; a solver gives up long before this many digits.
+_MAX_ANSWER_DIGITS = 15
+_HOUR = 3600
+
+
+class Check(enum.Enum):
+    NOT_ASKED = "not_asked"  # no puzzle needed at this load
+    SOLVED = "solved"
+    MISSING = "missing"  # asked for, none sent (no JavaScript, an old page, a bot)
+    WRONG = "wrong"  # malformed, forged, expired, spent, another commune, or not solved
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check: Check
+    # Accept the post but hold it for review as possible spam.
+    held: bool
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+
+
+def _settings() -> dict:
+    config = current_app.config
+    return {
+        "commune": config["TIPLINE_PUZZLE_COMMUNE_PER_HOUR"],
+        "client": config["TIPLINE_PUZZLE_CLIENT_PER_HOUR"],
+        "base": config["TIPLINE_PUZZLE_BASE_BITS"],
+        "max": config["TIPLINE_PUZZLE_MAX_BITS"],
+        "seconds": config["TIPLINE_PUZZLE_SECONDS"],
+    }
+
+
+def _load(commune_code: str, client_key: str) -> float:
+    """The load as a multiple of its threshold (≥ 1: a puzzle is asked for)."""
+    settings = _settings()
+    commune = throttle.seen("puzzle-commune", commune_code, _HOUR)
+    client = throttle.seen("puzzle-client", client_key, _HOUR)
+    return max(commune / max(settings["commune"], 1), client / max(settings["client"], 1))
+
+
+def bits_for(commune_code: str, client_key: str) -> int:
+    """The puzzle's difficulty for this commune and client now; 0 means no puzzle."""
+    load = _load(commune_code, client_key)
+    if load < 1:
+        return 0
+    settings = _settings()
+    return min(settings["base"] + int(math.log2(load)), settings["max"])
+
+
+def record(commune_code: str, client_key: str) -> None:
+    """Count one accepted submission toward the load of the commune and of the client."""
+    throttle.count("puzzle-commune", commune_code, _HOUR)
+    throttle.count("puzzle-client", client_key, _HOUR)
+
+
+def issue(commune_code: str, bits: int) -> str:
+    """A signed puzzle for this commune at this difficulty."""
+    return _serializer().dumps({"c": commune_code, "b": bits, "n": secrets.token_urlsafe(12)})
+
+
+def leading_zero_bits(digest: bytes) -> int:
+    bits = 0
+    for byte in digest:
+        if byte == 0:
+            bits += 8
+            continue
+        return bits + 8 - byte.bit_length()
+    return bits
+
+
+def _solved(puzzle: str, answer: str, commune_code: str, required: int) -> bool:
+    if not answer.isascii() or not answer.isdigit() or len(answer) > _MAX_ANSWER_DIGITS:
+        return False
+    try:
+        claims = _serializer().loads(puzzle, max_age=_settings()["seconds"])
+    except (SignatureExpired, BadSignature):
+        return False
+    if not isinstance(claims, dict) or claims.get("c") != commune_code:
+        return False
+    bits = claims.get("b")
+    # A puzzle easier than the load now asks for counts if it was issued fairly: the
+    # load may have risen while its resident typed; only a forged one could be easier.
+    if not isinstance(bits, int) or bits < min(required, _settings()["base"]):
+        return False
+    digest = hashlib.sha256(f"{puzzle}:{answer}".encode()).digest()
+    if leading_zero_bits(digest) < bits:
+        return False
+    # Single use: the first post with this puzzle spends it.
+    return throttle.once("puzzle-spent", str(claims.get("n")), _settings()["seconds"])
+
+
+def check(puzzle: str | None, answer: str | None, commune_code: str, client_key: str) -> Verdict:
+    """What a post's puzzle fields say, at the load of its commune and client now."""
+    required = bits_for(commune_code, client_key)
+    if puzzle and answer is not None:
+        if _solved(puzzle, answer, commune_code, required or _settings()["base"]):
+            return Verdict(Check.SOLVED, held=False)
+        return Verdict(Check.WRONG, held=required > 0)
+    if required == 0:
+        return Verdict(Check.NOT_ASKED, held=False)
+    return Verdict(Check.MISSING, held=True)
