@@ -189,7 +189,10 @@ def test_filter_summary_and_sheet_start_closed(login, world, varied):
     html = inbox(login("leader_a1"), priority="urgent", mine="1")
     assert re.search(r'<details class="filter-sheet">', html)  # not open
     summary = re.search(r'<span class="active-filters">([^<]*)</span>', html).group(1)
-    assert summary == "Cần xử lý · Khẩn · Của tôi · Cần xử lý trước"
+    assert summary == "Cần xử lý · Khẩn · Của tôi"
+    html = inbox(login("leader_a1"), status="resolved", sort="oldest")
+    summary = re.search(r'<span class="active-filters">([^<]*)</span>', html).group(1)
+    assert summary == "Đã giải quyết · Cũ nhất"
     assert "Tất cả, cả tin đã đóng" in inbox(login("leader_a1"), all="1")
 
 

@@ -484,7 +484,8 @@ def active_filters(wanted: InboxFilter, options: InboxOptions) -> list[str]:
     ):
         if flag:
             labels.append(str(label))
-    labels.append(str(SORT_LABELS[wanted.order]))
+    if wanted.sort:
+        labels.append(str(SORT_LABELS[wanted.sort]))
     return labels
 
 
