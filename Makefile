@@ -5,6 +5,7 @@ FLASK  := $(VENV)/bin/flask
 PYTHON ?= python3
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+WORKER ?=
 export FLASK_APP := wsgi.py
 
 .PHONY: run install install-dev test lint format demo messages translations compile screenshots lighthouse clean
@@ -22,14 +23,16 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 install: $(VENV)/.installed compile
 install-dev: $(VENV)/.dev-installed compile
 
-## run: install, migrate, load the demo when the database is empty, serve
+## run: install, migrate, load the demo when the database is empty, serve with one alerts worker
 # umask 077: the database, photos and folders these commands create in instance/ are the
-# owner's only (the serve command sets the same umask for itself).
+# owner's only (the serve command sets the same umask for itself). The serve command starts
+# `flask tipline worker` as its child (alerts, periodic jobs) and stops it on Ctrl-C;
+# WORKER=--no-worker serves without it.
 run: install
 	umask 077 && $(FLASK) db upgrade
 	umask 077 && $(FLASK) tipline demo --if-empty
 	@echo "Tipline: http://$(HOST):$(PORT)/  (staff: http://$(HOST):$(PORT)/staff/)"
-	$(FLASK) tipline serve --host $(HOST) --port $(PORT)
+	$(FLASK) tipline serve --host $(HOST) --port $(PORT) $(WORKER)
 
 demo: install
 	umask 077 && $(FLASK) db upgrade

@@ -103,19 +103,23 @@ def _skip_locked(query):
 def fan_out(limit: int, now: datetime | None = None) -> int:
     """Write the deliveries of up to `limit` waiting notifications; commits."""
     now = now or utcnow()
-    notifications = db.session.scalars(
-        _skip_locked(
-            select(Notification)
-            .where(Notification.fanned_out_at.is_(None))
-            .order_by(Notification.id)
-            .limit(limit)
-        )
-    ).all()
-    for notification in notifications:
-        for delivery in deliveries_for(notification, now):
-            db.session.add(delivery)
-        notification.fanned_out_at = now
-    db.session.commit()
+    try:
+        notifications = db.session.scalars(
+            _skip_locked(
+                select(Notification)
+                .where(Notification.fanned_out_at.is_(None))
+                .order_by(Notification.id)
+                .limit(limit)
+            )
+        ).all()
+        for notification in notifications:
+            for delivery in deliveries_for(notification, now):
+                db.session.add(delivery)
+            notification.fanned_out_at = now
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()  # SQLite: another process wrote first; next pass
+        return 0
     return len(notifications)
 
 
@@ -324,7 +328,7 @@ def _send_one(
     target = delivery.target
     db.session.commit()  # no transaction stays open during the send
     try:
-        with time_limit(settings.send_timeout + 1):
+        with time_limit(settings.send_timeout + min(1.0, settings.send_timeout)):
             channel.send(target, alert, timeout=settings.send_timeout)
     except DeliveryError as error:
         db.session.rollback()

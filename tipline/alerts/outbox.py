@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from tipline.accounts.models import User
-from tipline.accounts.permissions import POLICE, SETTLERS, TRIAGERS, acting_staff
+from tipline.accounts.models import Role, User
+from tipline.accounts.permissions import POLICE, TRIAGERS, acting_staff
 from tipline.alerts import preferences
 from tipline.alerts.channels import CHANNELS
 from tipline.alerts.channels.base import (
@@ -28,6 +28,7 @@ from tipline.alerts.channels.base import (
     URGENT_TIP,
 )
 from tipline.alerts.models import Notification
+from tipline.alerts.preferences import IN_APP
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db
 from tipline.tips.models import Tip
@@ -39,23 +40,20 @@ AUDIENCE = {
     TIPSTER_REPLY: TRIAGERS,
     ESCALATED: POLICE,
     UNACKNOWLEDGED: POLICE,
-    DEADLINE_NEAR: SETTLERS,
 }
-# The in-app channel: always there, even before any channel module is loaded.
-IN_APP = "inapp"
+# A deadline near goes to whoever handles the tip: the village's leader (the commune
+# police when there is none), or the commune police once the tip is theirs.
+LEADERS = frozenset({Role.VILLAGE_LEADER})
 
 
 def staff_recipients(tip: Tip, kind: str) -> list[User]:
     """Staff who can act on `tip` and want `kind` on some channel (in-app included)."""
-    if kind == DEADLINE_NEAR and tip.assignee is not None:
-        # The handler: the person it is assigned to, while they may still act on it.
-        candidates = [u for u in acting_staff(tip) if u.id == tip.assignee_id]
-        if not candidates:
-            candidates = acting_staff(tip, SETTLERS)
+    if kind == DEADLINE_NEAR:
+        candidates = acting_staff(tip, LEADERS) or acting_staff(tip, POLICE)
     else:
         candidates = acting_staff(tip, AUDIENCE[kind])
     stored = preferences.load(candidates)
-    channels = {IN_APP, *CHANNELS}
+    channels = {IN_APP, *(name for name, channel in CHANNELS.items() if channel.available())}
     return [
         user
         for user in candidates

@@ -28,6 +28,7 @@ from tipline.alerts.models import AlertPreference
 from tipline.core.timeutil import LOCAL_TZ
 from tipline.extensions import db
 
+IN_APP = "inapp"
 # The kinds that go whatever the preferences say: the person is the one to act, now.
 ALWAYS = frozenset({DEADLINE_NEAR, UNACKNOWLEDGED, TEST})
 # Kinds that ignore quiet hours.
@@ -121,11 +122,16 @@ def load(users: Iterable[User]) -> dict[tuple[int, str], Preferences]:
 
 
 def for_user(user: User, channel: str, stored: dict | None = None) -> Preferences:
-    """One account's preferences on one channel (stored, or its roles' defaults)."""
+    """One account's preferences on one channel: as stored; for a channel never set, its
+    own defaults (SMS), else as set for the app (in-app), else its roles' defaults."""
     if stored is None:
-        row = db.session.get(AlertPreference, (user.id, channel))
-        return of_row(row) if row is not None else defaults(user, channel)
-    return stored.get((user.id, channel)) or defaults(user, channel)
+        stored = load([user])
+    found = stored.get((user.id, channel))
+    if found is not None:
+        return found
+    if channel in URGENT_ONLY_CHANNELS:
+        return defaults(user, channel)
+    return stored.get((user.id, IN_APP)) or defaults(user, channel)
 
 
 def save(user: User, channel: str, preferences: Preferences) -> None:

@@ -8,7 +8,9 @@ What it adds to Werkzeug's server, through public hooks only:
 - a process umask of 0o077 and owner-only modes on the instance folder, the SQLite
   database and the photo folder, so nothing the app writes there is readable by others;
 - background tasks (:data:`BackgroundTask`) run beside the server in the process that
-  serves, stopped when it stops: a later worker is one more task and one option.
+  serves, stopped when it stops; one of them starts the alerts worker (`flask tipline
+  worker`) as a child process and stops it on exit (`--no-worker`: not started). With the
+  reloader, only the serving child starts it; `create_app` never does.
 
 Production serves with gunicorn (gunicorn.conf.py), which keeps the same rules.
 """
@@ -17,6 +19,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +43,7 @@ __all__ = [
     "serve",
     "serve_command",
     "tighten_instance",
+    "worker_process",
 ]
 
 # Files the app creates are its own only: 0600 files, 0700 folders.
@@ -120,6 +126,52 @@ def _ensure_log_output() -> None:
         _logger.addHandler(logging.StreamHandler())
 
 
+def worker_command(app_import_path: str | None) -> list[str]:
+    """The command line of the alerts worker, as this process was started (same app)."""
+    app_option = ["--app", app_import_path] if app_import_path else []
+    return [sys.executable, "-m", "flask", *app_option, "tipline", "worker"]
+
+
+def worker_process(command: Sequence[str], *, restart_after: float = 5.0) -> BackgroundTask:
+    """A task that runs the alerts worker as a child process, in the same environment.
+
+    The child is told this process's id and ends by itself if this process disappears
+    without stopping it (a SIGKILL); a child that dies is started again.
+    """
+
+    def task(app: Flask, stop: threading.Event) -> None:
+        child: subprocess.Popen | None = None
+        try:
+            while not stop.is_set():
+                if child is None or child.poll() is not None:
+                    if child is not None:
+                        _logger.error(
+                            "alerts worker ended (code %s); starting it again", child.returncode
+                        )
+                        if stop.wait(restart_after):
+                            break
+                    child = subprocess.Popen([*command, "--parent-pid", str(os.getpid())])  # noqa: S603
+                    _logger.info("alerts worker started (pid %d)", child.pid)
+                stop.wait(0.5)
+        finally:
+            if child is not None and child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=8)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+                _logger.info("alerts worker stopped (pid %d)", child.pid)
+
+    return task
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends the server like Ctrl-C does: through `finally`, so tasks stop too."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+
+
 def serve(
     app: Flask,
     host: str,
@@ -136,6 +188,7 @@ def serve(
     # With the reloader, the first process only watches files: the child serves and
     # runs the tasks.
     serving = not reload or is_running_from_reloader()
+    _exit_on_sigterm()
     stop = threading.Event()
     threads = [
         threading.Thread(target=task, args=(app, stop), name=f"tipline-task-{n}", daemon=True)
@@ -178,9 +231,20 @@ def serve(
     default=None,
     help="Werkzeug's interactive debugger and reloader (developers only; never in production).",
 )
+@click.option(
+    "--worker/--no-worker",
+    default=True,
+    show_default=True,
+    help="Start the alerts worker (`flask tipline worker`) beside the server, stop it on exit.",
+)
 @pass_script_info
 def serve_command(
-    info: ScriptInfo, host: str, port: int, reload: bool | None, debug: bool | None
+    info: ScriptInfo,
+    host: str,
+    port: int,
+    reload: bool | None,
+    debug: bool | None,
+    worker: bool,
 ) -> None:
     """Serve the app for development and demos (`make run`); production uses gunicorn."""
     app = info.load_app()
@@ -189,4 +253,5 @@ def serve_command(
     if debug and app.config.get("TIPLINE_PRODUCTION"):
         raise click.UsageError("--debug is refused when TIPLINE_ENV=production.")
     app.debug = debug
-    serve(app, host, port, reload=debug if reload is None else reload, debugger=debug)
+    tasks = [worker_process(worker_command(info.app_import_path))] if worker else []
+    serve(app, host, port, reload=debug if reload is None else reload, debugger=debug, tasks=tasks)
