@@ -12,6 +12,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from itsdangerous import BadData, URLSafeTimedSerializer
+from wtforms.fields.choices import SelectChoice
 
 from tipline.accounts.models import Role, User
 from tipline.accounts.permissions import (
@@ -85,8 +86,10 @@ def _unit_choices() -> list[tuple[str, str]]:
 
 
 def _fill(form: RoleForm) -> RoleForm:
-    form.role.choices = _role_choices()
-    form.unit.choices = _unit_choices()
+    # Required selects start empty (HTML asks it; nobody gives a role by not looking).
+    blank = SelectChoice("", _l("— Chọn —"))
+    form.role.choices = [blank, *(SelectChoice(*c) for c in _role_choices())]
+    form.unit.choices = [blank, *(SelectChoice(*c) for c in _unit_choices())]
     return form
 
 

@@ -133,7 +133,7 @@ class AssignForm(FlaskForm):
 class PriorityForm(FlaskForm):
     priority = SelectField(
         _l("Mức ưu tiên"),
-        choices=Priority.choices(),
+        choices=[SelectChoice("", _l("— Chọn —")), *Priority.choices()],
         validators=[DataRequired(_l("Hãy chọn mức ưu tiên."))],
     )
     version = IntegerField(widget=HiddenField.widget, validators=[InputRequired()])
@@ -146,6 +146,7 @@ class BulkForm(FlaskForm):
     operation = SelectField(
         _l("Thao tác với các tin đã chọn"),
         choices=[
+            SelectChoice("", _l("— Chọn —")),
             SelectChoice("assign", _l("Giao cho")),
             SelectChoice("priority", _l("Đổi mức ưu tiên")),
             SelectChoice("spam", _l("Không xử lý: tin rác")),
@@ -255,7 +256,7 @@ def people_choices(people) -> list[SelectChoice]:
 
 def move_choices(commune: Unit | None, targets: list[Unit]) -> list[SelectChoice]:
     """Where a tip may be moved (workflow.move_targets); its commune means no known village."""
-    return [
+    return [SelectChoice("", _l("— Chọn —"))] + [
         SelectChoice(unit.code, f"{unit.name} ({_l('không rõ thôn')})")
         if commune is not None and unit.id == commune.id
         else SelectChoice(unit.code, unit.name)

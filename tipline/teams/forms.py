@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from tipline.core.text import clean_text
@@ -16,7 +17,7 @@ PHONE = Regexp(r"^\+?[0-9 .-]{8,15}$", message=_l("Số điện thoại chưa đ
 class TeamForm(FlaskForm):
     kind = SelectField(
         _l("Loại tổ chức"),
-        choices=TeamKind.choices(),
+        choices=[SelectChoice("", _l("— Chọn —")), *TeamKind.choices()],
         validators=[DataRequired(_l("Hãy chọn loại tổ chức."))],
     )
     name = StringField(

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from tipline.accounts.permissions import can_keep_registry
 from tipline.core.http import no_store
@@ -55,9 +56,13 @@ def index():
     return render_template("teams/index.html", communes=communes)
 
 
-def _unit_choices(commune: Unit) -> list[tuple[str, str]]:
+def _unit_choices(commune: Unit) -> list[SelectChoice]:
     units = db.session.scalars(select(Unit).where(commune.subtree_clause(), Unit.active))
-    return [(u.code, ("· " if u.id != commune.id else "") + u.name) for u in tree_order(units)]
+    choices = [
+        SelectChoice(u.code, ("· " if u.id != commune.id else "") + u.name)
+        for u in tree_order(units)
+    ]
+    return [SelectChoice("", _l("— Chọn —")), *choices]
 
 
 @bp.route("/<code>", methods=["GET", "POST"])
