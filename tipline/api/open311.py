@@ -22,7 +22,7 @@ from flask_babel import refresh
 from flask_smorest import Blueprint
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased, selectinload
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from tipline.accounts.permissions import unit_may_read
 from tipline.api import keys, schemas
@@ -31,7 +31,7 @@ from tipline.api.formats import answer, day, error_answer, iso
 from tipline.api.media import MediaError, fetch_media
 from tipline.api.models import PartnerKey
 from tipline.core.errors import TiplineError
-from tipline.core.http import MESSAGES, error_response
+from tipline.core.http import ERROR_WRITERS, MESSAGES
 from tipline.core.i18n import ENVIRON_KEY
 from tipline.core.privacy import client_bucket
 from tipline.core.text import clean_text, is_phone, normalize_phone
@@ -100,10 +100,6 @@ def _http_error(error: HTTPException):
     data = getattr(error, "data", None) or {}
     if "messages" in data:  # an input its schema refused (webargs)
         return error_answer(400, schemas.refusal(data.get("schema"), data["messages"]))
-    return _spec_error(error)
-
-
-def _spec_error(error: HTTPException):
     status = error.code or 500
     response = error_answer(status, MESSAGES.get(status, MESSAGES[400]))
     if status == 429:
@@ -113,17 +109,9 @@ def _spec_error(error: HTTPException):
     return response
 
 
-@bp.app_errorhandler(NotFound)
-@bp.app_errorhandler(MethodNotAllowed)
-def _no_such_route(error: HTTPException):
-    """Addresses no route matches (no format, an unknown one, a wrong method): below
-    /open311/ in the spec's shape and the path's format; elsewhere the app's answer."""
-    if request.path.startswith("/open311/"):
-        return _spec_error(error)
-    response = error_response(error.code, MESSAGES.get(error.code))
-    if isinstance(error, MethodNotAllowed) and error.valid_methods:
-        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
-    return response
+# Errors the app answers before or without a route (no format, an unknown one, a wrong
+# method, a NUL in the address, an upload over the cap): in the spec's shape too.
+ERROR_WRITERS["/open311/"] = error_answer
 
 
 # --- who is asking ------------------------------------------------------------------------
@@ -234,9 +222,14 @@ def _errors(*statuses: int):
     """The errors an operation gives: the spec's list of {code, description}, JSON or XML."""
 
     def decorate(view):
-        for status in reversed(statuses):
+        # Every Open311 path ends in .json or .xml: any other extension is a 404.
+        for status in sorted({*statuses, 404}, reverse=True):
+            description = OPEN311_ERRORS[status]
             view = bp.alt_response(
-                status, schema=schemas.Open311Error(many=True), description=OPEN311_ERRORS[status]
+                status, schema={}, content_type="text/xml", description=description
+            )(view)
+            view = bp.alt_response(
+                status, schema=schemas.Open311Error(many=True), description=description
             )(view)
         return view
 

@@ -262,7 +262,10 @@ class ActionRequest(Input):
         validate=validate.Range(min=1),
         metadata={"description": "The tip's version as last read (a 409 if it changed)."},
     )
-    note = _nullable(validate=validate.Length(max=4000))
+    note = _nullable(
+        description="Required, not blank, when action is `note`.",
+        validate=validate.Length(max=4000),
+    )
     note_to_tipster = StrictBoolean()
     outcome = _choice([o.value for o in Outcome], EMPTY_MEANS_ABSENT, empty=True, allow_none=True)
     reason = _choice(
@@ -275,6 +278,11 @@ class ActionRequest(Input):
         description="Code of a village or commune.", validate=validate.Length(max=40)
     )
     conflict_of_interest = StrictBoolean()
+
+    @validates_schema
+    def _a_note_has_text(self, data, **kwargs):
+        if data.get("action") == NOTE and not (data.get("note") or "").strip():
+            raise ValidationError(str(_l("Thiếu trường %(name)s.", name="note")))
 
 
 # --- Open311 ------------------------------------------------------------------------------

@@ -66,10 +66,7 @@ def _refused_input(error: HTTPException):
     data = getattr(error, "data", None) or {}
     if "messages" in data:
         return error_response(400, schemas.refusal(data.get("schema"), data["messages"]))
-    response = error_response(error.code or 500, None)
-    if error.code == 405 and getattr(error, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(error.valid_methods)
-    return response
+    return error_response(error.code or 500, None)
 
 
 def _errors(*statuses: int):
@@ -271,7 +268,11 @@ LINKS_FROM_LIST = {
     "ActOnTip": {
         "operationId": "actOnTip",
         "parameters": {"public_id": "$response.body#/tips/0/public_id"},
-        "requestBody": {"action": "note", "version": "$response.body#/tips/0/version"},
+        "requestBody": {
+            "action": "note",
+            "note": "Đã xem.",
+            "version": "$response.body#/tips/0/version",
+        },
         "description": "A note on the first tip of the page, with the version just read.",
     },
 }
@@ -310,7 +311,11 @@ LINKS_FROM_TIP = {
     "ActOnTip": {
         "operationId": "actOnTip",
         "parameters": {"public_id": "$request.path.public_id"},
-        "requestBody": {"action": "note", "version": "$response.body#/tip/version"},
+        "requestBody": {
+            "action": "note",
+            "note": "Đã xem.",
+            "version": "$response.body#/tip/version",
+        },
         "description": "A note on this tip, with the version just read.",
     },
 }

@@ -42,6 +42,11 @@ def wants_json() -> bool:
     )
 
 
+# Path prefix -> writer(status, text) of the errors of an API with its own error shape
+# (Open311's list of {code, description}); registered by that API, so core knows no feature.
+ERROR_WRITERS: dict = {}
+
+
 def error_response(status: int, message):
     if status == 413 and message is None:
         mb = current_app.config["TIPLINE_MAX_PHOTO_BYTES"] // (1024 * 1024)
@@ -50,6 +55,9 @@ def error_response(status: int, message):
             mb=mb,
         )
     text = str(message or MESSAGES.get(status, MESSAGES[400]))
+    for prefix, write in ERROR_WRITERS.items():
+        if request.path.startswith(prefix):
+            return write(status, text)
     if wants_json():
         return make_response(jsonify(error=text, status=status), status)
     return make_response(render_template("error.html", status=status, message=text), status)
@@ -96,6 +104,8 @@ def register(app: Flask, *, session, limiter) -> None:
         status = error.code or 500
         # A 413 from Werkzeug is an upload over the photo limit: say so (error_response).
         response = error_response(status, None if status == 413 else MESSAGES.get(status))
+        if getattr(error, "valid_methods", None):  # a 405 says which methods there are
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
         if status == 429:
             _retry_after_limit(response, limiter)
         return response
