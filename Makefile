@@ -8,7 +8,7 @@ PORT   ?= 5000
 WORKER ?=
 export FLASK_APP := wsgi.py
 
-.PHONY: run install install-dev test lint format demo messages translations compile screenshots lighthouse clean
+.PHONY: run install install-dev test lint format demo messages translations compile screenshots lighthouse vnu clean
 
 $(VENV)/.installed: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ screenshots: install-dev
 lighthouse: install-dev
 	cd bench/lighthouse && npm ci --no-audit --no-fund
 	$(PY) bench/lighthouse/run.py
+
+## vnu: the pinned Nu HTML checker for tests/test_html_validity.py (needs node; Java to run)
+vnu:
+	cd tools/vnu && npm ci --no-audit --no-fund
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
