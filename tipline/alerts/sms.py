@@ -208,7 +208,8 @@ def _budget_item():
 def _budget_store():
     """The limiter's store (shared by every worker), or this process's own without one."""
     limiter = current_app.extensions.get("tipline_throttle", {}).get("limiter")
-    storage = getattr(limiter, "storage", None) if limiter is not None else None
+    # A limiter turned off (RATELIMIT_ENABLED=0) has no store: the budget still counts.
+    storage = limiter.storage if limiter is not None and limiter.enabled else None
     if storage is None:
         storage = current_app.extensions.setdefault("tipline.sms_budget", MemoryStorage())
     return storage
