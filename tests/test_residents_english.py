@@ -81,7 +81,7 @@ def _proper_names() -> list[str]:
     kinds = {word.lower() for _name, kind in units for word in (kind or "").split()}
     for name, _kind in units:
         own = " ".join(w for w in name.split() if w.lower() not in kinds)
-        if own:
+        if any(ch.isalpha() for ch in own):  # "1" of "Tổ dân phố 1" is no name
             names.add(own)
     # Longest first: "Xã An Bình" goes before "An Bình" would.
     return sorted({n for n in names if n} | {SWITCH}, key=len, reverse=True)
