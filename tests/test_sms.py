@@ -351,3 +351,21 @@ def test_no_number_reaches_the_log(app, ctx, android, caplog, monkeypatch):
         sms.send_sms(NUMBER, "x", key="l3")
     logged = caplog.text + " ".join(str(r.args) for r in caplog.records)
     assert not any(form in logged for form in ("912345678", "912 345 678"))
+
+
+def test_the_budget_is_shared_through_the_limiters_store(limited, android):
+    """Every worker counts in one place: Redis when the run has one (a moving window there)."""
+    first = limited(**android_settings(android), TIPLINE_SMS_BUDGET_PARTS=3)
+    second = limited(
+        **android_settings(android),
+        TIPLINE_SMS_BUDGET_PARTS=3,
+        RATELIMIT_KEY_PREFIX=first.config["RATELIMIT_KEY_PREFIX"],
+    )
+    with first.app_context():
+        sms.send_sms(NUMBER, "a" * 200, key="s1")  # two parts
+    with second.app_context():  # another process, the same gateway
+        sms.send_sms(NUMBER, "a", key="s2")
+        with pytest.raises(DeliveryError) as over:
+            sms.send_sms(NUMBER, "a", key="s3")
+    assert over.value.retry is True and over.value.retry_after > 0
+    assert len(android.received) == 2
