@@ -369,3 +369,21 @@ def test_the_budget_is_shared_through_the_limiters_store(limited, android):
             sms.send_sms(NUMBER, "a", key="s3")
     assert over.value.retry is True and over.value.retry_after > 0
     assert len(android.received) == 2
+
+
+def test_the_cli_sends_a_test_text_and_counts_parts(runner, android):
+    result = runner.invoke(args=["tipline", "sms", "test", NUMBER])
+    assert result.exit_code == 0, result.output
+    assert "1 SMS" in result.output and "android" in result.output
+    assert android.received[-1]["phoneNumbers"] == ["+84912345678"]
+    counted = runner.invoke(args=["tipline", "sms", "parts", "Tin báo mới"])
+    assert "as typed: 1 SMS (ucs2" in counted.output
+    assert "without marks: 1 SMS (gsm7, 11 units)" in counted.output
+
+
+def test_the_cli_says_why_a_test_text_failed(app, runner, android, monkeypatch):
+    monkeypatch.setitem(app.config, "TIPLINE_SMS_ANDROID_PASSWORD", "wrong")
+    result = runner.invoke(args=["tipline", "sms", "test", NUMBER])
+    assert result.exit_code == 1 and "401" in result.output
+    monkeypatch.setitem(app.config, "TIPLINE_SMS_DRIVER", "none")
+    assert "SMS is off" in runner.invoke(args=["tipline", "sms", "test", NUMBER]).output

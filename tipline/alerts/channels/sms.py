@@ -46,7 +46,11 @@ class SmsChannel:
         try:
             return sms.driver() is not None
         except sms.SmsSettingsError as error:
-            current_app.logger.warning("SMS is off: %s", error)
+            # Once per process and reason: the worker asks before every notification.
+            said = current_app.extensions.setdefault("tipline.sms_warned", set())
+            if str(error) not in said:
+                said.add(str(error))
+                current_app.logger.warning("SMS is off: %s", error)
             return False
 
     def staff_targets(self, user_id: int) -> list[str]:
