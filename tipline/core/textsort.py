@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 # The Vietnamese alphabet inside the Latin one (f, j, w, z occur in minority-language names).
 _ALPHABET = "aăâbcdđeêfghijklmnoôơpqrstuưvwxyz"
@@ -23,8 +22,7 @@ _ORDER = {letter: index for index, letter in enumerate(_ALPHABET)}
 _TONES = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}
 # Punctuation in ICU's root order; every punctuation mark comes after a space and before digits.
 _PUNCTUATION = "_-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$"
-_SPACE, _MARK, _NUMBER, _LETTER = 0, 1, 2, 3
-_TOKENS = re.compile(r"\d+|\s+|.", re.DOTALL)
+_TOKENS = re.compile(r"\d+|.", re.DOTALL)
 
 # Kind words that come before a unit's proper name, longest first ("Tổ dân phố" before "Tổ").
 KIND_WORDS = tuple(
@@ -41,45 +39,46 @@ KIND_WORDS = tuple(
 )  # fmt: skip
 
 
-@lru_cache(maxsize=4096)
-def _char(char: str) -> tuple[tuple[int, int], int, int]:
-    """(primary, secondary, tertiary) weights of one character."""
-    lower = char.lower()
-    tertiary = int(lower != char)
+# Primary weights are plain integers, in ICU's order of the groups: a space, punctuation,
+# numbers (by value), letters.
+_MARK, _NUMBER, _LETTER = 1_000, 10_000, 3_000_000_000
+_BIGGEST = 2_999_990_000 - _NUMBER  # numbers past this compare equal (none in unit names)
+_WEIGHTS: dict[str, tuple[int, int, int]] = {" ": (0, 0, 0)}
+
+
+def _weigh(token: str) -> tuple[int, int, int]:
+    """(primary, secondary, tertiary) weights of one character or one run of digits."""
+    if token.isdecimal():
+        return _NUMBER + min(int(token), _BIGGEST), 0, 0
+    lower = token.lower()
+    tertiary = int(lower != token)
     decomposed = unicodedata.normalize("NFD", lower)
     tone = next((_TONES[c] for c in decomposed if c in _TONES), 0)
     letter = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _TONES))
     if letter in _ORDER:
-        return (_LETTER, _ORDER[letter]), tone, tertiary
+        return _LETTER + _ORDER[letter], tone, tertiary
     if letter.isalpha():
         base = "".join(c for c in unicodedata.normalize("NFD", letter) if c.isalpha())
         rank = _ORDER.get(base[:1], 1000 + ord(base[:1] or letter[0]))
-        return (_LETTER, rank), tone or 9, tertiary
-    position = _PUNCTUATION.find(char)
-    return (_MARK, position if position >= 0 else 100 + ord(char)), 0, 0
+        return _LETTER + rank, tone or 9, tertiary
+    position = _PUNCTUATION.find(token)
+    return _MARK + (position if position >= 0 else 100 + ord(token)), 0, 0
 
 
 def vi_key(text: str) -> tuple:
     """A sort key for Vietnamese names: ICU's `vi-u-kn` order, then the text itself."""
     text = " ".join(text.split())
-    primary: list[tuple[int, int]] = []
-    secondary: list[int] = []
-    tertiary: list[int] = []
+    weights = []
     for token in _TOKENS.findall(text):
-        if token.isdigit():
-            primary.append((_NUMBER, int(token)))
-            secondary.append(0)
-            tertiary.append(0)
-        elif token.isspace():
-            primary.append((_SPACE, 0))
-            secondary.append(0)
-            tertiary.append(0)
-        else:
-            weights, tone, case = _char(token)
-            primary.append(weights)
-            secondary.append(tone)
-            tertiary.append(case)
-    return tuple(primary), tuple(secondary), tuple(tertiary), text
+        weight = _WEIGHTS.get(token)
+        if weight is None:
+            if len(_WEIGHTS) > 20_000:  # numbers are tokens too: keep the table bounded
+                _WEIGHTS.clear()
+                _WEIGHTS[" "] = (0, 0, 0)
+            weight = _WEIGHTS[token] = _weigh(token)
+        weights.append(weight)
+    primary, secondary, tertiary = zip(*weights, strict=True) if weights else ((), (), ())
+    return primary, secondary, tertiary, text
 
 
 def proper_name(name: str, kind: str | None = None) -> str:
@@ -90,13 +89,27 @@ def proper_name(name: str, kind: str | None = None) -> str:
     """
     name = " ".join(name.split())
     lowered = name.lower()
-    candidates = sorted({kind.lower(), *KIND_WORDS} if kind else KIND_WORDS, key=len, reverse=True)
+    first = lowered.split(" ", 1)[0]
+    kind = kind.lower() if kind else ""
+    candidates = _BY_FIRST_WORD.get(first, ())
+    if kind.split(" ", 1)[0] == first and kind not in candidates:
+        candidates = tuple(sorted((kind, *candidates), key=len, reverse=True))
     for word in candidates:
-        if word and lowered.startswith(word + " ") and len(name) > len(word) + 1:
+        if lowered.startswith(word + " ") and len(name) > len(word) + 1:
             return name[len(word) + 1 :]
     return name
 
 
+# Kind words by their first word, longest first: a name is checked against a few only.
+_BY_FIRST_WORD: dict[str, tuple[str, ...]] = {}
+for _word in KIND_WORDS:
+    _BY_FIRST_WORD[_word.split(" ", 1)[0]] = (
+        *_BY_FIRST_WORD.get(_word.split(" ", 1)[0], ()),
+        _word,
+    )
+
+
 def unit_key(name: str, kind: str | None = None) -> tuple:
-    """Sort key of a unit: its proper name in Vietnamese order, then its full name."""
-    return vi_key(proper_name(name, kind)), vi_key(name)
+    """Sort key of a unit: its proper name in Vietnamese order, then its full name (units
+    with the same proper name: "Phường Tân An" and "Xã Tân An")."""
+    return vi_key(proper_name(name, kind)), name
