@@ -149,7 +149,7 @@ def receiver(app, monkeypatch):
     receiver = Receiver(server.server_address[1], release)
     server.RequestHandlerClass = _handler(receiver)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     monkeypatch.setitem(
         app.config,
