@@ -150,14 +150,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("staff.delete_template", "POST"): staff(404, data={"template": "0"}),
     ("staff.notification_settings", "GET"): staff(200),
+    # posters (issue 20): commune A's staff, those above it, and A's village teams (their
+    # own village's only)
+    ("posters.index", "GET"): staff(200, leader_a2=200, leader_b1=200, police_b=200),
+    ("posters.document", "GET"): staff(
+        200, args={"code": "A"}, leader_b1=404, police_b=404, admin=200
+    ),
     # alerts (issue 16)
     ("alerts.index", "GET"): staff(200),
-    # a staff member's own SMS number (issue 16); no SMS gateway in this world
-    ("sms.page", "GET"): staff(200),
-    ("sms.add", "POST"): staff(422, data={"sms-phone": "x"}),  # not a phone number
-    ("sms.verify", "POST"): staff(422, data={"sms-code": "123456"}),  # no code waiting
-    ("sms.resend", "POST"): staff(422),  # no number waiting
-    ("sms.remove", "POST"): staff(302),
     ("alerts.read_all", "POST"): staff(303),
     ("alerts.test", "POST"): staff(303),
     # alerts that could not be sent: administrators only (others: no such page)

@@ -20,9 +20,9 @@ from tipline.accounts.models import Role, User
 from tipline.accounts.services import load_session_user
 from tipline.accounts.views import bp as account_bp
 from tipline.admin.views import bp as admin_bp
-from tipline.alerts.sms_views import bp as sms_bp
 from tipline.alerts.channels import webpush  # noqa: F401 (the Web Push channel registers itself)
 from tipline.alerts.push import bp as push_bp
+from tipline.alerts.sms_views import bp as sms_bp
 from tipline.alerts.views import admin_bp as alerts_admin_bp
 from tipline.alerts.views import bp as alerts_bp
 from tipline.cli import tipline_cli
@@ -32,6 +32,7 @@ from tipline.core.i18n import select_locale
 from tipline.core.privacy import install_log_filters
 from tipline.extensions import babel, csrf, db, limiter, login_manager, migrate
 from tipline.ops.views import bp as ops_bp
+from tipline.posters.views import bp as posters_bp
 from tipline.public.views import bp as public_bp
 from tipline.reports.views import bp as reports_bp
 from tipline.reports.views import public_bp as reports_public_bp
@@ -212,11 +213,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(alerts_bp, url_prefix="/staff/thong-bao")
     app.register_blueprint(alerts_admin_bp, url_prefix="/admin/thong-bao-loi")
-    app.register_blueprint(push_bp)  # /staff/push, /tra-cuu/push and their service workers
     app.register_blueprint(sms_bp, url_prefix="/staff/settings/notifications/sms")
+    app.register_blueprint(push_bp)  # /staff/push, /tra-cuu/push and their service workers
     app.register_blueprint(account_bp, url_prefix="/staff/tai-khoan")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(teams_bp, url_prefix="/staff/to-chuc")
+    app.register_blueprint(posters_bp, url_prefix="/staff/ap-phich")
     app.register_blueprint(reports_public_bp)
     app.register_blueprint(reports_bp, url_prefix="/staff/bao-cao")
     api.init_app(app)

@@ -68,6 +68,9 @@ RANK = {
     Role.ADMIN: 5,
 }
 MANAGERS = frozenset({Role.COMMUNE_POLICE, Role.ADMIN})
+# Who prints the posters of every village of a commune in their scope; a village team
+# prints its own villages' (issue 20).
+POSTER_MAKERS = COMMUNE_STAFF | {Role.OFFICER, Role.ADMIN}
 
 # --- the level each role belongs to (DOMAIN.md) ---------------------------------------------
 
@@ -350,6 +353,33 @@ def template_communes(user: User, *, manage: bool = False) -> list[Unit]:
     return list(communes.values())
 
 
+def poster_communes(user: User) -> list[Unit]:
+    """Communes with at least one village whose poster `user` may print."""
+    communes: dict[int, Unit] = {}
+    for unit in units_with(user, POSTER_MAKERS | VILLAGE_TEAM, active_only=True):
+        if unit.level in (UnitLevel.COMMUNE, UnitLevel.VILLAGE):
+            commune = unit.commune
+            if commune is not None:
+                communes.setdefault(commune.id, commune)
+        else:
+            for commune in db.session.scalars(
+                select(Unit).where(
+                    unit.subtree_clause(), Unit.level == UnitLevel.COMMUNE, Unit.active
+                )
+            ):
+                communes.setdefault(commune.id, commune)
+    return sorted(communes.values(), key=unit_sort_key)
+
+
+def poster_villages(user: User, commune: Unit, villages: Iterable[Unit]) -> list[Unit]:
+    """Of `commune`'s villages, those whose poster `user` may print: all of them for its
+    staff and those above it, a village team's own villages otherwise."""
+    if holds_over(user, commune, POSTER_MAKERS):
+        return list(villages)
+    own = {unit.id for unit in units_with(user, VILLAGE_TEAM)}
+    return [village for village in villages if village.id in own]
+
+
 def menu_links(user: User) -> dict[str, bool]:
     """Which pages the staff menus offer `user`: only those their roles may open (a test
     follows every link of every menu, for every role, and expects no 403)."""
@@ -364,6 +394,7 @@ def menu_links(user: User) -> dict[str, bool]:
         "record": bool(roles & TRIAGERS),
         "templates": bool(roles & TEMPLATE_EDITORS),
         "village": bool(roles & VILLAGE_TEAM),
+        "posters": bool(roles & (POSTER_MAKERS | VILLAGE_TEAM)),
     }
 
 

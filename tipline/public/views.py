@@ -57,9 +57,9 @@ from tipline.public.tipster_session import (
     session_tip,
     start_session,
 )
-from tipline.tips import counts, workflow
+from tipline.tips import counts, settled, workflow
 from tipline.tips.messages import has_open_question, public_messages
-from tipline.tips.models import IdentityTier, MessageKind
+from tipline.tips.models import IdentityTier, MessageKind, TipsterAnswer
 from tipline.tips.services import (
     MAX_PHOTOS,
     FormAlreadySent,
@@ -128,9 +128,12 @@ def submit_start():
     now = to_local(utcnow())
     # The date and time default to now (Asia/Ho_Chi_Minh), so that a tip about what is
     # happening needs no typing; the page's script moves them to the phone's clock.
+    # A poster's QR code names the village too (`thon`): chosen if it is this commune's.
+    village = request.args.get("thon", "")[:40]
     form = SubmitTipForm(
         formdata=None,
         submission_key=_form_key(),
+        village=village if any(v.code == village for v in cached_villages(commune)) else None,
         occurred_on=now.date(),
         occurred_time=now.time().replace(second=0, microsecond=0),
     )
@@ -372,6 +375,8 @@ SENT_NOTICES = {
     "reply": _l("Đã gửi câu trả lời của bạn."),
     "information": _l("Đã gửi thông tin bổ sung của bạn."),
     "photo": _l("Đã thêm ảnh."),
+    "settled": _l("Cảm ơn bạn đã trả lời."),
+    "reopened": _l("Cảm ơn bạn. Tin đã được mở lại và chuyển Công an xã xác minh lại."),
     "identity": _l(
         "Đã ghi nhận danh tính của bạn. Từ nay tin được giữ bí mật danh tính: "
         "chỉ Công an xã thấy tên và số điện thoại của bạn."
@@ -414,6 +419,24 @@ def send_message():
         return _status_page(tip, message_form=form, status=refused.status_code)
     db.session.commit()
     return _back_to_status(form.kind.data)
+
+
+@bp.post("/tra-cuu/da-giai-quyet")
+@csrf.exempt
+@limiter.limit(_limit("TIPLINE_MESSAGE_LIMIT"))
+def settled_answer():
+    """The tipster answers "was it settled?" after closing (tips.settled); "Chưa" reopens."""
+    try:
+        tip = session_tip()
+    except SessionEnded as ended:
+        return _session_ended(ended, unsent=True)
+    try:
+        answer = settled.answer(tip, request.form.get("answer"), request.form.get("line"))
+    except TiplineError as refused:
+        db.session.rollback()
+        return _status_page(tip, settled_error=refused.message, status=refused.status_code)
+    db.session.commit()
+    return _back_to_status("reopened" if answer == TipsterAnswer.NOT_DONE else "settled")
 
 
 @bp.post("/tra-cuu/danh-tinh")
@@ -513,6 +536,7 @@ def _status_page(
     notice=None,
     message_form=None,
     reveal_form=None,
+    settled_error=None,
     status=200,
 ):
     """The tip as its tipster sees it. With `codes` (the page answering the lookup form),
@@ -540,6 +564,8 @@ def _status_page(
         asked=_last_question(messages),
         message_form=message_form or MessageForm(formdata=None),
         reveal_form=reveal_form or RevealForm(formdata=None),
+        settled=settled.question(tip),
+        settled_error=settled_error,
         can_write=workflow.accepts_messages(tip),
         can_reveal=tip.identity_tier == IdentityTier.ANONYMOUS and workflow.accepts_messages(tip),
         session_minutes=session_minutes(),

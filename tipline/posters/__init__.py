@@ -1,0 +1,1 @@
+"""Posters with a QR code, and hand-out cards, for every village of a commune."""
