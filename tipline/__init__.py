@@ -20,7 +20,6 @@ from tipline.accounts.models import Role, User
 from tipline.accounts.services import load_session_user
 from tipline.accounts.views import bp as account_bp
 from tipline.admin.views import bp as admin_bp
-from tipline.alerts.channels import webpush  # noqa: F401 (the Web Push channel registers itself)
 from tipline.alerts.push import bp as push_bp
 from tipline.alerts.sms_views import bp as sms_bp
 from tipline.alerts.views import admin_bp as alerts_admin_bp
