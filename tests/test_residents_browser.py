@@ -34,6 +34,7 @@ from .test_browser import (  # noqa: F401  (fixtures)
     read_receipt,
     shoot,
     start_tip,
+    wait_for_service_worker,
 )
 
 pytestmark = [
@@ -158,9 +159,43 @@ def test_a_status_link_with_the_code_in_the_fragment_never_sends_it(world, make_
     resident.assert_no_errors()
 
 
-def test_outbox_line_names_reference_and_code_and_links_to_the_status(
-    world, make_tip, resident
-):
+def test_the_phone_keeps_no_reference_from_a_status_link(world, make_tip, resident):
+    """The service worker keeps the lookup page for use offline: without the reference."""
+    reference = make_tip(world.a1).reference
+    page = resident.open()
+    page.goto("/tra-cuu")
+    wait_for_service_worker(page)
+    page.goto(f"/tra-cuu?reference={reference}")
+    assert page.get_by_label("Mã số tin báo").input_value() == reference
+    page.wait_for_function(
+        """async () => {
+          for (const name of await caches.keys()) {
+            const hit = await (await caches.open(name)).match(location.origin + "/tra-cuu");
+            if (hit) return true;
+          }
+          return false;
+        }"""
+    )
+    kept = page.evaluate(
+        """async () => {
+          const out = [];
+          for (const name of await caches.keys()) {
+            const cache = await caches.open(name);
+            for (const request of await cache.keys()) {
+              const response = await cache.match(request);
+              const type = response.headers.get("Content-Type") || "";
+              out.push([request.url, type.startsWith("text/html") ? await response.text() : ""]);
+            }
+          }
+          return out;
+        }"""
+    )
+    assert [url for url, _ in kept if "reference=" in url] == []
+    assert [url for url, html in kept if reference in html] == []
+    resident.assert_no_errors()
+
+
+def test_outbox_line_names_reference_and_code_and_links_to_the_status(world, make_tip, resident):
     code = _code()
     reference = make_tip(world.a1, follow_up_code=code).reference
     page = resident.open()
@@ -211,7 +246,9 @@ def test_what_was_sent_stays_closed_until_tapped_and_shows_its_thumbnail(
     assert page.get_by_text("bẻ khóa xe đạp", exact=False).is_visible()
     thumb = sent.locator("img")
     thumb.wait_for()
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
+    )
     check_fits_phone(page, "residents-status-open")
     resident.assert_no_errors()
 

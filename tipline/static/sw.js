@@ -56,7 +56,11 @@ self.addEventListener("fetch", function (event) {
   }
   if (request.mode !== "navigate" || !PAGES.test(url.pathname)) return;
   event.respondWith(fetch(request).then(function (response) {
-    if (response.status === 200) event.waitUntil(keep(request, response));
+    // The lookup page opened from a receipt's link (?reference=) is not kept: a shared
+    // phone's offline copy must not show whose tip was looked up.
+    if (response.status === 200 && !url.searchParams.has("reference")) {
+      event.waitUntil(keep(request, response));
+    }
     return response;
   }, function () {
     var home = (url.pathname.indexOf("/en/") === 0 ? "/en" : "") + "/gui-tin";
