@@ -27,7 +27,7 @@ from py_vapid import Vapid02
 from sqlalchemy import func, select
 
 from tipline.alerts import push
-from tipline.alerts.channels import CHANNELS
+from tipline.alerts.channels import webpush
 from tipline.alerts.channels.base import NEW_TIP, STAFF_REPLY, Alert, DeliveryError
 from tipline.core import sealed
 from tipline.core.timeutil import utcnow
@@ -177,7 +177,7 @@ def alert(**overrides) -> Alert:
     return Alert(**values)
 
 
-CHANNEL = CHANNELS["webpush"]
+CHANNEL = webpush.channel
 
 
 def subscribe_staff(client, subscription: dict):
