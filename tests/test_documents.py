@@ -223,6 +223,29 @@ def test_the_review_page_links_administrators_to_the_letterhead(login, world):
     assert "/admin/letterheads" not in login("committee_a").get(REVIEW).get_data(as_text=True)
 
 
+# --- required selects ------------------------------------------------------------------------
+
+
+def test_required_selects_start_empty_and_say_what_is_missing(world, login):
+    page = login("admin").post("/admin/users/new", data={"username": "ba", "full_name": "Ba"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert '<option selected value="">— Chọn —</option>' in html or 'value="">— Chọn —' in html
+    assert "Hãy chọn đơn vị." in html and "Hãy chọn vai trò." in html
+
+
+def test_tip_page_move_target_starts_empty_and_an_empty_choice_is_refused(login, world, make_tip):
+    tip = make_tip(world.a1)
+    client = login("police_a")
+    page = client.get(f"/staff/tips/{tip.public_id}").get_data(as_text=True)
+    assert re.search(r'name="to_unit" required><option( selected)? value="">— Chọn —', page)
+    moved = client.post(
+        f"/staff/tips/{tip.public_id}/act", data={"action": "move", "version": "1", "to_unit": ""}
+    )
+    assert moved.status_code in (400, 409, 422)
+    assert "Hãy chọn thôn hoặc xã nhận tin." in moved.get_data(as_text=True)
+
+
 # --- XLSX ------------------------------------------------------------------------------------
 
 

@@ -98,11 +98,3 @@ def test_administrator_finds_a_village_in_the_unit_picker(
         page.screenshot(path=f"{SHOTS}/documents-picker-admin.png")
     finally:
         context.close()
-
-
-def test_required_selects_start_empty_and_say_what_is_missing(world, login):
-    page = login("admin").post("/admin/users/new", data={"username": "ba", "full_name": "Ba"})
-    html = page.get_data(as_text=True)
-    assert page.status_code == 422
-    assert '<option selected value="">— Chọn —</option>' in html or 'value="">— Chọn —' in html
-    assert "Hãy chọn đơn vị." in html and "Hãy chọn vai trò." in html
