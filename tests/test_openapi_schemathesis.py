@@ -79,6 +79,8 @@ def credentials(world, make_tip):
 def _headers(app, case, partner: str, staff: str) -> dict:
     if case.path.startswith("/open311/"):
         return {"X-Api-Key": partner}
+    if "Authorization" not in (case.headers or {}):
+        return {}  # a negative case without credentials: it must get its 401
     if case.method.upper() == "DELETE":
         # A throwaway token: revoking the shared one would end the run's sign-in.
         return {"Authorization": f"Bearer {_fresh_token(app)}"}

@@ -772,7 +772,7 @@ def create_request(data: dict, fmt: str):
     if not key.may_submit:
         raise Open311Error(403, _l("Khóa API này không được gửi tin báo."))
     form = request.form
-    category = category_by_code(data["service_code"])
+    category = category_by_code(clean_text(data["service_code"]) or "")
     if category is None:
         raise Open311Error(404, _l("service_code không hợp lệ: xem danh sách services."))
     description = _text(form, "description", 4000)
