@@ -19,6 +19,7 @@ from .test_browser import (  # noqa: F401, F811 (fixtures)
     CHROMIUM,
     browser,
     check_fits_phone,
+    follow_up,
     live_server,
     log_in,
     phone,
@@ -107,8 +108,17 @@ def test_tipster_ticks_sms_updates_on_a_phone(app, world, phone, android, javasc
     check_fits_phone(page, f"sms-tip-form-{'js' if javascript else 'nojs'}")
     shoot_section(page, f"sms-tip-form-{'js' if javascript else 'nojs'}-part", ".identity")
     page.get_by_role("button", name="Gửi tin báo").click()
-    read_receipt(page)
+    reference, code = read_receipt(page)
+    page.goto("/tra-cuu")
+    follow_up(page, reference, code)
+    section = page.locator("#sms")
+    assert "Bạn đang nhận một tin nhắn SMS" in section.inner_text()
+    section.scroll_into_view_if_needed()
+    check_fits_phone(page, f"sms-status-{'js' if javascript else 'nojs'}")
+    shoot_section(page, f"sms-status-{'js' if javascript else 'nojs'}-part", "#sms")
+    post(page, "Tắt tin nhắn SMS", status=303)
+    page.get_by_text("Đã tắt tin nhắn SMS cho tin này.").wait_for()
+    assert page.get_by_role("button", name="Bật tin nhắn SMS").is_visible()
     phone.assert_no_errors()
     with app.app_context():
-        [row] = db.session.scalars(select(TipSmsSubscription)).all()
-        assert "987654321" not in row.phone_sealed
+        assert db.session.scalars(select(TipSmsSubscription)).all() == []  # turned off

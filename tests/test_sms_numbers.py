@@ -325,3 +325,44 @@ def test_retention_deletes_the_tipsters_number_with_the_identity(
     assert channel().resident_targets(old.id) == []
     assert len(channel().resident_targets(recent.id)) == 1
     assert purge_closed_tips().swept["sms_numbers"] == 0
+
+
+# --- on the tipster's status page ----------------------------------------------------
+
+
+def follow(client, data):
+    from .test_public import receipt_of
+
+    reference, code = receipt_of(post_tip(client, data))
+    page = client.post("/tra-cuu", data={"reference": reference, "code": code})
+    assert page.status_code == 200
+    return page.get_data(as_text=True)
+
+
+def test_a_tipster_turns_sms_updates_on_and_off_on_the_status_page(ctx, client, world, android):
+    data = confidential_form()
+    del data["sms_updates"]
+    page = follow(client, data)
+    assert "Bật tin nhắn SMS" in page
+    tip = latest_tip()
+    turned_on = client.post("/tra-cuu/sms", data={"sms": "on"})
+    assert turned_on.status_code == 303
+    assert len(channel().resident_targets(tip.id)) == 1
+    page = client.get(turned_on.headers["Location"]).get_data(as_text=True)
+    assert "Đã bật tin nhắn SMS cho tin này." in page and "Tắt tin nhắn SMS" in page
+    assert client.post("/tra-cuu/sms", data={"sms": "off"}).status_code == 303
+    assert channel().resident_targets(tip.id) == []
+    assert_nowhere(database_text().replace(tip.contact.phone, ""))  # only the identity's own
+
+
+def test_an_anonymous_tipster_is_offered_no_sms_and_cannot_force_it(ctx, client, world, android):
+    page = follow(client, tip_form())
+    assert "Bật tin nhắn SMS" not in page
+    refused = client.post("/tra-cuu/sms", data={"sms": "on"})
+    assert refused.status_code == 422
+    assert "chỉ tin có tên và số điện thoại" in refused.get_data(as_text=True)
+    assert channel().resident_targets(latest_tip().id) == []
+
+
+def test_without_a_session_the_switch_asks_for_the_codes(ctx, client, world, android):
+    assert client.post("/tra-cuu/sms", data={"sms": "on"}).status_code == 401

@@ -198,6 +198,30 @@ def subscribe_tip(tip: Tip, phone: str | None) -> TipSmsSubscription | None:
     return row
 
 
+def unsubscribe_tip(tip: Tip) -> bool:
+    """The tipster stops SMS updates on this tip: the number kept for them goes."""
+    result = db.session.execute(
+        delete(TipSmsSubscription).where(TipSmsSubscription.tip_id == tip.id)
+    )
+    return bool(result.rowcount)
+
+
+@dataclass(frozen=True)
+class TipSmsState:
+    on: bool
+
+
+def tip_sms_state(tip: Tip) -> TipSmsState | None:
+    """Whether the status page offers SMS updates (None: it cannot: anonymous, no phone,
+    the identity purged, or no gateway), and whether they are on."""
+    contact = tip.contact
+    if tip.identity_tier == IdentityTier.ANONYMOUS or contact is None or not contact.phone:
+        return None
+    if not sms.available():
+        return None
+    return TipSmsState(on=bool(subscription_ids(tip.id)))
+
+
 def sweep_tip_numbers(now: datetime, cutoff: datetime) -> int:
     """Retention: the numbers of tips closed before `cutoff` go with their identity."""
     purged = select(Tip.id).where(

@@ -26,6 +26,7 @@ from tipline.alerts.sms_numbers import (
     send_code,
     set_staff_number,
     staff_number_state,
+    tip_sms_state,
     verify_staff_number,
 )
 from tipline.core.http import safe_path
@@ -93,7 +94,11 @@ def sms_settings(
 @bp.app_context_processor
 def _template_globals() -> dict:
     # The tip form offers SMS updates only where a gateway is set up.
-    return {"sms_settings": sms_settings, "sms_updates_offered": sms.available}
+    return {
+        "sms_settings": sms_settings,
+        "sms_updates_offered": sms.available,
+        "tip_sms_state": tip_sms_state,  # the tipster's status page
+    }
 
 
 def _back() -> str:
