@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from tipline.accounts.models import User
 from tipline.alerts import preferences
 from tipline.alerts.channels import CHANNELS
-from tipline.alerts.channels.base import Channel, DeliveryError
+from tipline.alerts.channels.base import Alert, Channel, DeliveryError
 from tipline.alerts.compose import compose
 from tipline.alerts.models import (
     DEAD,
@@ -112,9 +112,21 @@ def fan_out(limit: int, now: datetime | None = None) -> int:
                 .limit(limit)
             )
         ).all()
+        # What the batch's notifications refer to, read once for all of them.
+        tips = _by_id(Tip, {n.tip_id for n in notifications if n.tip_id})
+        users = _by_id(User, {n.user_id for n in notifications if n.user_id})
+        stored = preferences.load(users.values())
+        available = [channel for channel in CHANNELS.values() if channel.available()]
         for notification in notifications:
-            for delivery in deliveries_for(notification, now):
-                db.session.add(delivery)
+            made = _deliveries(
+                notification,
+                now,
+                tips.get(notification.tip_id),
+                users.get(notification.user_id),
+                stored,
+                available,
+            )
+            db.session.add_all(made)
             notification.fanned_out_at = now
         db.session.commit()
     except OperationalError:
@@ -123,30 +135,45 @@ def fan_out(limit: int, now: datetime | None = None) -> int:
     return len(notifications)
 
 
+def _by_id(model, ids: set[int]) -> dict:
+    if not ids:
+        return {}
+    return {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(ids)))}
+
+
 def deliveries_for(notification: Notification, now: datetime) -> list[Delivery]:
     """One delivery per available channel and target that the recipient wants this on."""
     tip = db.session.get(Tip, notification.tip_id) if notification.tip_id else None
+    user = db.session.get(User, notification.user_id) if notification.user_id else None
+    stored = preferences.load([user] if user is not None else [])
+    available = [channel for channel in CHANNELS.values() if channel.available()]
+    return _deliveries(notification, now, tip, user, stored, available)
+
+
+def _deliveries(
+    notification: Notification,
+    now: datetime,
+    tip: Tip | None,
+    user: User | None,
+    stored: dict,
+    available: list[Channel],
+) -> list[Delivery]:
     made: list[Delivery] = []
     if notification.user_id is None:  # the tip's residents: every subscription they made
         if tip is None:
             return made
-        for channel in CHANNELS.values():
-            if channel.available():
-                made += [
-                    Delivery(channel=channel.name, target=target, next_attempt_at=now)
-                    for target in channel.resident_targets(tip.id)
-                ]
+        for channel in available:
+            made += [
+                Delivery(channel=channel.name, target=target, next_attempt_at=now)
+                for target in channel.resident_targets(tip.id)
+            ]
     else:
-        user = db.session.get(User, notification.user_id)
         if user is None or not user.active:
             return made
-        stored = preferences.load([user])
         urgent = notification.kind in URGENT_KINDS or (
             tip is not None and tip.priority == Priority.URGENT
         )
-        for channel in CHANNELS.values():
-            if not channel.available():
-                continue
+        for channel in available:
             wanted = preferences.for_user(user, channel.name, stored)
             if not wanted.wants(notification.kind):
                 continue
@@ -174,8 +201,9 @@ def _due(now: datetime):
 @dataclass(frozen=True)
 class Claim:
     ids: list[int]
-    reclaimed: frozenset[int]  # taken over from a worker whose lease ran out mid-send
+    reclaimed: frozenset[int]  # taken over mid-send: the earlier try may have gone out
     lease_until: datetime
+    taken_over: int = 0  # taken over from a worker whose lease ran out (tried or not)
 
 
 def claim(limit: int, lease_seconds: float, now: datetime | None = None) -> Claim:
@@ -185,14 +213,14 @@ def claim(limit: int, lease_seconds: float, now: datetime | None = None) -> Clai
     try:
         rows = db.session.execute(
             _skip_locked(
-                select(Delivery.id, Delivery.state)
+                select(Delivery.id, Delivery.state, Delivery.lease_until)
                 .where(_due(now))
                 .order_by(Delivery.next_attempt_at, Delivery.id)
                 .limit(limit)
             )
         ).all()
-        ids, reclaimed = [], set()
-        for delivery_id, state in rows:
+        ids, reclaimed, taken_over, batches = [], set(), set(), set()
+        for delivery_id, state, old_lease in rows:
             result = db.session.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery_id, _due(now))
@@ -202,13 +230,19 @@ def claim(limit: int, lease_seconds: float, now: datetime | None = None) -> Clai
             if result.rowcount == 1:
                 ids.append(delivery_id)
                 if state == SENDING:
-                    reclaimed.add(delivery_id)
+                    taken_over.add(delivery_id)
+                    # A worker sends its batch in this order and marks each delivery
+                    # before the next: of a dead worker's batch (one lease), only the
+                    # first one still "sending" may have gone out.
+                    if old_lease not in batches:
+                        batches.add(old_lease)
+                        reclaimed.add(delivery_id)
         db.session.commit()
     except OperationalError:
         # SQLite: another process wrote first ("database is locked"); next pass.
         db.session.rollback()
-        return Claim([], frozenset(), lease_until)
-    return Claim(ids, frozenset(reclaimed), lease_until)
+        return Claim([], frozenset(), lease_until, 0)
+    return Claim(ids, frozenset(reclaimed), lease_until, len(taken_over))
 
 
 def _renew(ids: list[int], old: datetime, seconds: float) -> datetime:
@@ -287,126 +321,144 @@ def _error_text(error: BaseException) -> str:
     return text[:ERROR_LENGTH]
 
 
+@dataclass(frozen=True)
+class _Job:
+    """A claimed delivery, with what its alert needs, read before any send."""
+
+    id: int
+    channel: str
+    target: str
+    attempts: int
+    alert: Alert | None  # None: its channel is gone from this deployment
+
+
+def _jobs(ids: list[int], lease_until: datetime) -> list[_Job]:
+    """The batch's deliveries and their alerts, in a few queries for the whole batch."""
+    rows = db.session.execute(
+        select(Delivery, Notification)
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .where(Delivery.id.in_(ids), Delivery.state == SENDING, Delivery.lease_until == lease_until)
+    ).all()
+    tips = _by_id(Tip, {n.tip_id for _, n in rows if n.tip_id})
+    stored = preferences.load_ids({n.user_id for _, n in rows if n.user_id})
+    order = {delivery_id: index for index, delivery_id in enumerate(ids)}
+    jobs = []
+    for delivery, notification in sorted(rows, key=lambda row: order[row[0].id]):
+        alert = None
+        if delivery.channel in CHANNELS:
+            show = notification.user_id is not None and preferences.shows_category(
+                stored, notification.user_id, delivery.channel
+            )
+            alert = compose(
+                notification, tips.get(notification.tip_id), delivery, show_category=show
+            )
+        jobs.append(_Job(delivery.id, delivery.channel, delivery.target, delivery.attempts, alert))
+    return jobs
+
+
 def send_claimed(claimed: Claim, settings: Settings, stop: threading.Event | None = None) -> Report:
     """Try each claimed delivery once and mark it; commits after each."""
-    report = Report(claimed=list(claimed.ids), reclaimed=len(claimed.reclaimed))
+    report = Report(claimed=list(claimed.ids), reclaimed=claimed.taken_over)
     lease_until = claimed.lease_until
-    remaining = list(claimed.ids)
-    while remaining:
+    jobs = _jobs(claimed.ids, lease_until)
+    db.session.commit()  # no transaction stays open during the sends
+    while jobs:
         if stop is not None and stop.is_set():
-            release(remaining, lease_until)
+            release([job.id for job in jobs], lease_until)
             break
         # Never send on a lease that could run out during the send.
         margin = timedelta(seconds=settings.send_timeout + 5)
         if utcnow() + margin > lease_until:
-            lease_until = _renew(remaining, lease_until, settings.lease_seconds)
-        delivery_id = remaining.pop(0)
-        _send_one(delivery_id, claimed, lease_until, settings, report)
+            lease_until = _renew([job.id for job in jobs], lease_until, settings.lease_seconds)
+        _send_one(jobs.pop(0), claimed, lease_until, settings, report)
     return report
 
 
 def _send_one(
-    delivery_id: int, claimed: Claim, lease_until: datetime, settings: Settings, report: Report
+    job: _Job, claimed: Claim, lease_until: datetime, settings: Settings, report: Report
 ) -> None:
-    delivery = db.session.get(Delivery, delivery_id)
-    if delivery is None or delivery.state != SENDING or delivery.lease_until != lease_until:
-        db.session.rollback()
-        return  # taken over, or removed with its tip
-    channel = CHANNELS.get(delivery.channel)
-    if channel is None:
-        _mark_failed(delivery, "unknown channel", retry=False, settings=settings, report=report)
-        db.session.commit()
+    channel = CHANNELS.get(job.channel)
+    if channel is None or job.alert is None:
+        _mark(job, lease_until, _failure(job, "unknown channel", False, None, settings, report))
         return
-    notification = delivery.notification
-    tip = db.session.get(Tip, notification.tip_id) if notification.tip_id else None
-    show_category = False
-    if notification.user_id is not None:
-        user = db.session.get(User, notification.user_id)
-        if user is not None:
-            show_category = preferences.for_user(user, channel.name).show_category
-    alert = compose(notification, tip, delivery, show_category=show_category)
-    target = delivery.target
-    db.session.commit()  # no transaction stays open during the send
     try:
         with time_limit(settings.send_timeout + min(1.0, settings.send_timeout)):
-            channel.send(target, alert, timeout=settings.send_timeout)
+            channel.send(job.target, job.alert, timeout=settings.send_timeout)
     except DeliveryError as error:
         db.session.rollback()
-        delivery = _held(delivery_id, lease_until)
-        if delivery is None:
-            return
         if error.gone:
-            _forget(channel, target)
-            db.session.delete(delivery)
-            report.gone += 1
-        else:
-            _mark_failed(
-                delivery,
-                _error_text(error),
-                retry=error.retry,
-                settings=settings,
-                report=report,
-                retry_after=error.retry_after,
+            _forget(channel, job.target)
+            gone = db.session.execute(
+                delete(Delivery)
+                .where(_held(job.id, lease_until))
+                .execution_options(synchronize_session=False)
             )
+            db.session.commit()
+            report.gone += gone.rowcount
+            return
+        values = _failure(job, _error_text(error), error.retry, error.retry_after, settings, report)
     except Exception as error:  # a channel's bug must not stop the worker
         db.session.rollback()
         log.warning("alert channel %s failed: %s", channel.name, type(error).__name__)
-        delivery = _held(delivery_id, lease_until)
-        if delivery is None:
-            return
-        _mark_failed(delivery, _error_text(error), retry=True, settings=settings, report=report)
+        values = _failure(job, _error_text(error), True, None, settings, report)
     else:
-        delivery = _held(delivery_id, lease_until)
-        if delivery is None:
-            return
-        delivery.state = SENT
-        delivery.sent_at = utcnow()
-        delivery.lease_until = None
-        delivery.last_error = None
+        values = {"state": SENT, "sent_at": utcnow(), "last_error": None}
         report.sent += 1
-        if delivery_id in claimed.reclaimed and not channel.idempotent:
-            delivery.repeats += 1
+        if job.id in claimed.reclaimed and not channel.idempotent:
+            values["repeats"] = Delivery.repeats + 1
             report.repeats += 1
+    _mark(job, lease_until, values)
+
+
+def _held(delivery_id: int, lease_until: datetime):
+    """The delivery, while this worker still holds it (its lease was not taken over)."""
+    return and_(
+        Delivery.id == delivery_id,
+        Delivery.state == SENDING,
+        Delivery.lease_until == lease_until,
+    )
+
+
+def _mark(job: _Job, lease_until: datetime, values: dict) -> None:
+    db.session.execute(
+        update(Delivery)
+        .where(_held(job.id, lease_until))
+        .values(lease_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
-
-
-def _held(delivery_id: int, lease_until: datetime) -> Delivery | None:
-    """The delivery, if this worker still holds it (its lease was not taken over)."""
-    delivery = db.session.get(Delivery, delivery_id, populate_existing=True)
-    if delivery is None or delivery.state != SENDING or delivery.lease_until != lease_until:
-        return None
-    return delivery
 
 
 def _forget(channel: Channel, target: str) -> None:
     try:
         channel.forget(target)
+        db.session.commit()
     except Exception as error:  # noqa: BLE001 (the delivery goes either way)
+        db.session.rollback()
         log.warning(
             "alert channel %s could not forget a target: %s", channel.name, type(error).__name__
         )
 
 
-def _mark_failed(
-    delivery: Delivery,
+def _failure(
+    job: _Job,
     text: str,
-    *,
     retry: bool,
+    retry_after: float | None,
     settings: Settings,
     report: Report,
-    retry_after: float | None = None,
-) -> None:
-    delivery.last_error = text
-    delivery.lease_until = None
-    if retry and delivery.attempts < settings.max_attempts:
-        delivery.state = FAILED
-        delivery.next_attempt_at = utcnow() + timedelta(
-            seconds=backoff(delivery.attempts, settings, retry_after)
-        )
+) -> dict:
+    """The row's new values after a failed try: another later, or failed for good."""
+    if retry and job.attempts < settings.max_attempts:
         report.failed += 1
-    else:
-        delivery.state = DEAD
-        report.dead += 1
+        wait = backoff(job.attempts, settings, retry_after)
+        return {
+            "state": FAILED,
+            "last_error": text,
+            "next_attempt_at": utcnow() + timedelta(seconds=wait),
+        }
+    report.dead += 1
+    return {"state": DEAD, "last_error": text}
 
 
 def retry_dead(delivery: Delivery) -> None:

@@ -114,7 +114,11 @@ def of_row(row: AlertPreference) -> Preferences:
 
 def load(users: Iterable[User]) -> dict[tuple[int, str], Preferences]:
     """The stored preferences of these accounts, by (user id, channel): one query."""
-    ids = [user.id for user in users]
+    return load_ids({user.id for user in users})
+
+
+def load_ids(ids: Iterable[int]) -> dict[tuple[int, str], Preferences]:
+    ids = list(ids)
     if not ids:
         return {}
     rows = db.session.scalars(select(AlertPreference).where(AlertPreference.user_id.in_(ids)))
@@ -132,6 +136,12 @@ def for_user(user: User, channel: str, stored: dict | None = None) -> Preference
     if channel in URGENT_ONLY_CHANNELS:
         return defaults(user, channel)
     return stored.get((user.id, IN_APP)) or defaults(user, channel)
+
+
+def shows_category(stored: dict, user_id: int, channel: str) -> bool:
+    """ "Show the category on the lock screen" (off unless the person turned it on)."""
+    found = stored.get((user_id, channel)) or stored.get((user_id, IN_APP))
+    return found is not None and found.show_category
 
 
 def save(user: User, channel: str, preferences: Preferences) -> None:
