@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from tipline.accounts.permissions import admin_units, is_admin_over
 from tipline.api.forms import ConfirmForm, PartnerKeyForm
@@ -57,7 +58,8 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     form = PartnerKeyForm()
-    form.unit.choices = unit_choices(admin_units(current_user))
+    units = unit_choices(admin_units(current_user))
+    form.unit.choices = [SelectChoice("", _l("— Chọn —")), *(SelectChoice(*u) for u in units)]
     if form.validate_on_submit():
         unit = db.session.scalar(select(Unit).where(Unit.code == form.unit.data))
         key, secret = create_partner_key(

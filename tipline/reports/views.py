@@ -279,7 +279,8 @@ def export_xlsx():
 
 def _indicator_form(communes: list[Unit]) -> IndicatorForm:
     form = IndicatorForm()
-    form.commune.choices = [SelectChoice(c.code, c.name) for c in communes]
+    blank = SelectChoice("", _l("— Chọn —"))
+    form.commune.choices = [blank, *(SelectChoice(c.code, c.name) for c in communes)]
     if request.method == "GET":
         today = local_today()
         form.period_start.data = form.period_start.data or months_back(today, 12)
