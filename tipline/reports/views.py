@@ -282,6 +282,8 @@ def _indicator_form(communes: list[Unit]) -> IndicatorForm:
     blank = SelectChoice("", _l("— Chọn —"))
     form.commune.choices = [blank, *(SelectChoice(c.code, c.name) for c in communes)]
     if request.method == "GET":
+        if len(communes) == 1:  # one commune: already chosen
+            form.commune.data = form.commune.data or communes[0].code
         today = local_today()
         form.period_start.data = form.period_start.data or months_back(today, 12)
         form.period_end.data = form.period_end.data or today
