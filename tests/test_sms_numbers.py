@@ -128,7 +128,7 @@ def test_an_offline_gateway_keeps_the_number_waiting_for_a_new_code(
     response = add_number(client, back="/staff/settings/notifications")
     assert response.status_code == 503
     page = response.get_data(as_text=True)
-    assert "cổng SMS không trả lời" in page
+    assert "cổng SMS bận hoặc không trả lời" in page
     assert 'value="0912 345 678"' in page  # what was typed is kept
     assert number_row(world).code_hash is None  # no code went out: none is waiting
 

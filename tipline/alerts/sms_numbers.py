@@ -141,7 +141,7 @@ def send_code(
         row.code_expires_at = None
         if error.retry:
             raise SmsUnavailable(
-                _l("Chưa gửi được mã: cổng SMS không trả lời. Hãy thử lại sau ít phút.")
+                _l("Chưa gửi được mã: cổng SMS bận hoặc không trả lời. Hãy thử lại sau ít phút.")
             ) from None
         raise SmsUnavailable(
             _l("Không gửi được mã tới số này. Hãy kiểm tra số, hoặc báo quản trị viên.")
