@@ -658,3 +658,13 @@ def test_a_vapid_key_from_the_environment_is_used(app, monkeypatch):
     )
     with app.app_context():
         assert push.vapid_public_key() == expected
+
+
+def test_an_unreadable_vapid_key_turns_web_push_off_without_breaking_pages(
+    app, monkeypatch, world, make_tip
+):
+    monkeypatch.setitem(app.config, "TIPLINE_VAPID_PRIVATE_KEY", "not-a-key")
+    tip = make_tip(world.a1)
+    with app.test_request_context("/"):
+        assert push.vapid() is None
+        assert push.push_optin(tip) is None

@@ -274,19 +274,24 @@ def vapid() -> Vapid02 | None:
     """The deployment's VAPID key, or None when Web Push is off (production without one)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     configured = app.config.get("TIPLINE_VAPID_PRIVATE_KEY")
-    if not configured:
-        if app.config.get("TIPLINE_PRODUCTION"):
-            return None
-        configured = _instance_vapid_key(Path(app.instance_path))
+    if not configured and app.config.get("TIPLINE_PRODUCTION"):
+        return None
+    source = configured or f"instance:{app.instance_path}"
     cached = app.extensions.get("tipline.vapid")
-    if cached is not None and cached[0] == configured:
+    if cached is not None and cached[0] == source:
         return cached[1]
-    text = configured.strip()
-    if text.startswith("-----BEGIN"):
-        key = Vapid02.from_pem(text.encode())
-    else:
-        key = Vapid02.from_string(text)
-    app.extensions["tipline.vapid"] = (configured, key)
+    text = (configured or _instance_vapid_key(Path(app.instance_path))).strip()
+    try:
+        key = (
+            Vapid02.from_pem(text.encode())
+            if text.startswith("-----")
+            else Vapid02.from_string(text)
+        )
+    except (ValueError, TypeError):
+        # A resident's page must not fail for it: Web Push is off, and the log says why.
+        app.logger.error("TIPLINE_VAPID_PRIVATE_KEY cannot be read: Web Push is off")
+        key = None
+    app.extensions["tipline.vapid"] = (source, key)
     return key
 
 
