@@ -14,51 +14,38 @@ minute by its reference; never the tipster's identity or photos.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 
-from flask import abort, current_app, g, request, url_for
+from flask import abort, g, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 from flask_smorest import Blueprint
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from tipline.accounts.permissions import unit_may_read
 from tipline.api import keys, schemas
+from tipline.api import open311_intake as intake
 from tipline.api.common import bearer, header_only
-from tipline.api.formats import answer, day, error_answer, iso
-from tipline.api.media import MediaError, fetch_media
+from tipline.api.formats import answer, error_answer
 from tipline.api.models import PartnerKey
+from tipline.api.open311_records import Open311Error, list_filters, records
 from tipline.core.errors import TiplineError
 from tipline.core.http import ERROR_WRITERS, MESSAGES
 from tipline.core.i18n import ENVIRON_KEY
 from tipline.core.privacy import client_bucket
-from tipline.core.text import clean_text, is_phone, normalize_phone
-from tipline.core.timeutil import LOCAL_TZ, utcnow
+from tipline.core.text import clean_text
 from tipline.extensions import db
-from tipline.media.photos import PhotoError, process_photo
-from tipline.places.models import Unit, UnitLevel
-from tipline.places.services import commune_by_code, communes_of, root_unit, unit_by_code
-from tipline.tips.models import (
-    OPEN_STATUSES,
-    Category,
-    IdentityTier,
-    Tip,
-    TipEvent,
-    TipStatus,
-)
+from tipline.places.models import Unit
+from tipline.places.services import communes_of, root_unit
+from tipline.tips.models import Category, Tip
 from tipline.tips.queries import TipUnit, unit_reading_clause
 from tipline.tips.services import (
-    MAX_PHOTOS,
     TipDraft,
     active_categories,
     category_by_code,
     hash_submission_key,
     new_submission_key,
     normalize_reference,
-    public_status,
-    store_photo,
     submit_tip,
 )
 
@@ -66,18 +53,10 @@ bp = header_only(Blueprint("open311", __name__, description="Open311 GeoReport v
 
 FORMATS = "any(json, xml)"
 IDEMPOTENCY = re.compile(schemas.IDEMPOTENCY_PATTERN)
-MAX_IDS = 100
 # The operations that need a partner key; the others ignore a wrong or revoked one.
 KEYED = {"open311.list_requests", "open311.create_request"}
 PARTNER = [{}, {"partnerKey": []}, {"partnerBearer": []}]
 PARTNER_ONLY = [{"partnerKey": []}, {"partnerBearer": []}]
-
-
-class Open311Error(Exception):
-    def __init__(self, status: int, message) -> None:
-        super().__init__(str(message))
-        self.status = status
-        self.message = message
 
 
 # --- errors in the answer's format ---------------------------------------------------------
@@ -183,11 +162,6 @@ def _reader() -> PartnerKey | None:
     """The request's partner key if it has the read permission; otherwise nobody."""
     key = _partner()
     return key if key is not None and key.may_read else None
-
-
-def _in_scope(key: PartnerKey | None, tip: Tip) -> bool:
-    """Whether the key may read this tip's details (permissions.unit_may_read)."""
-    return key is not None and key.may_read and unit_may_read(key.unit, tip)
 
 
 # --- how each operation is documented -----------------------------------------------------
@@ -381,138 +355,6 @@ def service_definition(service_code: str, fmt: str):
 # --- service requests ---------------------------------------------------------------------
 
 
-def open311_status(status: TipStatus) -> str:
-    """Open311's open or closed, from the state the tipster sees (services.public_status)."""
-    return "open" if status in OPEN_STATUSES else "closed"
-
-
-def _seen_state():
-    """public_status in SQL: a merged tip shows the state of the tip it joined."""
-    original = aliased(Tip)
-    joined = select(original.status).where(original.id == Tip.duplicate_of_id).scalar_subquery()
-    return case(
-        (Tip.status == TipStatus.DUPLICATE, func.coalesce(joined, Tip.status)), else_=Tip.status
-    )
-
-
-def _updated_at(tips: list[Tip]) -> dict[int, datetime]:
-    if not tips:
-        return {}
-    rows = db.session.execute(
-        select(TipEvent.tip_id, func.max(TipEvent.at))
-        .where(TipEvent.tip_id.in_([t.id for t in tips]), TipEvent.public.is_(True))
-        .group_by(TipEvent.tip_id)
-    )
-    return dict(rows.all())
-
-
-def tipster_record(tip: Tip, updated: datetime | None) -> dict:
-    """What a reference alone may learn: no commune, no detailed state, no minute."""
-    return {
-        "service_request_id": tip.reference,
-        "status": open311_status(public_status(tip)),
-        "service_name": tip.category.label,
-        "service_code": tip.category.code,
-        "requested_datetime": day(tip.submitted_at),
-        "updated_datetime": day(updated or tip.submitted_at),
-    }
-
-
-def request_record(tip: Tip, updated: datetime | None, key: PartnerKey | None) -> dict:
-    if key is None or not key.may_read:
-        return tipster_record(tip, updated)
-    status = public_status(tip)
-    commune = tip.unit.commune or tip.unit
-    record = {
-        "service_request_id": tip.reference,
-        "status": open311_status(status),
-        "status_notes": status.label,
-        "service_name": tip.category.label,
-        "service_code": tip.category.code,
-        "agency_responsible": commune.name,
-        "requested_datetime": iso(tip.submitted_at),
-        "updated_datetime": iso(updated or tip.submitted_at),
-        "commune_code": commune.code,
-    }
-    if _in_scope(key, tip):
-        record.update(
-            description=tip.description,
-            address=tip.place,
-            lat=tip.latitude,
-            long=tip.longitude,
-            expected_datetime=iso(tip.settle_due_at) if status in OPEN_STATUSES else None,
-        )
-    return record
-
-
-def _records(tips: list[Tip]) -> list[dict]:
-    updated = _updated_at(tips)
-    key = _partner()
-    return schemas.ServiceRequest(many=True).dump(
-        [request_record(t, updated.get(t.id), key) for t in tips]
-    )
-
-
-def parse_moment(name: str, value: str) -> datetime:
-    """A W3C date-time (a missing zone is Vietnam's) as naive UTC; Open311Error if unreadable."""
-    text = value.strip()
-    try:
-        if not schemas.MOMENT.match(text):
-            raise ValueError(text)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=LOCAL_TZ)
-        return moment.astimezone(UTC).replace(tzinfo=None)
-    except (ValueError, OverflowError):
-        raise Open311Error(
-            400,
-            _l(
-                "%(name)s không hợp lệ: dùng dạng ISO 8601, ví dụ 2026-01-31T08:00:00+07:00.",
-                name=name,
-            ),
-        ) from None
-
-
-def _list_filters(args) -> tuple[list, int]:
-    conditions = []
-    now = utcnow()
-    ids = (args.get("service_request_id") or "").strip()
-    if ids:
-        wanted = [normalize_reference(part) for part in ids.split(",")[:MAX_IDS]]
-        if not all(wanted):
-            raise Open311Error(400, _l("service_request_id không hợp lệ."))
-        return [Tip.reference.in_(wanted)], MAX_IDS
-    code = (args.get("service_code") or "").strip()
-    if code:
-        codes = [c.strip()[:40] for c in code.split(",") if c.strip()]
-        if not codes:
-            raise Open311Error(400, _l("service_code không hợp lệ."))
-        conditions.append(Tip.category.has(Category.code.in_(codes)))
-    status = (args.get("status") or "").strip().lower()
-    if status:
-        wanted_status = {s.strip() for s in status.split(",")}
-        if not wanted_status <= {"open", "closed"}:
-            raise Open311Error(400, _l("status chỉ nhận open hoặc closed."))
-        # The state the record shows (open311_status), not the tip's own.
-        if wanted_status == {"open"}:
-            conditions.append(_seen_state().in_(OPEN_STATUSES))
-        elif wanted_status == {"closed"}:
-            conditions.append(_seen_state().not_in(OPEN_STATUSES))
-    window = timedelta(days=current_app.config["TIPLINE_OPEN311_WINDOW_DAYS"])
-    start = parse_moment("start_date", args["start_date"]) if args.get("start_date") else None
-    end = parse_moment("end_date", args["end_date"]) if args.get("end_date") else None
-    if start is None and end is None:
-        start = now - window
-    elif start is None:
-        start = end - window
-    if start is not None and end is not None and start > end:
-        raise Open311Error(400, _l("start_date phải trước end_date."))
-    conditions.append(Tip.submitted_at >= start)
-    if end is not None:
-        conditions.append(Tip.submitted_at <= end)
-    return conditions, current_app.config["TIPLINE_OPEN311_MAX_RESULTS"]
-
-
 LINKS_FROM_LIST = {
     "ReadRequest": {
         "operationId": "getRequest",
@@ -543,7 +385,7 @@ LINKS_FROM_LIST = {
 def list_requests(_checked: dict, fmt: str):
     """Service requests (tips), newest first."""
     key = _reader()  # _identify refused the others
-    conditions, limit = _list_filters(request.args)
+    conditions, limit = list_filters(request.args)
     query = (
         select(Tip)
         # Only the key's own area: a list of the whole deployment, even without details,
@@ -556,7 +398,7 @@ def list_requests(_checked: dict, fmt: str):
         .limit(limit)
     )
     tips = list(db.session.scalars(query))
-    return answer(_records(tips), root="service_requests", item="request")
+    return answer(records(tips, _partner()), root="service_requests", item="request")
 
 
 @bp.route(f"/requests/<reference>.<{FORMATS}:fmt>")
@@ -577,7 +419,7 @@ def get_request(reference: str, fmt: str):
     if tip is None:
         raise Open311Error(404, _l("Không tìm thấy tin báo này."))
     g.api_tip_reference = tip.reference
-    return answer(_records([tip]), root="service_requests", item="request")
+    return answer(records([tip], _partner()), root="service_requests", item="request")
 
 
 @bp.route(f"/tokens/<token>.<{FORMATS}:fmt>")
@@ -595,7 +437,7 @@ def get_token(token: str, fmt: str):
     tips = []
     if IDEMPOTENCY.match(token):
         hashes = [
-            hash_submission_key(_submission_key(key_id, token))
+            hash_submission_key(intake.submission_key(key_id, token))
             for key_id in db.session.scalars(select(PartnerKey.id))
         ]
         if hashes:
@@ -619,104 +461,6 @@ def _require_key() -> PartnerKey:
     if key is None:
         raise Open311Error(403, _l("Cần khóa API của đối tác."))
     return key
-
-
-def _submission_key(key_id: int, token: str) -> str:
-    # Keys of different partners (and of the resident form) never meet.
-    return f"open311:{key_id}:{token}"
-
-
-def _text(form, name: str, limit: int) -> str | None:
-    value = clean_text(form.get(name) or "")
-    if value and len(value) > limit:
-        raise Open311Error(400, _l("%(name)s dài quá %(n)d ký tự.", name=name, n=limit))
-    return value or None
-
-
-def _coordinate(form, name: str, low: float, high: float) -> float | None:
-    value = (form.get(name) or "").strip()
-    if not value:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        number = float("nan")
-    if not low <= number <= high:  # also refuses nan and inf
-        raise Open311Error(400, _l("%(name)s không hợp lệ.", name=name))
-    return number
-
-
-def _place(form, key: PartnerKey) -> Unit:
-    """The village or commune of a new tip, inside the key's scope."""
-    scope = key.unit
-    commune_code = _text(form, "attribute[commune]", 40)
-    village_code = _text(form, "attribute[village]", 40)
-    if commune_code:
-        commune = commune_by_code(commune_code)
-        if commune is None:
-            raise Open311Error(400, _l("Không có xã, phường với mã này."))
-    elif scope.level in (UnitLevel.COMMUNE, UnitLevel.VILLAGE):
-        commune = scope.commune
-    else:
-        raise Open311Error(400, _l("Hãy ghi xã, phường (attribute[commune])."))
-    unit = commune
-    if village_code:
-        village = unit_by_code(village_code)
-        if village is None or village.parent_id != commune.id:
-            raise Open311Error(400, _l("Thôn này không thuộc xã, phường đã chọn."))
-        unit = village
-    elif scope.level == UnitLevel.VILLAGE and scope.commune.id == commune.id:
-        unit = scope
-    if not scope.contains(unit):
-        raise Open311Error(403, _l("Địa bàn này nằm ngoài phạm vi của khóa API."))
-    return unit
-
-
-def _identity(form, key: PartnerKey) -> tuple[IdentityTier, str | None, str | None]:
-    names = [_text(form, n, 60) for n in ("first_name", "last_name")]
-    phone = normalize_phone(_text(form, "phone", 30))
-    email = _text(form, "email", 254)
-    if not any(names) and not phone and not email:
-        return IdentityTier.ANONYMOUS, None, None
-    if not key.may_name:
-        raise Open311Error(
-            403, _l("Khóa API này chỉ được gửi tin ẩn danh: hãy bỏ họ tên, điện thoại, email.")
-        )
-    name = " ".join(n for n in names if n)
-    if not name or not phone:
-        raise Open311Error(400, _l("Tin có danh tính cần cả họ tên và số điện thoại."))
-    if not is_phone(phone):
-        raise Open311Error(400, _l("Số điện thoại không đúng (ví dụ: 0912 345 678)."))
-    # The email is not kept: a tip stores only name and phone (DOMAIN.md, identity tiers).
-    return IdentityTier.CONFIDENTIAL, name, phone
-
-
-def _photos(form) -> list:
-    config = current_app.config
-    blobs = []
-    for upload in request.files.getlist("media"):
-        if upload and upload.filename is not None:
-            blobs.append(upload.read(config["TIPLINE_MAX_PHOTO_BYTES"] + 1))
-    url = _text(form, "media_url", 2000)
-    if url:
-        try:
-            blobs.append(fetch_media(url))
-        except MediaError as error:
-            raise Open311Error(400, error.message) from None
-    if len(blobs) > MAX_PHOTOS:
-        raise Open311Error(400, _l("Mỗi tin báo có tối đa %(n)d ảnh.", n=MAX_PHOTOS))
-    photos = []
-    for data in blobs:
-        try:
-            processed = process_photo(
-                data,
-                max_bytes=config["TIPLINE_MAX_PHOTO_BYTES"],
-                max_pixels=config["TIPLINE_MAX_PHOTO_PIXELS"],
-            )
-        except PhotoError as error:
-            raise Open311Error(400, error.message) from None  # the spec's code for bad input
-        photos.append(processed)
-    return [store_photo(p) for p in photos]
 
 
 LINKS_FROM_POST = {
@@ -775,19 +519,19 @@ def create_request(data: dict, fmt: str):
     category = category_by_code(clean_text(data["service_code"]) or "")
     if category is None:
         raise Open311Error(404, _l("service_code không hợp lệ: xem danh sách services."))
-    description = _text(form, "description", 4000)
+    description = intake.text(form, "description", 4000)
     if description is None or len(description) < 10:
         raise Open311Error(400, schemas.NewRequest.MESSAGES["description"])
     latitude, longitude = data.get("lat"), data.get("long")
-    place = _text(form, "address_string", 300) or _text(form, "address_id", 300)
-    unit = _place(form, key)
-    tier, name, phone = _identity(form, key)
+    place = intake.text(form, "address_string", 300) or intake.text(form, "address_id", 300)
+    unit = intake.place(form, key)
+    tier, name, phone = intake.identity(form, key)
     token = (request.headers.get("Idempotency-Key") or data.get("idempotency_key") or "").strip()
     if token and not IDEMPOTENCY.match(token):
         raise Open311Error(400, schemas.NewRequest.MESSAGES["attribute[idempotency_key]"])
     if not token:
         token = new_submission_key()
-    submission_key = _submission_key(key.id, token)
+    submission_key = intake.submission_key(key.id, token)
     existing = db.session.scalar(
         select(Tip.id).where(Tip.submission_key == hash_submission_key(submission_key))
     )
@@ -796,7 +540,7 @@ def create_request(data: dict, fmt: str):
         # Fetching and cleaning photos takes seconds: no transaction (and on SQLite no
         # write lock) is held meanwhile; the objects above reload on their next use.
         db.session.rollback()
-        photos = _photos(form)
+        photos = intake.photos(form, request.files.getlist("media"))
     draft = TipDraft(
         submission_key=submission_key,
         category=category,

@@ -34,7 +34,7 @@ NOTE = "note"  # an action that only adds a note
 MISSING = "Missing data for required field."  # marshmallow's own text for a missing field
 IDEMPOTENCY_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 # A date-time with its zone (RFC 3339), or a local one (Vietnam's time): what
-# open311.parse_moment reads. Empty means absent, as Open311 says of every filter.
+# open311_records.parse_moment reads. Empty means absent, as Open311 says of every filter.
 _DAY = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
 _TIME = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
 MOMENT_PATTERN = rf"^{_DAY}[Tt]{_TIME}([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)?$"
