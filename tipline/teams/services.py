@@ -13,25 +13,19 @@ from tipline.accounts.permissions import KEEPERS, can_keep_registry, units_with,
 from tipline.core.errors import NotAllowed, TiplineError
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
+from tipline.places.services import unit_sort_key
 from tipline.teams.models import MemberRole, Team, TeamKind, TeamMember, active_on
 
 
 def kept_communes(user: User) -> list[Unit]:
-    """The active communes whose registry `user` keeps, in tree order."""
+    """The active communes whose registry `user` keeps, in Vietnamese order."""
     roots = units_with(user, KEEPERS)
     if not roots:
         return []
-    return list(
-        db.session.scalars(
-            select(Unit)
-            .where(
-                within(roots),
-                Unit.level == UnitLevel.COMMUNE,
-                Unit.active,
-            )
-            .order_by(Unit.path)
-        )
+    communes = db.session.scalars(
+        select(Unit).where(within(roots), Unit.level == UnitLevel.COMMUNE, Unit.active)
     )
+    return sorted(communes, key=unit_sort_key)
 
 
 def teams_of(commune: Unit) -> list[Team]:
