@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tipline.extensions import db
-from tipline.places.models import UnitLevel
+from tipline.places.models import Letterhead, UnitLevel
 from tipline.places.services import add_unit
 
 from .test_browser import (  # noqa: F401 (fixtures)
@@ -98,3 +98,20 @@ def test_administrator_finds_a_village_in_the_unit_picker(
         page.screenshot(path=f"{SHOTS}/documents-picker-admin.png")
     finally:
         context.close()
+
+
+def test_letterhead_page_fits_a_phone_and_saves(app, world, phone):  # noqa: F811
+    page = phone.open()
+    log_in(page, "admin")
+    page.goto("/admin/letterheads")
+    page.get_by_label("Tìm nhanh: gõ vài chữ của tên").fill("an binh")
+    assert page.get_by_label("Đơn vị", exact=True).evaluate("el => el.value") == "A"
+    page.get_by_role("button", name="Mở").click()
+    page.get_by_label("Họ và tên người ký").fill("Lê Thị Ký")
+    check_fits_phone(page, "letterhead")
+    page.screenshot(path=f"{SHOTS}/documents-letterhead-360.png", full_page=True)
+    page.get_by_role("button", name="Lưu").click()
+    page.get_by_text("Đã lưu tiêu đề và người ký văn bản của Xã An Bình.").wait_for()
+    with app.app_context():
+        assert db.session.get(Letterhead, world.commune_a.id).signer_name == "Lê Thị Ký"
+    phone.assert_no_errors()
