@@ -34,7 +34,7 @@ from tipline.core.timeutil import utcnow
 from tipline.extensions import db
 from tipline.tips.retention import purge_closed_tips
 
-from .conftest import PASSWORD, database_text, settings_like
+from .conftest import PASSWORD, at_once, database_text, settings_like
 from .test_public import follow_up, post_tip, receipt_of, tip_form
 from .test_retention import closed_tip
 
@@ -668,3 +668,17 @@ def test_an_unreadable_vapid_key_turns_web_push_off_without_breaking_pages(
     with app.test_request_context("/"):
         assert push.vapid() is None
         assert push.push_optin(tip) is None
+
+
+@pytest.mark.commits  # requests in threads, each with its own connection
+def test_one_subscription_sent_twice_at_once_makes_one_row(app, world, receiver):
+    subscription = receiver.subscription()
+    clients = []
+    for _ in range(2):
+        client = app.test_client()
+        client.post("/staff/login", data={"username": "leader_a1", "password": PASSWORD})
+        clients.append(client)
+    answers = at_once(2, lambda i: subscribe_staff(clients[i], subscription).status_code)
+    assert set(answers) <= {201, 409} and 201 in answers
+    with app.app_context():
+        assert db.session.scalar(select(func.count(push.PushSubscription.id))) == 1

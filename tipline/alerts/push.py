@@ -49,6 +49,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from py_vapid import Vapid02
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tipline.alerts.channels import CHANNELS
@@ -490,6 +491,13 @@ def _refused(error: TiplineError):
     if retry_after:
         response.headers["Retry-After"] = str(int(retry_after))
     return response
+
+
+@bp.errorhandler(IntegrityError)
+def _raced(_error: IntegrityError):
+    """The same browser sending its subscription twice at once: one row won."""
+    db.session.rollback()
+    return _json_error(_l("Dữ liệu vừa thay đổi. Hãy tải lại trang rồi thử lại."), 409)
 
 
 def _worker_script() -> Response:
