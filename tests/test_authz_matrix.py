@@ -233,6 +233,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("public.status", "GET"): public(401),
     ("public.send_message", "POST"): public(401, data={"body": "Tôi thấy thêm", "kind": "reply"}),
     ("public.reveal", "POST"): public(401, data={"name": "A", "phone": "0912345678"}),
+    ("public.sms_updates", "POST"): public(401, data={"sms": "on"}),  # no tipster session
     ("public.settled_answer", "POST"): public(401, data={"answer": "done"}),
     ("public.status_photo", "POST"): public(401),
     # a photo's thumbnail on the status page: only within the tipster's session (issue 17)

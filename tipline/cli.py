@@ -15,6 +15,7 @@ from tipline.accounts.models import AuditAction
 from tipline.accounts.permissions import misplaced_roles
 from tipline.accounts.services import audit
 from tipline.alerts.cli import notify_cli, worker_command
+from tipline.alerts.sms_cli import sms_cli
 from tipline.core.errors import TiplineError
 from tipline.demo import import_province, seed_categories
 from tipline.extensions import db
@@ -42,6 +43,7 @@ def tipline_cli() -> None:
 tipline_cli.add_command(serve_command)
 tipline_cli.add_command(worker_command)
 tipline_cli.add_command(notify_cli)
+tipline_cli.add_command(sms_cli)
 
 
 @tipline_cli.command("demo")

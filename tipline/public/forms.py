@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
+    BooleanField,
     DateField,
     FileField,
     FloatField,
@@ -185,6 +186,8 @@ class SubmitTipForm(PublicForm):
         validators=[Length(max=120, message=_l("Tối đa 120 ký tự."))],
     )
     phone = StringField(_l("Số điện thoại"), filters=[clean_text])
+    # Content-free SMS updates on this tip (kept only with a name and phone: tipline.alerts).
+    sms_updates = BooleanField(_l("Nhắn tin SMS cho tôi khi tin có cập nhật"))
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)

@@ -23,7 +23,8 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 
-from tipline.alerts.sms_numbers import subscribe_tip
+from tipline.alerts import sms
+from tipline.alerts.sms_numbers import subscribe_tip, unsubscribe_tip
 from tipline.core.assets import serve_static
 from tipline.core.errors import TiplineError
 from tipline.core.http import no_store, wants_json
@@ -381,6 +382,8 @@ SENT_NOTICES = {
         "Đã ghi nhận danh tính của bạn. Từ nay tin được giữ bí mật danh tính: "
         "chỉ Công an xã thấy tên và số điện thoại của bạn."
     ),
+    "sms-on": _l("Đã bật tin nhắn SMS cho tin này."),
+    "sms-off": _l("Đã tắt tin nhắn SMS cho tin này. Số của bạn không còn được giữ để nhắn tin."),
 }
 
 
@@ -397,6 +400,27 @@ def status():
 
 def _back_to_status(done: str):
     return redirect(url_for(".status", **{"da-gui": done}), code=303)
+
+
+@bp.post("/tra-cuu/sms")
+@csrf.exempt
+@limiter.limit(_limit("TIPLINE_MESSAGE_LIMIT"))
+def sms_updates():
+    """SMS updates on this tip, on or off, to the phone the tipster gave (tipline.alerts)."""
+    try:
+        tip = session_tip()
+    except SessionEnded as ended:
+        return _session_ended(ended, unsent=True)
+    if request.form.get("sms") == "off":
+        unsubscribe_tip(tip)
+        db.session.commit()
+        return _back_to_status("sms-off")
+    phone = tip.contact.phone if tip.contact is not None else None
+    if not sms.available() or subscribe_tip(tip, phone) is None:
+        notice = _l("Tin này không nhận được tin nhắn SMS: chỉ tin có tên và số điện thoại.")
+        return _status_page(tip, notice=notice, status=422)
+    db.session.commit()
+    return _back_to_status("sms-on")
 
 
 @bp.post("/tra-cuu/tin-nhan")
