@@ -6,16 +6,21 @@ gateway is sms_fakes' local server speaking SMS Gateway for Android's API.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select, update
 
+from tipline.alerts import delivery
+from tipline.alerts.channels import CHANNELS
+from tipline.alerts.compose import compose
 from tipline.alerts.models import DEAD, FAILED, SENT, Delivery
 from tipline.alerts.worker import run_pass
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db
 from tipline.tips.models import Tip
 
-from .sms_fakes import FakeAndroidGateway, android_settings, use
+from .sms_fakes import FakeAndroidGateway, FakeHttpProvider, android_settings, use
 from .test_public import DESCRIPTION, PLACE, post_tip, receipt_of, tip_form
 from .test_sms_numbers import PAGE, add_number, confirm, last_code
 
@@ -135,3 +140,53 @@ def test_a_number_removed_before_the_send_drops_its_delivery(client, world, logi
     post_tip(client, tip_form(category="disturbance"))
     run_pass(run_jobs=False)
     assert len(android.received) == 1  # nothing more went out
+
+
+@pytest.mark.parametrize("driver", ["android", "http"])
+def test_a_worker_dying_after_the_send_repeats_nothing_on_a_gateway_with_ids(
+    app, client, world, login, monkeypatch, driver
+):
+    """The gateway took the text, then the worker died before marking it: another worker
+    sends it again once the lease runs out. The Android gateway drops the repeated id;
+    a provider without ids may deliver it twice, and the worker counts that."""
+    android = FakeAndroidGateway()
+    use(app, monkeypatch, android_settings(android))
+    try:
+        with_number(login, android)
+    finally:
+        android.close()
+    fake = FakeAndroidGateway() if driver == "android" else FakeHttpProvider()
+    settings = (
+        android_settings(fake)
+        if driver == "android"
+        else {
+            "TIPLINE_SMS_DRIVER": "http",
+            "TIPLINE_SMS_HTTP_URL": fake.url + "/send",
+            "TIPLINE_SMS_HTTP_KEY": fake.key,
+        }
+    )
+    use(app, monkeypatch, settings)
+    try:
+        post_tip(client, tip_form(category="disturbance"))
+        delivery.fan_out(10)
+        claimed = delivery.claim(10, lease_seconds=60)
+        [row] = sms_deliveries()
+        assert row.state == "sending" and row.id in claimed.ids
+        tip = db.session.get(Tip, row.notification.tip_id)
+        alert = compose(row.notification, tip, row, show_category=False)
+        CHANNELS["sms"].send(row.target, alert, timeout=2)  # ... and the worker dies here
+        db.session.execute(update(Delivery).values(lease_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+
+        run_pass(run_jobs=False)
+
+        [row] = sms_deliveries()
+        assert row.state == SENT
+        if driver == "android":
+            assert len(fake.received) == 1 and len(fake.requests) == 2  # the 409 repeat
+            assert row.repeats == 0
+        else:
+            assert len(fake.received) == 2
+            assert row.repeats == 1
+    finally:
+        fake.close()
