@@ -120,7 +120,8 @@ def _public_charts(detail: dict) -> dict:
                 [charts.Bar(charts.month_label(m), r.value, str(r)) for m, r, _s, _f in months],
             ),
             (
-                _("Giải quyết"),
+                # The same words as the counters above the chart (DOMAIN.md's "settled").
+                _("Xác minh, giải quyết"),
                 [charts.Bar(charts.month_label(m), s.value, str(s)) for m, _r, s, _f in months],
             ),
         ],
