@@ -164,6 +164,18 @@ def test_english_form_shows_english_categories_and_identity_choices(client, engl
     assert "Trộm cắp tài sản" in page and "Theft of property" not in page
 
 
+def test_an_english_name_written_on_the_admin_page_shows_on_the_english_form(
+    client, world, login
+):
+    answer = login("admin").post(
+        "/admin/categories/theft",
+        data={"code": "theft", "name": "Trộm cắp tài sản", "name_en": "Stealing things"},
+    )
+    assert answer.status_code == 302
+    page = client.get(f"/en/gui-tin?xa=A&phieu={new_submission_key()}").get_data(as_text=True)
+    assert "Stealing things" in page and "Trộm cắp tài sản" not in page
+
+
 def test_standard_categories_get_their_english_names(ctx):
     from tipline.demo import CATEGORIES, seed_categories
 
