@@ -164,9 +164,7 @@ def test_english_form_shows_english_categories_and_identity_choices(client, engl
     assert "Trộm cắp tài sản" in page and "Theft of property" not in page
 
 
-def test_an_english_name_written_on_the_admin_page_shows_on_the_english_form(
-    client, world, login
-):
+def test_an_english_name_written_on_the_admin_page_shows_on_the_english_form(client, world, login):
     answer = login("admin").post(
         "/admin/categories/theft",
         data={"code": "theft", "name": "Trộm cắp tài sản", "name_en": "Stealing things"},
