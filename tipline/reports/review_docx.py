@@ -62,6 +62,25 @@ def _short_rule(cell, width_mm: float, cell_mm: float) -> None:
     paragraph._p.get_or_add_pPr().append(borders)
 
 
+def _widths(table, widths) -> None:
+    """Fixed column widths (Word reads the cells', LibreOffice the grid's: set both)."""
+    table.autofit = False
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = width
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths, strict=True):
+            cell.width = width
+
+
+def _keep_rows_whole(table, header_rows: int = 0) -> None:
+    """No row split over two pages; the first rows repeat on each page."""
+    for index, row in enumerate(table.rows):
+        properties = row._tr.get_or_add_trPr()
+        properties.append(OxmlElement("w:cantSplit"))
+        if index < header_rows:
+            properties.append(OxmlElement("w:tblHeader"))
+
+
 def _no_borders(table) -> None:
     properties = table._tbl.tblPr
     borders = OxmlElement("w:tblBorders")
@@ -81,6 +100,13 @@ def review_docx(document: OfficialDocument) -> bytes:
     section.page_width, section.page_height = Mm(210), Mm(297)
     section.top_margin, section.bottom_margin = Mm(20), Mm(20)
     section.left_margin, section.right_margin = Mm(30), Mm(15)
+    # From the second page on, the page number at the top, centred (Điều 15).
+    section.different_first_page_header_footer = True
+    number_line = section.header.paragraphs[0]
+    number_line.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    field = OxmlElement("w:fldSimple")
+    field.set(qn("w:instr"), "PAGE")
+    number_line._p.append(field)
     style = doc.styles["Normal"]
     style.font.name, style.font.size = FONT, Pt(13)
 
@@ -88,10 +114,7 @@ def review_docx(document: OfficialDocument) -> bytes:
     head = doc.add_table(rows=2, cols=2)
     _no_borders(head)
     head.alignment = WD_TABLE_ALIGNMENT.CENTER
-    widths = (Mm(70), Mm(95))
-    for row in head.rows:
-        for cell, width in zip(row.cells, widths, strict=True):
-            cell.width = width
+    _widths(head, (Mm(70), Mm(95)))
     issuer, nation = head.rows[0].cells
     issuer.paragraphs[0]._p.getparent().remove(issuer.paragraphs[0]._p)
     nation.paragraphs[0]._p.getparent().remove(nation.paragraphs[0]._p)
@@ -99,7 +122,7 @@ def review_docx(document: OfficialDocument) -> bytes:
         _paragraph(issuer, document.parent_body, 12.5, align=CENTER)
     _paragraph(issuer, document.body, 12.5, align=CENTER, bold=True)
     _short_rule(issuer, 23, 70)
-    _paragraph(nation, document.nation, 12.5, align=CENTER, bold=True)
+    _paragraph(nation, document.nation, 12, align=CENTER, bold=True)
     _paragraph(nation, document.motto, 13.5, align=CENTER, bold=True, underline=True)
     number, place = head.rows[1].cells
     number.paragraphs[0].alignment = CENTER
@@ -113,6 +136,7 @@ def review_docx(document: OfficialDocument) -> bytes:
     subject_rule = doc.add_table(rows=1, cols=1)
     _no_borders(subject_rule)
     subject_rule.alignment = WD_TABLE_ALIGNMENT.CENTER
+    _widths(subject_rule, (Mm(165),))
     only = subject_rule.rows[0].cells[0]
     only.paragraphs[0]._p.getparent().remove(only.paragraphs[0]._p)
     _short_rule(only, 50, 165)
@@ -133,10 +157,11 @@ def review_docx(document: OfficialDocument) -> bytes:
     aligns = (CENTER, WD_ALIGN_PARAGRAPH.LEFT, WD_ALIGN_PARAGRAPH.RIGHT, WD_ALIGN_PARAGRAPH.LEFT)
     for values in document.rows:
         cells = figures.add_row().cells
-        for cell, value, width, align in zip(cells, values, column_widths, aligns, strict=True):
-            cell.width = width
+        for cell, value, align in zip(cells, values, aligns, strict=True):
             cell.paragraphs[0].alignment = align
             _run(cell.paragraphs[0], value, 12)
+    _widths(figures, column_widths)
+    _keep_rows_whole(figures, header_rows=1)
     _paragraph(doc, "", 6)
     for note in document.notes:
         _paragraph(doc, note, 14, align=justify, indent=12.7, space_after=3)
@@ -145,8 +170,9 @@ def review_docx(document: OfficialDocument) -> bytes:
     # Recipients (left, small) and the signature block (right).
     foot = doc.add_table(rows=1, cols=2)
     _no_borders(foot)
+    _widths(foot, (Mm(80), Mm(85)))
+    _keep_rows_whole(foot)
     recipients, signer = foot.rows[0].cells
-    recipients.width, signer.width = Mm(80), Mm(85)
     recipients.paragraphs[0]._p.getparent().remove(recipients.paragraphs[0]._p)
     signer.paragraphs[0]._p.getparent().remove(signer.paragraphs[0]._p)
     _paragraph(recipients, "Nơi nhận:", 12, bold=True, italic=True)

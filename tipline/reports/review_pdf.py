@@ -119,8 +119,9 @@ def review_pdf(document: OfficialDocument, fonts: tuple[Path, ...]) -> bytes:
             length = min(pdf.get_string_width(text), w)
             pdf.line(x + (w - length) / 2, pdf.get_y(), x + (w + length) / 2, pdf.get_y())
         elif rule:  # a short rule under the issuer and under the subject
-            y = pdf.get_y() + 0.8
+            y = pdf.get_y() + 2
             pdf.line(x + (w - rule) / 2, y, x + (w + rule) / 2, y)
+            pdf.set_y(y + 1)
 
     # The issuer (left) and the nation (right), side by side.
     pdf.set_line_width(0.3)
@@ -130,7 +131,7 @@ def review_pdf(document: OfficialDocument, fonts: tuple[Path, ...]) -> bytes:
     centred(LEFT, LEFT_COLUMN, document.body, "B", 12.5, rule=LEFT_COLUMN / 3)
     left_end = pdf.get_y()
     pdf.set_y(top)
-    centred(right_x, right_w, document.nation, "B", 12.5)
+    centred(right_x, right_w, document.nation, "B", 12)
     centred(right_x, right_w, document.motto, "B", 13.5, underline_rule=True)
     row = max(left_end, pdf.get_y()) + 4
     pdf.set_y(row)
