@@ -9,6 +9,7 @@ from datetime import datetime
 
 import pytest
 from docx import Document
+from docx.oxml.ns import qn
 from docx.shared import Mm
 from openpyxl import load_workbook
 from pypdf import PdfReader
@@ -163,6 +164,10 @@ def test_docx_is_an_a4_times_new_roman_document_with_the_motto_underlined(login,
     assert motto.underline and motto.bold
     assert next(run for run in runs if run.text == "BÁO CÁO").bold
     assert {run.font.name for run in runs if run.text.strip()} == {"Times New Roman"}
+    figures = next(t for t in document.tables if t.rows[0].cells[0].text == "TT")
+    assert [round(column.width / Mm(1)) for column in figures.columns] == [10, 78, 22, 55]
+    assert figures.rows[0]._tr.trPr.find(qn("w:tblHeader")) is not None  # repeats per page
+    assert all(row._tr.trPr.find(qn("w:cantSplit")) is not None for row in figures.rows)
     assert "ỦY BAN NHÂN DÂN XÃ AN BÌNH" in _docx_text(body)
     assert "An Bình, ngày" in _docx_text(body)  # a commune's documents carry its own name
 
