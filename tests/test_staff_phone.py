@@ -65,7 +65,14 @@ def varied(world, make_tip):
     tips["resolved"] = make_tip(world.a1, category=world.fight)
     for action in (Action.TRIAGE, Action.START_VERIFICATION, Action.VERIFY):
         _move(tips["resolved"], action, leader)
-    _move(tips["resolved"], Action.RESOLVE, leader, outcome=Outcome.MEDIATED, note="Đã hòa giải.")
+    _move(
+        tips["resolved"],
+        Action.RESOLVE,
+        leader,
+        outcome=Outcome.MEDIATED,
+        note="Đã hòa giải.",
+        note_to_tipster=True,
+    )
     tips["rejected"] = make_tip(world.a1)
     _move(tips["rejected"], Action.REJECT, leader, reason=RejectReason.SPAM)
     tips["other_commune"] = make_tip(world.b1)
@@ -301,7 +308,7 @@ def test_village_home_shows_this_month_and_what_waits(login, world, make_tip):
     settled = make_tip(world.a1, now=now - timedelta(minutes=30))
     for action in (Action.TRIAGE, Action.START_VERIFICATION):
         _move(settled, action, leader)
-    _move(settled, Action.MARK_UNFOUNDED, leader, note="Không có cơ sở.")
+    _move(settled, Action.MARK_UNFOUNDED, leader, note="Không có cơ sở.", note_to_tipster=True)
     make_tip(world.a2)  # another village
     month = village_month(leader, [world.a1], size=5, now=now)
     expected_new = 3 if late.submitted_at.month == now.month else 2
@@ -401,7 +408,14 @@ def test_urgent_closed_tips_never_top_the_default_view(login, world, make_tip, w
         old = make_tip(world.a1, category=world.fight, now=when)
         for action in (Action.TRIAGE, Action.START_VERIFICATION, Action.VERIFY):
             _move(old, action, leader)
-        _move(old, Action.RESOLVE, leader, outcome=Outcome.WARNED, note="Đã nhắc nhở.")
+        _move(
+            old,
+            Action.RESOLVE,
+            leader,
+            outcome=Outcome.WARNED,
+            note="Đã nhắc nhở.",
+            note_to_tipster=True,
+        )
     new = make_tip(world.a1)
     assert new.priority == Priority.NORMAL
     assert cards(inbox(login("leader_a1"))) == [(new.reference, "received")]

@@ -124,7 +124,12 @@ def tips(app, world, make_tip):
     for action in (Action.TRIAGE, Action.START_VERIFICATION, Action.VERIFY):
         workflow.transition(made["closed"], action, leader)
     workflow.transition(
-        made["closed"], Action.RESOLVE, leader, outcome=Outcome.MEDIATED, note="Đã hòa giải."
+        made["closed"],
+        Action.RESOLVE,
+        leader,
+        outcome=Outcome.MEDIATED,
+        note="Đã hòa giải.",
+        note_to_tipster=True,
     )
     db.session.commit()
     return {key: (tip.reference, tip.public_id) for key, tip in made.items()}

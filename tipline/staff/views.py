@@ -71,8 +71,6 @@ from tipline.tips.inbox import (
     inbox_page,
     mark_read,
     quick_filters,
-    unread_count,
-    unread_tip_ids,
     village_month,
 )
 from tipline.tips.models import (
@@ -163,7 +161,7 @@ def inbox():
             for c in quick_filters(counts, args)
         ],
         unread_total=counts.unread,
-        unread_ids=unread_tip_ids(current_user, result.tips),
+        unread_ids=result.unread_ids,
         overdue_ids={t.id for t in result.tips if triage.is_overdue(t, now)},
         categories=options.categories,
         units=options.units,
@@ -172,8 +170,8 @@ def inbox():
         bulk=bulk,
         args=args,
         # Built once here: the page repeats them for every tip.
-        status_labels={s: s.label for s in TipStatus},
-        priority_labels={p: p.label for p in Priority},
+        status_labels={s: str(s.label) for s in TipStatus},
+        priority_labels={p: str(p.label) for p in Priority},
         inbox_url=base,
         tips_url=base + "tips/",
     )
@@ -195,8 +193,8 @@ def village_home():
         "staff/home.html",
         villages=villages,
         month=month,
-        status_labels={s: s.label for s in TipStatus},
-        priority_labels={p: p.label for p in Priority},
+        status_labels={s: str(s.label) for s in TipStatus},
+        priority_labels={p: str(p.label) for p in Priority},
         tips_url=url_for(".inbox") + "tips/",
     )
 
@@ -424,7 +422,7 @@ def _unread_badge():
     def unread() -> int:
         if not current_user.is_authenticated:
             return 0
-        return unread_count(current_user)
+        return cached_inbox_counts(current_user).unread
 
     return {"unread_badge": unread, "Priority": Priority}
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 
@@ -257,13 +258,17 @@ def todo_clause(user: User):
 
 
 def inbox_query(user: User, wanted: InboxFilter, *, now: datetime | None = None):
+    """The SELECT of the tips `wanted` names, in its order."""
+    return _inbox_select(user, wanted, now=now)[0]
+
+
+def _inbox_select(user: User, wanted: InboxFilter, *, now: datetime | None = None):
+    """The inbox's SELECT, and the user's reads joined to it (whether a tip is unread)."""
     now = now or utcnow()
     query = visible_tips(user).order_by(None)
     order = wanted.order
-    reads = None
-    if wanted.unread or wanted.unread_replies or order == Sort.TODO:
-        reads = _read_for(user)
-        query = query.outerjoin(reads, reads.c.tip_id == Tip.id)
+    reads = _read_for(user)
+    query = query.outerjoin(reads, reads.c.tip_id == Tip.id)
     if wanted.unread or wanted.unread_replies:
         query = query.where(_reply_pending(reads) if wanted.unread_replies else _unread(reads))
     if wanted.status is not None:
@@ -286,7 +291,7 @@ def inbox_query(user: User, wanted: InboxFilter, *, now: datetime | None = None)
         reference = normalize_reference(wanted.query)
         words = search_clause(wanted.words)
         query = query.where(or_(words, Tip.reference == reference) if reference else words)
-    return query.order_by(*_order(order, reads))
+    return query.order_by(*_order(order, reads)), reads
 
 
 def next_due():
@@ -298,7 +303,7 @@ def next_due():
     )
 
 
-def _order(sort: str, reads=None):
+def _order(sort: str, reads):
     if sort == Sort.TODO:
         # Open before closed; among open tips urgent, then unread, then the nearest
         # deadline; closed ones newest first.
@@ -328,14 +333,63 @@ class InboxPage:
     tips: list[Tip]
     page: int
     has_next: bool
+    unread_ids: frozenset[int] = frozenset()  # which of `tips` the user has not read
 
 
 def inbox_page(user: User, wanted: InboxFilter, size: int, *, now=None) -> InboxPage:
-    """One page of the inbox: `size` tips and whether another page follows (no full count)."""
+    """One page of the inbox: `size` tips and whether another page follows (no full count).
+
+    Two steps: the page's ids in the filter's order (a narrow query, however many open
+    tips the "to do" order has to weigh), then those tips with their category and unit.
+    The default view's ids are kept like the counts: until any tip event, or a read of
+    this user's, or a change of their roles.
+    """
+    now = now or utcnow()
     page = max(1, wanted.page)
-    query = inbox_query(user, wanted, now=now).limit(size + 1).offset((page - 1) * size)
-    tips = list(db.session.scalars(query).unique())
-    return InboxPage(tips[:size], page, len(tips) > size)
+
+    def page_ids() -> tuple[tuple[int, bool], ...]:
+        query, reads = _inbox_select(user, wanted, now=now)
+        query = (
+            query.with_only_columns(Tip.id, _unread(reads))
+            .limit(size + 1)
+            .offset((page - 1) * size)
+        )
+        return tuple((tip_id, bool(unread)) for tip_id, unread in db.session.execute(query))
+
+    if wanted.todo and not wanted.to_args():
+        ids = cache.cached(
+            ("inbox-ids", *_inbox_version(user), page, size),
+            page_ids,
+            tables=INBOX_TABLES,
+            ttl=cache.setting("TIPLINE_INBOX_CACHE_SECONDS"),
+        )
+    else:
+        ids = page_ids()
+    shown = [tip_id for tip_id, _unread_flag in ids[:size]]
+    found = {t.id: t for t in db.session.scalars(select(Tip).where(Tip.id.in_(shown))).unique()}
+    tips = [found[i] for i in shown if i in found]
+    unread = frozenset(tip_id for tip_id, flag in ids[:size] if flag)
+    return InboxPage(tips, page, len(ids) > size, unread)
+
+
+def _inbox_version(user: User) -> tuple:
+    """What the inbox's kept answers depend on besides time: the user and their roles,
+    the newest tip event (any change to a tip writes one) and the user's last read.
+    Read once per request."""
+    holder = g if has_request_context() else None
+    remembered = getattr(holder, "tipline_inbox_version", None)
+    if remembered is not None and remembered[0] == user.id:
+        return remembered
+    last_event, last_read = db.session.execute(
+        select(
+            select(func.max(TipEvent.id)).scalar_subquery(),
+            select(func.max(TipRead.seen_at)).where(TipRead.user_id == user.id).scalar_subquery(),
+        )
+    ).one()
+    version = (user.id, scope_key(user), last_event, last_read)
+    if holder is not None:
+        holder.tipline_inbox_version = version
+    return version
 
 
 # --- the counts beside the filters ----------------------------------------------------
@@ -409,18 +463,7 @@ INBOX_TABLES = (
 def cached_inbox_counts(user: User, *, now: datetime | None = None) -> InboxCounts:
     """`inbox_counts`, reused while nothing has happened to any tip or to the user's reads."""
     now = now or utcnow()
-    last_event = db.session.scalar(select(func.max(TipEvent.id)))
-    last_read = db.session.scalar(
-        select(func.max(TipRead.seen_at)).where(TipRead.user_id == user.id)
-    )
-    key = (
-        "inbox-counts",
-        user.id,
-        scope_key(user),
-        last_event,
-        last_read,
-        now.replace(second=0, microsecond=0),
-    )
+    key = ("inbox-counts", *_inbox_version(user), now.replace(second=0, microsecond=0))
     return cache.cached(
         key,
         lambda: inbox_counts(user, now=now),
@@ -507,7 +550,7 @@ class VillageMonth:
 
 
 def village_month(user: User, villages: list[Unit], *, size: int, now=None) -> VillageMonth:
-    """"My village this month": counters from `counts.figures` (their one reader), the
+    """ "My village this month": counters from `counts.figures` (their one reader), the
     overdue tips and the work waiting from the inbox's own queries."""
     now = now or utcnow()
     today = local_date(now)
@@ -568,24 +611,6 @@ def mark_read(tip: Tip, user: User, *, at: datetime | None = None) -> None:
         db.session.add(TipRead(user_id=user.id, tip_id=tip.id, seen_at=at))
     elif read.seen_at < at:
         read.seen_at = at
-
-
-def unread_tip_ids(user: User, tips: list[Tip]) -> set[int]:
-    """Which of these (listed) tips are unread for `user`."""
-    if not tips:
-        return set()
-    seen = dict(
-        db.session.execute(
-            select(TipRead.tip_id, TipRead.seen_at).where(
-                TipRead.user_id == user.id, TipRead.tip_id.in_([t.id for t in tips])
-            )
-        ).all()
-    )
-    return {
-        t.id
-        for t in tips
-        if t.is_open and (t.id not in seen or seen[t.id] < (t.activity_at or t.submitted_at))
-    }
 
 
 # --- what the inbox's selects offer ---------------------------------------------------
