@@ -109,7 +109,9 @@ def page():
     channels = [(c.name, c.available()) for c in ordered()]
     if request.method == "GET":
         choices = [_current(name, available) for name, available in channels]
-        return render_template("alerts/settings.html", form=form, channels=choices)
+        return render_template(
+            "alerts/settings.html", form=form, channels=choices, kind_fields=KIND_FIELDS
+        )
     form = EmailForm()
     # Only channels the page showed are saved: a form from an older page changes nothing else.
     choices = [
@@ -122,7 +124,9 @@ def page():
     if not valid or any(c.error for c in choices):
         if valid:
             flash(_l("Chưa lưu: hãy sửa các ô báo lỗi."))
-        return render_template("alerts/settings.html", form=form, channels=choices), 400
+        return render_template(
+            "alerts/settings.html", form=form, channels=choices, kind_fields=KIND_FIELDS
+        ), 400
     if form.email.data:
         address = address or StaffEmail(user_id=current_user.id)
         address.email = form.email.data

@@ -16,7 +16,6 @@ from tipline.accounts.permissions import holds_any
 from tipline.alerts import delivery, inbox, outbox
 from tipline.alerts.channels import CHANNELS, label, load_channels
 from tipline.alerts.models import DEAD, FAILED, PENDING, SENDING, SENT
-from tipline.alerts.settings import KIND_FIELDS
 from tipline.core.http import no_store
 from tipline.core.text import row_id
 from tipline.extensions import db
@@ -44,11 +43,6 @@ def unread_alerts() -> int:
     if not current_user.is_authenticated:
         return 0
     return inbox.unread_count(current_user)
-
-
-@bp.app_context_processor
-def _alert_settings_context() -> dict:
-    return {"kind_fields": KIND_FIELDS}
 
 
 @bp.after_request
