@@ -150,7 +150,9 @@ def worker_process(command: Sequence[str], *, restart_after: float = 5.0) -> Bac
                         )
                         if stop.wait(restart_after):
                             break
-                    child = subprocess.Popen([*command, "--parent-pid", str(os.getpid())])  # noqa: S603
+                    child = subprocess.Popen(  # noqa: S603  # nosec B603
+                        [*command, "--parent-pid", str(os.getpid())]
+                    )
                     _logger.info("alerts worker started (pid %d)", child.pid)
                 stop.wait(0.5)
         finally:
