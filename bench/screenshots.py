@@ -41,6 +41,16 @@ ANSWER = "Đoạn từ cầu Bến đến nhà văn hóa, khoảng 23 giờ."
 DESCRIPTION = "Nhóm thanh niên tụ tập đua xe, nẹt pô sau 11 giờ đêm ở đường liên thôn."
 
 
+def _photo(path: Path) -> None:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (640, 480), (90, 140, 200))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((100, 300, 540, 420), fill=(60, 60, 60))
+    draw.ellipse((250, 80, 390, 220), fill=(240, 200, 40))
+    image.save(path, "JPEG", quality=80)
+
+
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
@@ -85,6 +95,10 @@ def main() -> int:
         page.get_by_role("button", name="Xem tình trạng").click()
         page.locator(".lead .status").wait_for()
         shot("09-status")
+        # What was sent, one tap away (closed on a shared phone until tapped).
+        page.get_by_text("Xem nội dung bạn đã gửi").click()
+        page.locator("#da-gui").scroll_into_view_if_needed()
+        shot("21-status-what-was-sent")
 
         # Commune police of the demo's ward ask about a tip sent there; the resident reads
         # the question on the status page and answers.
@@ -140,6 +154,21 @@ def main() -> int:
 
         page.goto("/khong-co-trang-nay")
         shot("12-not-found")
+
+        # Photos chosen on the form: previewed, each with a button to leave it out.
+        photo = OUT.parent / "screenshot-photo.jpg"
+        _photo(photo)
+        page.goto(f"/gui-tin?xa={commune}")
+        page.get_by_label("Ảnh (không bắt buộc)").set_input_files(str(photo))
+        page.wait_for_function("() => document.querySelector('[data-photo-preview] img')")
+        page.locator("[data-photo-preview]").scroll_into_view_if_needed()
+        shot("22-form-photo-preview")
+        photo.unlink()
+
+        # A commune's figures list its villages.
+        page.goto(f"/so-lieu?xa={demo_site.commune_code(base, FOCUS)}")
+        page.locator("#parts").scroll_into_view_if_needed()
+        shot("23-figures-villages")
 
         page.goto("/")
         page.get_by_role("link", name="English").click()
