@@ -375,15 +375,26 @@
     update();
   }
 
-  /* --- the date and time of the form: now, on the phone's clock, unless changed ------------ */
+  /* --- the date and time of the form: now in Vietnam's time (as the server counts days), on
+     the phone's clock: the page may have been kept for use offline. Unless changed. -------- */
   function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function vietnamNow() {
+    var now = new Date(), at = {};
+    try {
+      new Intl.DateTimeFormat("en-GB", { timeZone: "Asia/Ho_Chi_Minh", year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+        .formatToParts(now).forEach(function (p) { at[p.type] = p.value; });
+    } catch (e) { at = {}; }
+    if (!at.year) at = { year: String(now.getFullYear()), month: pad(now.getMonth() + 1),
+      day: pad(now.getDate()), hour: pad(now.getHours()), minute: pad(now.getMinutes()) };
+    return { date: at.year + "-" + at.month + "-" + at.day, time: at.hour + ":" + at.minute };
+  }
   function nowFields() {
-    var now = new Date();
+    var now = vietnamNow();
     Array.prototype.forEach.call(doc.querySelectorAll("input[data-now]"), function (input) {
       if (input.value !== input.defaultValue) return; // typed or restored by the browser
-      var value = input.getAttribute("data-now") === "date"
-        ? now.getFullYear() + "-" + pad(now.getMonth() + 1) + "-" + pad(now.getDate())
-        : pad(now.getHours()) + ":" + pad(now.getMinutes());
+      var value = now[input.getAttribute("data-now")];
+      if (!value) return;
       input.value = value;
       input.defaultValue = value;
     });
