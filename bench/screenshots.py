@@ -98,7 +98,7 @@ def main() -> int:
         # What was sent, one tap away (closed on a shared phone until tapped).
         page.get_by_text("Xem nội dung bạn đã gửi").click()
         page.locator("#da-gui").scroll_into_view_if_needed()
-        shot("21-status-what-was-sent")
+        shot("60-status-what-was-sent")
 
         # Commune police of the demo's ward ask about a tip sent there; the resident reads
         # the question on the status page and answers.
@@ -162,13 +162,13 @@ def main() -> int:
         page.get_by_label("Ảnh (không bắt buộc)").set_input_files(str(photo))
         page.wait_for_function("() => document.querySelector('[data-photo-preview] img')")
         page.locator("[data-photo-preview]").scroll_into_view_if_needed()
-        shot("22-form-photo-preview")
+        shot("61-form-photo-preview")
         photo.unlink()
 
         # A commune's figures list its villages.
         page.goto(f"/so-lieu?xa={demo_site.commune_code(base, FOCUS)}")
         page.locator("#parts").scroll_into_view_if_needed()
-        shot("23-figures-villages")
+        shot("62-figures-villages")
 
         page.goto("/")
         page.get_by_role("link", name="English").click()
