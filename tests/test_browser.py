@@ -549,6 +549,9 @@ def test_tip_written_offline_waits_on_the_phone_and_is_sent_once_when_online(app
     page.get_by_role("heading", name="Đã nhận tin báo của bạn").wait_for()
     assert "Đã gửi tin" in page.locator("#outbox").inner_text()
     assert tips_with(app, description) == [reference]
+    # Its receipt then opens the status page, the code in the fragment only (issue 17).
+    see = page.locator("main #see-status")
+    assert see.get_attribute("href") == f"/tra-cuu?reference={reference}#ma={code}"
 
     # Another sender (a second tab, the worker's sync) finds nothing left to send;
     # and a replay of the same submission gives back the same tip.

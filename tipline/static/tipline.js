@@ -290,6 +290,13 @@
           pending.className = "code";
           $("main h1").textContent = S.sent_title;
           $("main .lead").textContent = S.sent_text;
+          var actions = $("main p.actions");
+          if (actions && e.code && !$("#see-status")) { // the receipt's own "see the status"
+            var status = el("a", "button primary", S.see_status);
+            status.id = "see-status";
+            status.href = statusLink(e.reference, grouped(e.code));
+            actions.insertBefore(status, actions.firstChild);
+          }
         }
         if (e.state !== "waiting") {
           var forget = el("button", "button", S.forget);
