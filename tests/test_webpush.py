@@ -593,6 +593,8 @@ def test_push_addresses_are_sealed_at_rest(world, login, make_tip, receiver):
         assert sub["endpoint"].rsplit("/", 1)[1] not in everything
         assert sub["keys"]["p256dh"] not in everything
         assert sub["keys"]["auth"] not in everything
+    created = list(db.session.scalars(select(push.PushSubscription.created_at)))
+    assert all((at.second, at.microsecond) == (0, 0) for at in created)  # to the minute
     hashes = set(db.session.scalars(select(push.PushSubscription.endpoint_hash)))
     assert sealed.lookup_hash(subscription["endpoint"], push.HASH_PURPOSE) in hashes
 

@@ -60,7 +60,7 @@ from tipline.core.db import Base
 from tipline.core.errors import TiplineError
 from tipline.core.http import no_store, safe_path
 from tipline.core.i18n import site_root
-from tipline.core.timeutil import utcnow
+from tipline.core.timeutil import to_minute, utcnow
 from tipline.extensions import csrf, db, limiter
 from tipline.public.guard import receipt_lookup
 from tipline.public.tipster_session import SessionEnded, session_tip
@@ -98,7 +98,8 @@ class PushSubscription(Base):
     endpoint_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # seal(JSON of endpoint and keys): a database dump alone shows no push address.
     sealed: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # To the minute, as every time a resident's action causes (issue 5).
+    created_at: Mapped[datetime] = mapped_column(default=lambda: to_minute(utcnow()))
 
 
 def _token(size: int) -> str:
