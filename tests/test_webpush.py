@@ -684,3 +684,21 @@ def test_one_subscription_sent_twice_at_once_makes_one_row(app, world, receiver)
     assert set(answers) <= {201, 409} and 201 in answers
     with app.app_context():
         assert db.session.scalar(select(func.count(push.PushSubscription.id))) == 1
+
+
+def test_a_residents_opt_in_keeps_nothing_of_the_client(client, world, receiver, caplog):
+    address, agent = "203.0.113.77", "Mozilla/5.0 (TiplineTraceProbe 4.2)"
+    headers = {"User-Agent": agent, "X-Forwarded-For": address}
+    reference, code = receipt_of(post_tip(client, tip_form(), headers=headers))
+    caplog.clear()
+    answer = client.post(
+        "/tra-cuu/push",
+        json={"subscription": receiver.subscription(), "reference": reference, "code": code},
+        headers=headers,
+        environ_base={"REMOTE_ADDR": address},
+    )
+    assert answer.status_code == 201
+    everything = database_text()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for trace in (address, agent, "TiplineTraceProbe"):
+        assert trace not in everything and trace not in logged
