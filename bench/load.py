@@ -609,6 +609,9 @@ class Client:
         if action == "resolve":
             outcomes = [o for o in form["choices"].get("outcome", []) if o]
             fields["outcome"] = self.rng.choice(outcomes) if outcomes else ""
+            # Closing owes the tipster a note.
+            fields["note"] = "Đã giải quyết xong."
+            fields["note_to_tipster"] = "y"
         response = self.call(
             "transition",
             "POST",

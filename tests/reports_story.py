@@ -13,6 +13,10 @@ from tipline.tips.workflow import Action
 NOW = datetime(2026, 11, 28, 2, 0)
 
 
+# Closing owes the tipster a note.
+CLOSING = {"note": "Đã xử lý xong.", "note_to_tipster": True}
+
+
 def utc(day: str, hhmm: str = "03:00") -> datetime:
     return datetime.fromisoformat(f"{day} {hhmm}")
 
@@ -27,10 +31,12 @@ def build(world, make_tip) -> dict:
         workflow.transition(tip, Action.TRIAGE, actor, at=utc(day, "01:00"))
         workflow.transition(tip, Action.START_VERIFICATION, actor, at=utc(day, "02:00"))
         if unfounded:
-            workflow.transition(tip, Action.MARK_UNFOUNDED, actor, at=utc(day, "05:00"))
+            workflow.transition(tip, Action.MARK_UNFOUNDED, actor, at=utc(day, "05:00"), **CLOSING)
             return
         workflow.transition(tip, Action.VERIFY, actor, at=utc(day, "03:00"))
-        workflow.transition(tip, Action.RESOLVE, actor, outcome=outcome, at=utc(day, "05:00"))
+        workflow.transition(
+            tip, Action.RESOLVE, actor, outcome=outcome, at=utc(day, "05:00"), **CLOSING
+        )
 
     # A1: five tips in March, settled two days later (48 hours after submission).
     for i in range(5):

@@ -21,6 +21,10 @@ from tipline.tips.workflow import Action
 NOW = datetime(2026, 11, 28, 2, 0)
 
 
+# Closing owes the tipster a note.
+CLOSING = {"note": "Đã xử lý xong.", "note_to_tipster": True}
+
+
 def utc(day: str, hhmm: str = "03:00") -> datetime:
     return datetime.fromisoformat(f"{day} {hhmm}")
 
@@ -36,10 +40,14 @@ def story(world, make_tip):
         workflow.transition(tip, Action.TRIAGE, actor, at=utc(at_day, "01:00"))
         workflow.transition(tip, Action.START_VERIFICATION, actor, at=utc(at_day, "02:00"))
         if unfounded:
-            workflow.transition(tip, Action.MARK_UNFOUNDED, actor, at=utc(at_day, "04:00"))
+            workflow.transition(
+                tip, Action.MARK_UNFOUNDED, actor, at=utc(at_day, "04:00"), **CLOSING
+            )
             return
         workflow.transition(tip, Action.VERIFY, actor, at=utc(at_day, "03:00"))
-        workflow.transition(tip, Action.RESOLVE, actor, outcome=outcome, at=utc(at_day, "04:00"))
+        workflow.transition(
+            tip, Action.RESOLVE, actor, outcome=outcome, at=utc(at_day, "04:00"), **CLOSING
+        )
 
     tips = {}
     # 1. Received in March, resolved (mediated) in March.
@@ -71,7 +79,12 @@ def story(world, make_tip):
     for action in (Action.TRIAGE, Action.START_VERIFICATION, Action.VERIFY):
         workflow.transition(tips["t7"], action, police_b, at=utc("2026-11-09"))
     workflow.transition(
-        tips["t7"], Action.RESOLVE, police_b, outcome=Outcome.SANCTIONED, at=utc("2026-11-10")
+        tips["t7"],
+        Action.RESOLVE,
+        police_b,
+        outcome=Outcome.SANCTIONED,
+        at=utc("2026-11-10"),
+        **CLOSING,
     )
     # 8. Received in A1, moved to commune B by police A, then to B1 by police B: counts for B.
     tips["t8"] = make_tip(world.a1, now=utc("2026-11-11"))

@@ -1,6 +1,6 @@
-"""Property: whatever transitions, merges and moves happen, the counters equal a recount,
-and the reports' sums (per unit up the tree, per day, month and year) equal a count of
-the tips themselves."""
+"""Property: whatever transitions, merges, moves, tipster answers (a "not settled" reopens
+a tip once) and undone rejections happen, the counters equal a recount, and the reports'
+sums (per unit up the tree, per day, month and year) equal a count of the tips themselves."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tipline.core.timeutil import local_date
 from tipline.extensions import db
 from tipline.reports import figures
 from tipline.reports.periods import Period
-from tipline.tips import counts, workflow
+from tipline.tips import counts, settled, workflow
 from tipline.tips.models import (
     SETTLED_STATUSES,
     UNCOUNTED_STATUSES,
@@ -24,6 +24,7 @@ from tipline.tips.models import (
     RejectReason,
     Tip,
     TipStatus,
+    TipsterAnswer,
 )
 from tipline.tips.workflow import Action
 
@@ -41,16 +42,26 @@ def _recount(tips: list[Tip], root, start: date, end: date) -> dict:
         return moment is not None and start <= local_date(moment) <= end
 
     settled = [t for t in counted if t.status in SETTLED_STATUSES and within(t.closed_at)]
+
+    def open_at_end(t) -> bool:
+        if local_date(t.submitted_at) > end:
+            return False
+        if t.status in SETTLED_STATUSES and local_date(t.closed_at) <= end:
+            return False
+        # A reopened tip was closed from its earlier closing until its reopening.
+        return not (
+            t.reopened_at is not None
+            and local_date(t.earlier_closed_at) <= end < local_date(t.reopened_at)
+        )
+
+    answered = [t for t in counted if t.tipster_answer and within(t.tipster_answer_at)]
     return {
         "received": sum(within(t.submitted_at) for t in counted),
         "verified": sum(within(t.verified_at) for t in counted),
         "settled": len(settled),
-        "in_progress": sum(
-            local_date(t.submitted_at) <= end
-            and not (t.status in SETTLED_STATUSES and local_date(t.closed_at) <= end)
-            for t in counted
-        ),
+        "in_progress": sum(open_at_end(t) for t in counted),
         "outcomes": Counter(t.outcome.value for t in settled if t.status == TipStatus.RESOLVED),
+        "answers": Counter(t.tipster_answer.value for t in answered),
     }
 
 
@@ -61,7 +72,31 @@ def _figures(f) -> dict:
         "settled": f.settled,
         "in_progress": f.in_progress,
         "outcomes": Counter({k: v for k, v in f.outcomes.items() if v}),
+        "answers": Counter({k: v for k, v in f.answers.items() if v}),
     }
+
+
+# The tipster's answers, mixed into the staff's moves, and a shortcut that takes a tip as
+# far as it goes towards resolved in one step (so that closings, answers and reopenings
+# are common, not the rare end of a random walk).
+ANSWERS = [f"answer:{a.value}" for a in TipsterAnswer]
+CLOSE = "close"
+UNDO = "undo"
+CLOSING_MOVES = (Action.TRIAGE, Action.START_VERIFICATION, Action.VERIFY, Action.RESOLVE)
+
+
+def _pick(tips: list[Tip], index: int, statuses) -> Tip:
+    """The chosen tip, or else one in `statuses` (answers go to closed tips, undos to
+    rejected ones: a random walk alone seldom gets there)."""
+    if tips[index].status in statuses:
+        return tips[index]
+    return next((t for t in tips if t.status in statuses), tips[index])
+
+
+def _police(world, tip: Tip):
+    """The commune police of the tip's commune: the one who may always act on it."""
+    in_a = tip.unit.path.startswith(world.commune_a.path)
+    return world.user("police_a" if in_a else "police_b")
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
@@ -69,28 +104,65 @@ def _figures(f) -> dict:
     steps=st.lists(
         st.tuples(
             st.integers(0, 4),  # which tip
-            st.sampled_from(list(Action)),
+            st.sampled_from([*Action, *ANSWERS, *ANSWERS, CLOSE, CLOSE, UNDO]),
             st.sampled_from(ACTORS),
             st.sampled_from(list(Outcome)),
+            st.sampled_from(list(RejectReason)),
             st.integers(0, 4),  # merge target / move target
-            st.integers(0, 300),  # hours after the previous step
+            # Hours after the previous step: often within a day (undo), sometimes weeks.
+            st.one_of(st.integers(0, 30), st.integers(0, 400)),
         ),
-        max_size=20,
+        max_size=25,
     ),
     where=st.lists(st.integers(0, 4), min_size=5, max_size=5),
 )
 def test_counters_and_report_sums_equal_a_recount(world, make_tip, steps, where):
-    """Random transitions, merges and moves, legal or not."""
+    """Random transitions, merges, moves, answers and undos, legal or not."""
     moment = START
     tips = [
         make_tip(getattr(world, UNITS[w]), now=moment + timedelta(hours=3 * i))
         for i, w in enumerate(where)
     ]
-    for index, action, actor, outcome, other, hours in steps:
+    # Moves start after the last submission: no tip is closed before it was sent.
+    moment = START + timedelta(hours=3 * (len(tips) - 1))
+    closing = {"note": "Đã xác minh và xử lý.", "note_to_tipster": True}
+    for index, action, actor, outcome, reason, other, hours in steps:
         moment = moment + timedelta(hours=hours)
+        if action in ANSWERS:
+            tip = _pick(tips, index, SETTLED_STATUSES)
+            try:
+                settled.answer(tip, action.removeprefix("answer:"), None, at=moment)
+                db.session.commit()
+            except TiplineError:
+                db.session.rollback()
+            continue
+        if action == CLOSE:
+            for move in CLOSING_MOVES:
+                try:
+                    workflow.transition(
+                        tips[index],
+                        move,
+                        _police(world, tips[index]),
+                        at=moment,
+                        outcome=outcome,
+                        **closing,
+                    )
+                    db.session.commit()
+                except TiplineError:
+                    db.session.rollback()
+            continue
+        if action == UNDO:
+            tip = _pick(tips, index, {TipStatus.REJECTED})
+            try:
+                workflow.transition(tip, Action.UNDO_REJECTION, _police(world, tip), at=moment)
+                db.session.commit()
+            except TiplineError:
+                db.session.rollback()
+            continue
         kwargs = {
-            Action.RESOLVE: {"outcome": outcome},
-            Action.REJECT: {"reason": RejectReason.SPAM},
+            Action.RESOLVE: {"outcome": outcome, **closing},
+            Action.MARK_UNFOUNDED: closing,
+            Action.REJECT: {"reason": reason},
             Action.MARK_DUPLICATE: {"duplicate_of": tips[other]},
             Action.MOVE: {"to_unit": getattr(world, UNITS[other])},
         }.get(action, {})

@@ -74,6 +74,7 @@ SEED = [
     ("9", 1164, "indicator"),
     ("9a", 396, "indicator"),
     ("10", 2655, "tips"),
+    ("10a", None, "tips"),  # satisfaction: no tipster answers in the demo (withheld)
     ("11", 27, "both"),
     ("12", None, "not_tracked"),  # ~5,000 officers sent to the grassroots: not tracked
 ]

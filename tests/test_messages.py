@@ -313,7 +313,9 @@ def test_a_closed_tip_takes_replies_for_a_grace_period_then_refuses(
     time_machine.move_to(NOW, tick=False)
     workflow.transition(tip, Action.TRIAGE, police)
     workflow.transition(tip, Action.START_VERIFICATION, police)
-    workflow.transition(tip, Action.MARK_UNFOUNDED, police)
+    workflow.transition(
+        tip, Action.MARK_UNFOUNDED, police, note="Không có cơ sở.", note_to_tipster=True
+    )
     db.session.commit()
     days = app.config["TIPLINE_TIPSTER_REPLY_DAYS"]
     time_machine.move_to(NOW + timedelta(days=days - 1), tick=False)
@@ -456,7 +458,14 @@ def test_messages_change_no_status_and_no_counter(world, make_tip):
     status, version_events = tip.status, len(tip.events)
     workflow.send_message(tip, leader, "Cảm ơn", MessageKind.STATUS_NOTE)
     workflow.receive_tipster_message(tip, "Không có gì", MessageKind.REPLY)
-    workflow.transition(tip, Action.RESOLVE, leader, outcome=Outcome.RECORDED)
+    workflow.transition(
+        tip,
+        Action.RESOLVE,
+        leader,
+        outcome=Outcome.RECORDED,
+        note="Đã ghi nhận.",
+        note_to_tipster=True,
+    )
     db.session.commit()
     assert status.value == "verified" and len(fresh(tip).events) == version_events + 3
     assert counts.differences() == {}

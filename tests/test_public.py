@@ -744,7 +744,14 @@ def test_status_page_shows_notes_for_the_tipster_and_nothing_staff_only(client, 
     )
     workflow.add_note(tip, leader, "GHI CHÚ NỘI BỘ THỨ HAI")
     workflow.transition(tip, Action.VERIFY, leader)
-    workflow.transition(tip, Action.RESOLVE, leader, outcome=Outcome.MEDIATED)
+    workflow.transition(
+        tip,
+        Action.RESOLVE,
+        leader,
+        outcome=Outcome.MEDIATED,
+        note="Đã hòa giải.",
+        note_to_tipster=True,
+    )
     workflow.transition(
         other, Action.TRIAGE, leader, note="GHI CHÚ CỦA TIN KHÁC", note_to_tipster=True
     )

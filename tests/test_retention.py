@@ -140,7 +140,9 @@ def test_purge_removes_message_texts_of_old_closed_tips(ctx, world, make_tip, ti
     workflow.transition(old, Action.TRIAGE, leader)
     workflow.transition(old, Action.START_VERIFICATION, leader)
     time_machine.move_to(closed, tick=False)
-    workflow.transition(old, Action.MARK_UNFOUNDED, leader)
+    workflow.transition(
+        old, Action.MARK_UNFOUNDED, leader, note="Không có cơ sở.", note_to_tipster=True
+    )
     db.session.commit()
     counters_before = counter_rows()
 

@@ -38,7 +38,12 @@ SPEC: dict[Action, tuple[set[TipStatus], set[str]]] = {
     Action.REJECT: ({S.RECEIVED, S.TRIAGED}, VILLAGE_SETTLERS),
     Action.ESCALATE: (OPEN, VILLAGE_SETTLERS),
     Action.MOVE: (OPEN, VILLAGE_SETTLERS),
+    Action.UNDO_REJECTION: ({S.REJECTED}, {"police_a"}),  # within 24 hours
 }
+# The commune police may also reject a tip being verified, as a false report.
+LATE_REJECT = ({S.VERIFYING, S.VERIFIED}, {"police_a"})
+# Closing owes the tipster a note.
+NOTE = {"note": "Đã xác minh xong.", "note_to_tipster": True}
 # Everyone else: another village's leader, the officer (read only), the admin, other commune.
 ALL_USERS = ["member_a1", "leader_a1", "leader_a2", "police_a", "committee_a", "officer", "admin"]
 ALL_USERS += ["leader_b1", "police_b"]
@@ -53,12 +58,12 @@ PATHS: dict[TipStatus, list[tuple[Action, dict]]] = {
         (Action.TRIAGE, {}),
         (Action.START_VERIFICATION, {}),
         (Action.VERIFY, {}),
-        (Action.RESOLVE, {"outcome": Outcome.MEDIATED}),
+        (Action.RESOLVE, {"outcome": Outcome.MEDIATED, **NOTE}),
     ],
     S.UNFOUNDED: [
         (Action.TRIAGE, {}),
         (Action.START_VERIFICATION, {}),
-        (Action.MARK_UNFOUNDED, {}),
+        (Action.MARK_UNFOUNDED, NOTE),
     ],
     S.DUPLICATE: [(Action.MARK_DUPLICATE, {"duplicate_of": "original"})],
     S.REJECTED: [(Action.REJECT, {"reason": RejectReason.SPAM})],
@@ -93,6 +98,8 @@ def test_every_action_from_every_state_for_every_role(world, make_tip, status):
         for name in ALL_USERS:
             user = world.user(name)
             expected = status in sources and name in allowed_users
+            if action == Action.REJECT and status in LATE_REJECT[0]:
+                expected = name in LATE_REJECT[1]
             try:
                 workflow.check(tip, action, user, outcome=Outcome.WARNED)
                 allowed = True
@@ -114,7 +121,12 @@ def test_allowed_transition_records_event_and_moves_state(world, make_tip, actio
     tip = bring_to(make_tip(world.a1), start, world, make_tip)
     events_before = len(tip.events)
     event = workflow.transition(
-        tip, action, world.user(user), note="Ghi chú", **arguments(action, world, make_tip)
+        tip,
+        action,
+        world.user(user),
+        note="Ghi chú",
+        note_to_tipster=action in workflow.CLOSINGS,
+        **arguments(action, world, make_tip),
     )
     db.session.commit()
     db.session.refresh(tip)
@@ -153,7 +165,9 @@ def test_leader_cannot_choose_police_outcome(world, make_tip):
             tip, Action.RESOLVE, world.user("leader_a1"), outcome=Outcome.SANCTIONED
         )
     db.session.rollback()
-    workflow.transition(tip, Action.RESOLVE, world.user("police_a"), outcome=Outcome.SANCTIONED)
+    workflow.transition(
+        tip, Action.RESOLVE, world.user("police_a"), outcome=Outcome.SANCTIONED, **NOTE
+    )
     assert tip.status == S.RESOLVED and tip.outcome == Outcome.SANCTIONED
 
 

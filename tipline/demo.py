@@ -485,7 +485,14 @@ def _settle(tip: Tip, rng: random.Random, actor: User, police: User, clock: _Clo
     if rng.random() < 0.17:
         if rng.random() < 0.5:
             _go(tip, Action.VERIFY, actor, clock)
-        _go(tip, Action.MARK_UNFOUNDED, actor, clock, note="Đã xác minh, không có cơ sở.")
+        _go(
+            tip,
+            Action.MARK_UNFOUNDED,
+            actor,
+            clock,
+            note="Đã xác minh, không có cơ sở.",
+            note_to_tipster=True,
+        )
         return
     _go(tip, Action.VERIFY, actor, clock)
     outcome = rng.choices([o for o, _ in OUTCOME_WEIGHTS], weights=[w for _, w in OUTCOME_WEIGHTS])[

@@ -20,6 +20,7 @@ from tipline.core.timeutil import local_to_utc, utcnow
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.places.services import unit_sort_key
+from tipline.reports.disclosure import satisfaction
 from tipline.reports.errors import OutOfScope, ReportError
 from tipline.reports.figures import (
     Figures,
@@ -32,7 +33,15 @@ from tipline.reports.figures import (
     yearly,
 )
 from tipline.reports.periods import Period, parse_period
-from tipline.tips.models import Category, Outcome, Tip, TipStatus
+from tipline.tips.models import (
+    Category,
+    EventKind,
+    Outcome,
+    RejectReason,
+    Tip,
+    TipEvent,
+    TipStatus,
+)
 from tipline.tips.queries import TipUnit, visible_tips
 from tipline.tips.triage import overdue_clause
 
@@ -70,6 +79,7 @@ def dashboard(user: User, unit: Unit, period: Period) -> dict:
             # Tips sent to the commune without a village ("không rõ thôn").
             direct = total_minus(total, [f for _, f in rows])
             rows.append((None, direct))
+        overall, per_row = satisfaction(total, dict(enumerate(f for _, f in rows)))
         return {
             "total": total,
             "rows": rows,
@@ -77,9 +87,55 @@ def dashboard(user: User, unit: Unit, period: Period) -> dict:
             "months": monthly(unit, period),
             "categories": [(Ref.of(c), f) for c, f in by_category(unit, period)],
             "years": sorted(yearly(unit, period).items()),
+            "satisfaction": overall,
+            "row_satisfaction": [per_row[i] for i in range(len(rows))],
+            "rejections": rejections(unit, period),
         }
 
     return cached(("dashboard", unit.id, period), compute)
+
+
+@dataclass(frozen=True)
+class Rejections:
+    """Tips rejected in the period (closing date) by reason, and rejections undone in it."""
+
+    by_reason: tuple[tuple[RejectReason, int], ...]
+    undone: int
+
+    @property
+    def total(self) -> int:
+        return sum(n for _, n in self.by_reason)
+
+
+def rejections(unit: Unit, period: Period) -> Rejections:
+    """Read from the tips and their events (no counter: rejected tips count nowhere)."""
+    start, end = local_to_utc(period.start), local_to_utc(period.end + timedelta(days=1))
+    in_unit = TipUnit.path.startswith(unit.path, autoescape=True)
+    rows = db.session.execute(
+        select(Tip.reject_reason, func.count())
+        .join(TipUnit, TipUnit.id == Tip.unit_id)
+        .where(
+            in_unit,
+            Tip.status == TipStatus.REJECTED,
+            Tip.closed_at >= start,
+            Tip.closed_at < end,
+        )
+        .group_by(Tip.reject_reason)
+    ).all()
+    found = {reason: n for reason, n in rows}
+    undone = db.session.scalar(
+        select(func.count())
+        .select_from(TipEvent)
+        .join(Tip, Tip.id == TipEvent.tip_id)
+        .join(TipUnit, TipUnit.id == Tip.unit_id)
+        .where(
+            in_unit,
+            TipEvent.kind == EventKind.REJECTION_UNDONE,
+            TipEvent.at >= start,
+            TipEvent.at < end,
+        )
+    )
+    return Rejections(tuple((r, found.get(r, 0)) for r in RejectReason), undone or 0)
 
 
 def total_minus(total: Figures, parts: list[Figures]) -> Figures:
@@ -87,8 +143,10 @@ def total_minus(total: Figures, parts: list[Figures]) -> Figures:
     for name in ("received", "verified", "settled", "in_progress"):
         setattr(rest, name, getattr(total, name) - sum(getattr(p, name) for p in parts))
     rest.outcomes = Counter(total.outcomes)
+    rest.answers = Counter(total.answers)
     for part in parts:
         rest.outcomes.subtract(part.outcomes)
+        rest.answers.subtract(part.answers)
     return rest
 
 

@@ -86,6 +86,33 @@ def protect_one(value: int) -> Shown:
     return Shown(None, small=True) if 0 < value < SMALL else Shown(value)
 
 
+@dataclass(frozen=True)
+class Satisfaction:
+    """The share of "Đã xong" among the tipsters' answers, as anyone may see it: the number
+    of answers protected like every figure, the share only behind 3 answers or more."""
+
+    answers: Shown
+    share: float | None
+
+
+def satisfaction(
+    total: Figures, parts: dict[Hashable, Figures] | None = None
+) -> tuple[Satisfaction, dict[Hashable, Satisfaction]]:
+    """The total's satisfaction and each part's, the parts' answer counts protected as a
+    column whose sum is published (a hidden one cannot be worked out from the others)."""
+
+    def of(figures: Figures, shown: Shown) -> Satisfaction:
+        share = figures.satisfaction if shown.exact and figures.answered >= SMALL else None
+        return Satisfaction(shown, share)
+
+    parts = parts or {}
+    column = protect({key: f.answered for key, f in parts.items()})
+    return (
+        of(total, protect_one(total.answered)),
+        {key: of(f, column[key]) for key, f in parts.items()},
+    )
+
+
 @dataclass
 class PublicRow:
     unit: Ref | None
@@ -94,9 +121,15 @@ class PublicRow:
     settled: Shown
     share: float | None
     median_days: float | None
+    satisfaction: Satisfaction | None = None
 
 
-def _public_row(unit: Ref | None, figures: Figures, shown: dict[str, Shown]) -> PublicRow:
+def _public_row(
+    unit: Ref | None,
+    figures: Figures,
+    shown: dict[str, Shown],
+    satisfied: Satisfaction | None = None,
+) -> PublicRow:
     received, settled = shown["received"], shown["settled"]
     exact = received.exact and settled.exact
     return PublicRow(
@@ -107,6 +140,7 @@ def _public_row(unit: Ref | None, figures: Figures, shown: dict[str, Shown]) -> 
         figures.settled_share if exact else None,
         # A median of one or two closings would be someone's own case.
         figures.median_settle_days if exact and figures.settled >= SMALL else None,
+        satisfied,
     )
 
 
@@ -126,13 +160,19 @@ def public_overview(root: Unit, period: Period) -> dict:
             m: protect({c.id: getattr(per.get(c.id, Figures()), m) for c in communes})
             for m in metrics
         }
+        overall, satisfied = satisfaction(total, {c.id: per.get(c.id, Figures()) for c in communes})
         rows = [
-            _public_row(Ref.of(c), per.get(c.id, Figures()), {m: column[m][c.id] for m in metrics})
+            _public_row(
+                Ref.of(c),
+                per.get(c.id, Figures()),
+                {m: column[m][c.id] for m in metrics},
+                satisfied[c.id],
+            )
             for c in communes
             if c.active or c.id in per
         ]
         headline = _public_row(
-            Ref.of(root), total, {m: protect_one(getattr(total, m)) for m in metrics}
+            Ref.of(root), total, {m: protect_one(getattr(total, m)) for m in metrics}, overall
         )
         return {"total": total, "headline": headline, "rows": rows}
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
+from tipline.core.privacy import SMALL_NUMBER
+from tipline.core.templating import public_number
 from tipline.core.timeutil import to_local, utcnow
 from tipline.places.models import Unit
 from tipline.reports.figures import Figures, Ref, cached, unit_figures
@@ -112,6 +114,7 @@ def annual_review(unit: Unit, period: Period) -> Review:
                 TIPS,
                 from_tips=figures.settled,
             ),
+            satisfaction_line(figures),
             ReviewLine(
                 "11",
                 _l("Đối tượng bị truy nã được vận động ra đầu thú"),
@@ -125,6 +128,19 @@ def annual_review(unit: Unit, period: Period) -> Review:
         return Review(Ref.of(unit), period, lines, ind, figures)
 
     return cached(("review", unit.id, period), compute)
+
+
+def satisfaction_line(figures: Figures) -> ReviewLine:
+    """Tipsters who answered "Đã xong" after closing, out of all answers: withheld (—)
+    behind fewer than 3 answers, like every small figure."""
+    answered = figures.answered
+    label = _l(
+        "Người báo tin trả lời “Đã xong” khi được hỏi sau khi đóng tin "
+        "(trên %(n)s câu trả lời)",
+        n=public_number(answered),
+    )
+    value = figures.satisfied if answered >= SMALL_NUMBER else None
+    return ReviewLine("10a", str(label), value, TIPS, from_tips=value)
 
 
 def public_review(root: Unit) -> Review | None:

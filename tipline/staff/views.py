@@ -241,6 +241,10 @@ def _render_tip(
         SelectChoice("", "—"),
         *Outcome.choices(workflow.allowed_outcomes(tip, current_user)),
     ]
+    form.reason.choices = [
+        SelectChoice("", "—"),
+        *RejectReason.choices(workflow.reject_reasons(tip, current_user)),
+    ]
     if perms.allows(workflow.Action.MOVE):
         form.to_unit.choices = move_choices(
             tip.unit.commune, workflow.move_targets(tip, current_user)
@@ -271,6 +275,8 @@ def _render_tip(
             error=error,
             templates=templates,
             template_used=chosen,
+            # Closing owes the tipster a note: a chosen template fills it there too.
+            closing_note=chosen.body if chosen is not None else "",
             can_assign=perms.can_assign,
             assign_form=assign_form,
             can_prioritize=perms.can_set_priority,

@@ -5,6 +5,11 @@ now (`contributions`). The workflow takes the cells before and after a change an
 applies the difference, so a tip later marked duplicate drops out of past figures
 too and a moved tip takes its figures along. Counts live at village x day; readers
 add them up the tree, so no writer ever contends for a province-wide row.
+
+A reopened tip (its tipster said "not settled") no longer counts its earlier closing as
+settled; it was not open between that closing and the reopening, so "in progress" reads
+two more cells: the earlier closing (it stops counting there) and the reopening (it counts
+again from there). The tipsters' answers are cells too, on the day of the answer.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ RECEIVED = "received"
 VERIFIED = "verified"
 SETTLED = "settled"
 OUTCOME_PREFIX = "outcome:"
+# A reopened tip: its earlier closing (out of "in progress" from then), its reopening (back in).
+PAUSED = "paused"
+RESUMED = "resumed"
+ANSWER_PREFIX = "answer:"
 
 Cell = tuple[int, int, date, str]  # unit_id, category_id, day, metric
 
@@ -51,6 +60,12 @@ def contributions(tip: Tip) -> Counter[Cell]:
         cells[(*where, closed, SETTLED)] += 1
         if tip.status == TipStatus.RESOLVED and tip.outcome is not None:
             cells[(*where, closed, OUTCOME_PREFIX + tip.outcome.value)] += 1
+    if tip.reopened_at is not None and tip.earlier_closed_at is not None:
+        cells[(*where, local_date(tip.earlier_closed_at), PAUSED)] += 1
+        cells[(*where, local_date(tip.reopened_at), RESUMED)] += 1
+    if tip.tipster_answer is not None and tip.tipster_answer_at is not None:
+        answered = local_date(tip.tipster_answer_at)
+        cells[(*where, answered, ANSWER_PREFIX + tip.tipster_answer.value)] += 1
     return cells
 
 
@@ -114,12 +129,27 @@ class Figures:
     settled: int = 0
     in_progress: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    # The tipsters' answers after closing, by value ("done", "not_done", "unknown").
+    answers: Counter[str] = field(default_factory=Counter)
     median_settle_days: float | None = None
     median_first_response_hours: float | None = None
 
     @property
     def settled_share(self) -> float | None:
         return self.settled / self.received if self.received else None
+
+    @property
+    def answered(self) -> int:
+        return sum(self.answers.values())
+
+    @property
+    def satisfied(self) -> int:
+        return self.answers.get("done", 0)
+
+    @property
+    def satisfaction(self) -> float | None:
+        """The share of "settled" (Đã xong) among the tipsters' answers."""
+        return self.satisfied / self.answered if self.answered else None
 
     def add(self, metric: str, value: int) -> None:
         """Count a cell of the period."""
@@ -131,12 +161,14 @@ class Figures:
             self.settled += value
         elif metric.startswith(OUTCOME_PREFIX):
             self.outcomes[metric.removeprefix(OUTCOME_PREFIX)] += value
+        elif metric.startswith(ANSWER_PREFIX):
+            self.answers[metric.removeprefix(ANSWER_PREFIX)] += value
 
     def add_to_date(self, metric: str, value: int) -> None:
         """Count a cell up to the period's end: in progress is received minus settled."""
-        if metric == RECEIVED:
+        if metric in (RECEIVED, RESUMED):
             self.in_progress += value
-        elif metric == SETTLED:
+        elif metric in (SETTLED, PAUSED):
             self.in_progress -= value
 
 

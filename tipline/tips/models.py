@@ -97,6 +97,8 @@ class RejectReason(LabelledEnum):
     SPAM = "spam"
     ABUSE = "abuse"
     OUT_OF_SCOPE = "out_of_scope"
+    # Knowingly false (Nghị định 144/2021/NĐ-CP): commune police only, from any open state.
+    FALSE_REPORT = "false_report"
 
     @classmethod
     def _labels(cls) -> dict:
@@ -104,6 +106,23 @@ class RejectReason(LabelledEnum):
             cls.SPAM: _l("Tin rác"),
             cls.ABUSE: _l("Nội dung xúc phạm, lạm dụng"),
             cls.OUT_OF_SCOPE: _l("Không thuộc phạm vi ANTT"),
+            cls.FALSE_REPORT: _l("Tin báo sai sự thật"),
+        }
+
+
+class TipsterAnswer(LabelledEnum):
+    """The tipster's answer to "was it settled?" after a tip is closed (tips.settled)."""
+
+    DONE = "done"
+    NOT_DONE = "not_done"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.DONE: _l("Đã xong"),
+            cls.NOT_DONE: _l("Chưa"),
+            cls.UNKNOWN: _l("Không biết"),
         }
 
 
@@ -150,6 +169,9 @@ class EventKind(LabelledEnum):
     MESSAGE = "message"
     TIPSTER_MESSAGE = "tipster_message"
     IDENTITY_REVEALED = "identity_revealed"
+    TIPSTER_ANSWER = "tipster_answer"
+    REOPENED = "reopened"
+    REJECTION_UNDONE = "rejection_undone"
 
     @classmethod
     def _labels(cls) -> dict:
@@ -171,6 +193,9 @@ class EventKind(LabelledEnum):
             cls.MESSAGE: _l("Nhắn người báo tin"),
             cls.TIPSTER_MESSAGE: _l("Người báo tin nhắn lại"),
             cls.IDENTITY_REVEALED: _l("Người báo tin cho biết danh tính"),
+            cls.TIPSTER_ANSWER: _l("Người báo tin trả lời đã giải quyết chưa"),
+            cls.REOPENED: _l("Mở lại tin báo"),
+            cls.REJECTION_UNDONE: _l("Hủy quyết định không xử lý"),
         }
 
 
@@ -348,6 +373,16 @@ class Tip(Base):
     first_response_at: Mapped[datetime | None]
     verified_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # Reopened by its tipster ("not settled"), which may happen once: when, and the closing
+    # it undid (that closing no longer counts; the tip was not open in between).
+    reopened_at: Mapped[datetime | None]
+    earlier_closed_at: Mapped[datetime | None]
+    # The tipster's answer to "was it settled?" (one per tip, changeable in the window),
+    # and when it was last given, to the minute.
+    tipster_answer: Mapped[TipsterAnswer | None] = mapped_column(
+        enum_column(TipsterAnswer, "tipster_answer")
+    )
+    tipster_answer_at: Mapped[datetime | None]
 
     identity_tier: Mapped[IdentityTier] = mapped_column(
         enum_column(IdentityTier, "identity_tier"), default=IdentityTier.ANONYMOUS
@@ -520,6 +555,10 @@ class TipEvent(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Priority events: the new priority.
     priority: Mapped[Priority | None] = mapped_column(enum_column(Priority, "event_priority"))
+    # Tipster answer events: the answer given.
+    answer: Mapped[TipsterAnswer | None] = mapped_column(
+        enum_column(TipsterAnswer, "event_answer")
+    )
     # Whether the tipster's timeline shows this event.
     public: Mapped[bool] = mapped_column(default=False)
 

@@ -53,6 +53,7 @@ from tipline.places.services import communes_of, root_unit, villages_of
 from tipline.tips import counts
 from tipline.tips.models import (
     OPEN_STATUSES,
+    SETTLED_STATUSES,
     STAFF_MESSAGE_KINDS,
     TIPSTER_MESSAGE_KINDS,
     VILLAGE_OUTCOMES,
@@ -69,6 +70,7 @@ from tipline.tips.models import (
     TipEvent,
     TipMessage,
     TipStatus,
+    TipsterAnswer,
     TipsterContact,
 )
 
@@ -83,6 +85,7 @@ class Action(LabelledEnum):
     REJECT = "reject"
     ESCALATE = "escalate"
     MOVE = "move"
+    UNDO_REJECTION = "undo_rejection"
 
     @classmethod
     def _labels(cls) -> dict:
@@ -96,6 +99,7 @@ class Action(LabelledEnum):
             cls.REJECT: _l("Không xử lý"),
             cls.ESCALATE: _l("Chuyển Công an xã"),
             cls.MOVE: _l("Chuyển địa bàn"),
+            cls.UNDO_REJECTION: _l("Hủy quyết định không xử lý"),
         }
 
 
@@ -142,15 +146,24 @@ RULES: dict[Action, Rule] = {
         SETTLERS,
         EventKind.DUPLICATE,
     ),
-    Action.REJECT: Rule(
-        frozenset({TipStatus.RECEIVED, TipStatus.TRIAGED}),
-        TipStatus.REJECTED,
-        SETTLERS,
-        EventKind.REJECTED,
-    ),
+    # From verifying or verified only as a false report, by the commune police (check).
+    Action.REJECT: Rule(OPEN_STATUSES, TipStatus.REJECTED, SETTLERS, EventKind.REJECTED),
     Action.ESCALATE: Rule(OPEN_STATUSES, None, SETTLERS, EventKind.ESCALATED),
     Action.MOVE: Rule(OPEN_STATUSES, None, SETTLERS, EventKind.MOVED),
+    # Back to the state before the rejection (None here: `rejected_from` says which).
+    Action.UNDO_REJECTION: Rule(
+        frozenset({TipStatus.REJECTED}),
+        None,
+        frozenset({Role.COMMUNE_POLICE}),
+        EventKind.REJECTION_UNDONE,
+    ),
 }
+
+# Where any settler may reject a tip; later, only the commune police, as a false report.
+EARLY_STATUSES = frozenset({TipStatus.RECEIVED, TipStatus.TRIAGED})
+# Closing moves that owe the tipster a note.
+CLOSINGS = frozenset({Action.RESOLVE, Action.MARK_UNFOUNDED})
+UNDO_HOURS = 24
 
 # Events the tipster's timeline shows (states and dates only).
 PUBLIC_EVENTS = frozenset(
@@ -163,6 +176,8 @@ PUBLIC_EVENTS = frozenset(
         EventKind.UNFOUNDED,
         EventKind.DUPLICATE,
         EventKind.REJECTED,
+        EventKind.REOPENED,
+        EventKind.REJECTION_UNDONE,
     }
 )
 
@@ -173,6 +188,8 @@ def check(
     actor: User,
     *,
     outcome: Outcome | None = None,
+    reason: RejectReason | None = None,
+    at: datetime | None = None,
 ) -> Rule:
     """Return the rule for `action`, or raise WorkflowError/NotAllowed saying why not."""
     rule = RULES[action]
@@ -187,6 +204,10 @@ def check(
                 status=tip.status.label,
             )
         )
+    if action == Action.REJECT:
+        _check_rejection(tip, roles, reason, action)
+    if action == Action.UNDO_REJECTION:
+        rejected_from(tip, at or utcnow())
     if action == Action.ESCALATE and tip.handler == Handler.COMMUNE_POLICE:
         raise WorkflowError(_l("Tin này đã do Công an xã xử lý."))
     if action == Action.RESOLVE:
@@ -197,6 +218,54 @@ def check(
                 _l("Kết quả “%(outcome)s” thuộc thẩm quyền Công an xã.", outcome=outcome.label)
             )
     return rule
+
+
+def _check_rejection(tip: Tip, roles: set[Role], reason: RejectReason | None, action) -> None:
+    police = Role.COMMUNE_POLICE in roles
+    if reason == RejectReason.FALSE_REPORT and not police:
+        raise NotAllowed(_l("Chỉ Công an xã được kết luận tin báo sai sự thật."))
+    if tip.status in EARLY_STATUSES:
+        return
+    if not police:
+        raise WorkflowError(
+            _l(
+                "Không thể “%(action)s” khi tin đang ở trạng thái “%(status)s”.",
+                action=action.label,
+                status=tip.status.label,
+            )
+        )
+    if reason is not None and reason != RejectReason.FALSE_REPORT:
+        raise WorkflowError(
+            _l("Tin đang xác minh chỉ có thể không xử lý với lý do “Tin báo sai sự thật”.")
+        )
+
+
+def reject_reasons(tip: Tip, actor: User) -> list[RejectReason]:
+    """The reasons `actor` may give to reject `tip` now (the form offers only these)."""
+    police = Role.COMMUNE_POLICE in acting_roles(tip, actor)
+    if tip.status not in EARLY_STATUSES:
+        return [RejectReason.FALSE_REPORT] if police else []
+    return [r for r in RejectReason if police or r != RejectReason.FALSE_REPORT]
+
+
+def rejected_from(tip: Tip, at: datetime) -> TipStatus:
+    """The state a rejected tip was in before, if its rejection may still be undone at `at`."""
+    event = db.session.scalar(
+        select(TipEvent)
+        .where(TipEvent.tip_id == tip.id, TipEvent.kind == EventKind.REJECTED)
+        .order_by(TipEvent.at.desc(), TipEvent.id.desc())
+        .limit(1)
+    )
+    if event is None or event.from_status not in OPEN_STATUSES:
+        raise WorkflowError(_l("Không tìm thấy quyết định không xử lý để hủy."))
+    if at - event.at > timedelta(hours=UNDO_HOURS):
+        raise WorkflowError(
+            _l(
+                "Chỉ hủy được quyết định không xử lý trong %(n)d giờ sau khi ra quyết định.",
+                n=UNDO_HOURS,
+            )
+        )
+    return event.from_status
 
 
 def allowed_actions(tip: Tip, actor: User) -> list[Action]:
@@ -234,8 +303,15 @@ def transition(
     """Make one move in the tip's life: check it, record it, count it, flush."""
     if expected_version is not None and tip.version != expected_version:
         raise StaleObject(_CHANGED)
-    rule = check(tip, action, actor, outcome=outcome)
     at = at or utcnow()
+    rule = check(tip, action, actor, outcome=outcome, reason=reason, at=at)
+    to_status = rule.target
+    if action == Action.UNDO_REJECTION:
+        to_status = rejected_from(tip, at)
+    if action in CLOSINGS and not (note and note.strip() and note_to_tipster):
+        raise WorkflowError(
+            _l("Khi đóng tin, hãy viết vài dòng cho người báo tin: đã làm gì, kết quả ra sao.")
+        )
     before = counts.contributions(tip)
     event = TipEvent(
         tip=tip,
@@ -243,7 +319,7 @@ def transition(
         at=at,
         actor=actor,
         from_status=tip.status,
-        to_status=rule.target or tip.status,
+        to_status=to_status or tip.status,
         public=rule.event in PUBLIC_EVENTS,
     )
 
@@ -263,12 +339,15 @@ def transition(
             tip.hidden_from_village = True
     elif action == Action.MOVE:
         _move(tip, to_unit, actor, event)
+    elif action == Action.UNDO_REJECTION:
+        tip.reject_reason = None
+        tip.closed_at = None
 
-    if rule.target is not None:
-        tip.status = rule.target
-        if rule.target == TipStatus.VERIFIED and tip.verified_at is None:
+    if to_status is not None:
+        tip.status = to_status
+        if to_status == TipStatus.VERIFIED and tip.verified_at is None:
             tip.verified_at = at
-        if rule.target not in OPEN_STATUSES:
+        if to_status not in OPEN_STATUSES:
             tip.closed_at = at
     if tip.first_response_at is None:
         tip.first_response_at = at
@@ -276,9 +355,83 @@ def transition(
         event.note = _note(tip, note, note_to_tipster, at)
     db.session.add(event)
     _alert_on_move(tip, action, event)
+    # A closing's STATUS_CHANGE alert (above) is also the resident's "was it settled?":
+    # content-free, it brings them to the status page, where the question is (tips.settled).
     counts.apply_difference(before, counts.contributions(tip))
     _flush()
     return event
+
+
+def record_tipster_answer(
+    tip: Tip, answer: TipsterAnswer, line: str | None, *, at: datetime
+) -> TipEvent:
+    """The tipster answers "was it settled?" (tips.settled checks the window first).
+
+    "Not settled" reopens the tip, once: back to verifying, with the commune police, a
+    public event and an alert to them. Its earlier closing no longer counts (counts).
+    """
+    if answer == TipsterAnswer.NOT_DONE and tip.reopened_at is not None:
+        raise WorkflowError(REOPENED_ONCE)
+    if tip.status not in SETTLED_STATUSES:
+        raise WorkflowError(NOT_CLOSED)
+    minute = to_minute(at)
+    before = counts.contributions(tip)
+    event = TipEvent(
+        tip=tip,
+        kind=EventKind.TIPSTER_ANSWER,
+        at=minute,
+        from_status=tip.status,
+        to_status=tip.status,
+        answer=answer,
+        public=False,
+    )
+    if line:
+        event.note = _note(tip, line, False, minute)
+    db.session.add(event)
+    tip.tipster_answer = answer
+    tip.tipster_answer_at = minute
+    tip.activity_at = _minute_up(at)
+    if answer == TipsterAnswer.NOT_DONE:
+        _reopen(tip, minute)
+    counts.apply_difference(before, counts.contributions(tip))
+    _flush()
+    return event
+
+
+def _reopen(tip: Tip, at: datetime) -> None:
+    event = TipEvent(
+        tip=tip,
+        kind=EventKind.REOPENED,
+        at=at,
+        from_status=tip.status,
+        to_status=TipStatus.VERIFYING,
+        public=True,
+    )
+    text = _l(
+        "Bạn cho biết việc chưa được giải quyết: tin được mở lại, Công an xã xác minh lại."
+    )
+    event.note = _note(tip, str(text), True, at)
+    db.session.add(event)
+    tip.earlier_closed_at = tip.closed_at
+    tip.reopened_at = at
+    tip.closed_at = None
+    tip.outcome = None
+    tip.status = TipStatus.VERIFYING
+    tip.handler = Handler.COMMUNE_POLICE
+    if tip.assignee is not None and not can_be_assigned(tip, tip.assignee):
+        tip.assignee = None
+        tip.assignee_id = None
+    outbox.notify_staff(tip, ESCALATED, at=at)
+
+
+REOPENED_ONCE = _l(
+    "Tin báo này đã được mở lại một lần nên không mở lại được nữa. "
+    "Nếu việc vẫn chưa xong, hãy nhắn cho người xử lý hoặc gửi một tin báo mới."
+)
+NOT_CLOSED = _l(
+    "Tin báo này chưa được đóng (giải quyết xong hoặc kết luận không có cơ sở) "
+    "nên chưa có gì để trả lời."
+)
 
 
 def add_note(
