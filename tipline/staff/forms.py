@@ -242,8 +242,13 @@ class RecordForm(FlaskForm):
 
 
 def coded_choices(items) -> list[SelectChoice]:
-    """A blank line, then each item (a category, a unit) by its code and name."""
-    return [SelectChoice("", "—"), *[SelectChoice(i.code, i.name) for i in items]]
+    """A blank line, then each item (a category, a unit) by its code and name (a category's
+    in the reader's language)."""
+    return [SelectChoice("", "—"), *[SelectChoice(i.code, _name(i)) for i in items]]
+
+
+def _name(item) -> str:
+    return getattr(item, "label", item.name)
 
 
 def people_choices(people) -> list[SelectChoice]:
