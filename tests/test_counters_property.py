@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, datetime, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -82,6 +82,7 @@ def _figures(f) -> dict:
 ANSWERS = [f"answer:{a.value}" for a in TipsterAnswer]
 CLOSE = "close"
 UNDO = "undo"
+FALSE_REPORT = "false_report"  # the commune police reject a tip as a false report
 CLOSING_MOVES = (Action.TRIAGE, Action.START_VERIFICATION, Action.VERIFY, Action.RESOLVE)
 
 
@@ -104,17 +105,41 @@ def _police(world, tip: Tip):
     steps=st.lists(
         st.tuples(
             st.integers(0, 4),  # which tip
-            st.sampled_from([*Action, *ANSWERS, *ANSWERS, CLOSE, CLOSE, UNDO]),
+            st.sampled_from(
+                [*Action, *ANSWERS * 3, *[CLOSE] * 4, *[UNDO] * 3, *[FALSE_REPORT] * 2]
+            ),
             st.sampled_from(ACTORS),
             st.sampled_from(list(Outcome)),
             st.sampled_from(list(RejectReason)),
             st.integers(0, 4),  # merge target / move target
             # Hours after the previous step: often within a day (undo), sometimes weeks.
-            st.one_of(st.integers(0, 30), st.integers(0, 400)),
+            st.one_of(st.integers(0, 8), st.integers(0, 400)),
         ),
         max_size=25,
     ),
     where=st.lists(st.integers(0, 4), min_size=5, max_size=5),
+)
+# Every path of issue 22 at least once, whatever the random examples find: a closing, a
+# "not settled" that reopens, a second closing, a refused second reopening, an answer
+# after the window; a false report from verifying and its undo; a bulk-like spam
+# rejection undone too late.
+@example(
+    steps=[
+        (0, CLOSE, "police_a", Outcome.MEDIATED, RejectReason.SPAM, 0, 1),
+        (0, "answer:not_done", "police_a", Outcome.MEDIATED, RejectReason.SPAM, 0, 30),
+        (0, CLOSE, "police_a", Outcome.SANCTIONED, RejectReason.SPAM, 0, 50),
+        (0, "answer:not_done", "police_a", Outcome.MEDIATED, RejectReason.SPAM, 0, 2),
+        (0, "answer:done", "police_a", Outcome.MEDIATED, RejectReason.SPAM, 0, 3),
+        (1, Action.TRIAGE, "leader_a1", Outcome.MEDIATED, RejectReason.SPAM, 0, 1),
+        (1, Action.START_VERIFICATION, "leader_a1", Outcome.MEDIATED, RejectReason.SPAM, 0, 1),
+        (1, FALSE_REPORT, "police_a", Outcome.MEDIATED, RejectReason.SPAM, 0, 1),
+        (1, UNDO, "police_a", Outcome.MEDIATED, RejectReason.SPAM, 0, 5),
+        (2, Action.REJECT, "police_b", Outcome.MEDIATED, RejectReason.SPAM, 0, 1),
+        (2, UNDO, "police_b", Outcome.MEDIATED, RejectReason.SPAM, 0, 30),
+        (3, CLOSE, "police_a", Outcome.WARNED, RejectReason.SPAM, 0, 2),
+        (3, "answer:done", "police_a", Outcome.MEDIATED, RejectReason.SPAM, 0, 400),
+    ],
+    where=[0, 1, 2, 3, 4],
 )
 def test_counters_and_report_sums_equal_a_recount(world, make_tip, steps, where):
     """Random transitions, merges, moves, answers and undos, legal or not."""
@@ -150,6 +175,20 @@ def test_counters_and_report_sums_equal_a_recount(world, make_tip, steps, where)
                     db.session.commit()
                 except TiplineError:
                     db.session.rollback()
+            continue
+        if action == FALSE_REPORT:
+            tip = tips[index]
+            try:
+                workflow.transition(
+                    tip,
+                    Action.REJECT,
+                    _police(world, tip),
+                    reason=RejectReason.FALSE_REPORT,
+                    at=moment,
+                )
+                db.session.commit()
+            except TiplineError:
+                db.session.rollback()
             continue
         if action == UNDO:
             tip = _pick(tips, index, {TipStatus.REJECTED})
