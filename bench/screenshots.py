@@ -167,7 +167,7 @@ def main() -> int:
 
         # A commune's figures list its villages.
         page.goto(f"/so-lieu?xa={demo_site.commune_code(base, FOCUS)}")
-        page.locator("#parts").scroll_into_view_if_needed()
+        page.locator("#parts-title").evaluate("el => el.scrollIntoView()")
         shot("62-figures-villages")
 
         page.goto("/")
