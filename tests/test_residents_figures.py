@@ -172,7 +172,9 @@ def _section(html: str, section_id: str) -> str:
 
 def _row(section: str, name: str) -> list[str]:
     row = section[section.index(name) :].split("</tr>")[0]
-    return [c.replace("&lt;", "<") for c in re.findall(r'<td [^>]*class="num"[^>]*>([^<]*)</td>', row)]
+    return [
+        c.replace("&lt;", "<") for c in re.findall(r'<td [^>]*class="num"[^>]*>([^<]*)</td>', row)
+    ]
 
 
 @time_machine.travel(NOW, tick=False)
@@ -249,7 +251,7 @@ def test_village_table_counts_verified_and_settled_like_the_communes(client, wor
 
 
 def test_public_parts_of_a_village_are_none(ctx, world):
-    from tipline.reports.disclosure import Shown, public_parts, PublicRow
+    from tipline.reports.disclosure import PublicRow, Shown, public_parts
     from tipline.reports.periods import Period
 
     row = PublicRow(None, Shown(1), Shown(1), Shown(1), None, None)

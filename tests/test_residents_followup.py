@@ -72,7 +72,7 @@ def test_receipt_offers_copy_of_both_codes_and_a_status_link_without_the_code(cl
     page = _receipt(client, world).get_data(as_text=True)
     reference = re.search(r'id="reference">([^<]+)<', page)[1]
     code = re.search(r'id="follow-up-code">([^<]+)<', page)[1]
-    copy = re.search(r'<button[^>]*data-copy [^>]*>', page)[0]
+    copy = re.search(r"<button[^>]*data-copy [^>]*>", page)[0]
     assert f"Mã số tin báo: {reference}&#10;Mã tra cứu: {code}" in copy
     assert " hidden" in copy  # shown by the script only where it can copy
     link = re.search(r'<a [^>]*id="see-status"[^>]*>', page)[0]
@@ -198,7 +198,7 @@ def _ask(tip, world, text="Xe máy màu gì?"):
 
 
 def _form(page: str) -> str:
-    return re.search(r'<form [^>]*data-reply[^>]*>(.*?)</form>', page, re.S)[1]
+    return re.search(r"<form [^>]*data-reply[^>]*>(.*?)</form>", page, re.S)[1]
 
 
 def test_with_a_question_the_choice_defaults_to_the_answer_and_there_is_one_button(
