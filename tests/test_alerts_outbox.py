@@ -312,3 +312,35 @@ def test_the_test_alert_goes_to_its_author_whatever_the_preferences(world, fake)
     db.session.flush()
     made = delivery.deliveries_for(notification, utcnow())
     assert [(d.channel, d.target) for d in made] == [("fake", f"user-{user.id}")]
+
+
+def test_a_reply_in_the_minute_after_the_tip_was_opened_stays_unread(world, make_tip):
+    from tipline.alerts import inbox
+
+    minute = datetime(2026, 12, 6, 3, 5)
+    tip = make_tip(world.a1, now=minute - timedelta(hours=1))
+    leader = world.user("leader_a1")
+    mark_read(tip, leader, at=minute + timedelta(seconds=10))
+    db.session.commit()
+    assert inbox.unread_count(leader) == 0  # the new-tip alert: read by opening the tip
+    workflow.receive_tipster_message(
+        tip, "Thêm.", MessageKind.INFORMATION, at=minute + timedelta(seconds=40)
+    )
+    db.session.commit()
+    assert inbox.unread_count(leader) == 1
+    mark_read(tip, leader, at=minute + timedelta(seconds=50))  # opened again: read
+    db.session.commit()
+    assert inbox.unread_count(leader) == 0
+
+
+def test_a_residents_alert_keeps_its_time_to_the_minute(world, make_tip):
+    tip = make_tip(world.a1)
+    at = datetime(2026, 12, 6, 3, 5, 37, 123456)
+    workflow.send_message(
+        tip, world.user("police_a"), "Bạn còn ở đó không?", MessageKind.QUESTION, at=at
+    )
+    db.session.commit()
+    created = db.session.scalar(
+        select(Notification.created_at).where(Notification.user_id.is_(None))
+    )
+    assert created == datetime(2026, 12, 6, 3, 5)

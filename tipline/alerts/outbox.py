@@ -29,7 +29,7 @@ from tipline.alerts.channels.base import (
 )
 from tipline.alerts.models import Notification
 from tipline.alerts.preferences import IN_APP
-from tipline.core.timeutil import utcnow
+from tipline.core.timeutil import to_minute, utcnow
 from tipline.extensions import db
 from tipline.tips.models import Tip
 
@@ -53,7 +53,14 @@ def staff_recipients(tip: Tip, kind: str) -> list[User]:
     else:
         candidates = acting_staff(tip, AUDIENCE[kind])
     stored = preferences.load(candidates)
-    channels = {IN_APP, *(name for name, channel in CHANNELS.items() if channel.available())}
+    channels = {
+        IN_APP,
+        *(
+            name
+            for name, channel in CHANNELS.items()
+            if not getattr(channel, "residents_only", False) and channel.available()
+        ),
+    }
     return [
         user
         for user in candidates
@@ -106,7 +113,9 @@ def notify_residents(tip: Tip, kind: str, *, at: datetime | None = None) -> Noti
         )
     if waiting is not None:
         return None
-    notification = Notification(kind=kind, tip_id=tip.id, user_id=None, created_at=at or utcnow())
+    # To the minute, like every time a tip's rows keep that a resident's side may see.
+    minute = to_minute(at or utcnow())
+    notification = Notification(kind=kind, tip_id=tip.id, user_id=None, created_at=minute)
     _add([notification])
     return notification
 

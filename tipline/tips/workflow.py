@@ -693,7 +693,9 @@ def _tipster_activity(tip: Tip, at: datetime) -> None:
     member who opened the tip earlier in the same minute still finds it unread.
     """
     tip.activity_at = _minute_up(at)
-    outbox.notify_staff(tip, TIPSTER_REPLY, at=to_minute(at))
+    # The end of the minute too: a staff member who opened the tip earlier in that
+    # minute still has the alert unread (alerts.inbox compares it with TipRead).
+    outbox.notify_staff(tip, TIPSTER_REPLY, at=tip.activity_at)
 
 
 def _minute_up(at: datetime) -> datetime:
