@@ -268,6 +268,17 @@ class Config:
     # Staff numbers are checked with a code sent by SMS: its lifetime, and codes per account.
     TIPLINE_SMS_CODE_MINUTES = _int("TIPLINE_SMS_CODE_MINUTES", 10)
     TIPLINE_SMS_CODE_LIMIT = os.environ.get("TIPLINE_SMS_CODE_LIMIT", "5 per hour")
+    # SMS in (tipline/sms/): gateways are registered by administrators (/admin/sms-gateways).
+    # A webhook older or newer than this many seconds is refused (its X-Timestamp).
+    TIPLINE_SMS_WEBHOOK_WINDOW_SECONDS = _int("TIPLINE_SMS_WEBHOOK_WINDOW_SECONDS", 300)
+    TIPLINE_SMS_WEBHOOK_MAX_BYTES = _int("TIPLINE_SMS_WEBHOOK_MAX_BYTES", 16 * 1024)
+    # Messages taken from one number, and from one gateway (a flood cannot fill an inbox).
+    TIPLINE_SMS_NUMBER_LIMIT = os.environ.get("TIPLINE_SMS_NUMBER_LIMIT", "10 per hour")
+    TIPLINE_SMS_GATEWAY_LIMIT = os.environ.get("TIPLINE_SMS_GATEWAY_LIMIT", "200 per hour")
+    # How long the "which commune?" exchange on a province number waits for its answer.
+    TIPLINE_SMS_CONVERSATION_MINUTES = _int("TIPLINE_SMS_CONVERSATION_MINUTES", 60)
+    # The category of a tip that came by SMS (staff change it while triaging).
+    TIPLINE_SMS_CATEGORY = os.environ.get("TIPLINE_SMS_CATEGORY", "other")
     # --- settings: production tuning (issue 3) ---
 
 

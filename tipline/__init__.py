@@ -35,6 +35,8 @@ from tipline.posters.views import bp as posters_bp
 from tipline.public.views import bp as public_bp
 from tipline.reports.views import bp as reports_bp
 from tipline.reports.views import public_bp as reports_public_bp
+from tipline.sms.views import admin_bp as sms_admin_bp
+from tipline.sms.views import bp as sms_intake_bp
 from tipline.staff.views import bp as staff_bp
 from tipline.teams.views import bp as teams_bp
 from tipline.tips.models import IdentityTier, Outcome, TipStatus
@@ -218,6 +220,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(teams_bp, url_prefix="/staff/to-chuc")
     app.register_blueprint(posters_bp, url_prefix="/staff/ap-phich")
+    app.register_blueprint(sms_intake_bp)  # /sms/webhook/<gateway>
+    app.register_blueprint(sms_admin_bp, url_prefix="/admin/sms-gateways")
     app.register_blueprint(reports_public_bp)
     app.register_blueprint(reports_bp, url_prefix="/staff/bao-cao")
     api.init_app(app)

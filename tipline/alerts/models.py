@@ -47,7 +47,10 @@ class Notification(Base):
     )
 
     __table_args__ = (
-        CheckConstraint("user_id IS NOT NULL OR tip_id IS NOT NULL", name="recipient"),
+        # An SMS reply (tipline/sms/) may concern no tip yet ("which commune?").
+        CheckConstraint(
+            "user_id IS NOT NULL OR tip_id IS NOT NULL OR kind = 'sms_text'", name="recipient"
+        ),
         Index("ix_notifications_user_id_read_at", "user_id", "read_at"),
         Index("ix_notifications_fanned_out_at", "fanned_out_at"),
         Index("ix_notifications_tip_id_kind", "tip_id", "kind"),

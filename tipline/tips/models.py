@@ -219,11 +219,13 @@ class TipSource(LabelledEnum):
     TIP_BOX = "tip_box"
     PHONE = "phone"
     IN_PERSON = "in_person"
+    SMS = "sms"  # the resident texted the commune's or the province's number
 
     @classmethod
     def _labels(cls) -> dict:
         return {
             cls.ONLINE: _l("Người dân gửi trực tuyến"),
+            cls.SMS: _l("Người dân nhắn tin SMS"),
             cls.MEETING: _l("Nghe tại cuộc họp"),
             cls.TIP_BOX: _l("Thùng thư góp ý"),
             cls.PHONE: _l("Qua điện thoại"),

@@ -42,7 +42,9 @@ def label(name: str) -> str:
 def ordered() -> list[Channel]:
     """The channels in the order settings pages show them: in-app, e-mail, the others."""
     first = ["inapp", "email", "webpush", "sms"]
+    # A channel with `residents_only` (SMS replies to a tip that came by SMS) has no
+    # settings for staff.
     return sorted(
-        CHANNELS.values(),
+        (c for c in CHANNELS.values() if not getattr(c, "residents_only", False)),
         key=lambda c: (first.index(c.name) if c.name in first else len(first), c.name),
     )
