@@ -80,6 +80,25 @@ def test_closing_needs_a_note_written_for_the_tipster(world, make_tip, action):
 # --- 2 and 3. the answer, and a reopening ------------------------------------------------
 
 
+def test_closing_queues_the_residents_content_free_alert_that_asks(world, make_tip):
+    from tipline.alerts.channels.base import STATUS_CHANGE
+    from tipline.alerts.models import Notification
+
+    tip = verified(world, make_tip)
+    for earlier in db.session.scalars(select(Notification).where(Notification.tip_id == tip.id)):
+        earlier.fanned_out_at = at(0, 4)  # the worker took the earlier news
+    db.session.commit()
+    resolve(tip, world.user("leader_a1"), at(1))
+    waiting = db.session.scalars(
+        select(Notification).where(
+            Notification.tip_id == tip.id,
+            Notification.user_id.is_(None),
+            Notification.fanned_out_at.is_(None),
+        )
+    ).all()
+    assert [n.kind for n in waiting] == [STATUS_CHANGE]
+
+
 def test_done_is_recorded_and_may_be_changed_inside_the_window(world, make_tip):
     tip = verified(world, make_tip)
     resolve(tip, world.user("leader_a1"), at(1))
