@@ -135,8 +135,7 @@ def satisfaction_line(figures: Figures) -> ReviewLine:
     behind fewer than 3 answers, like every small figure."""
     answered = figures.answered
     label = _l(
-        "Người báo tin trả lời “Đã xong” khi được hỏi sau khi đóng tin "
-        "(trên %(n)s câu trả lời)",
+        "Người báo tin trả lời “Đã xong” khi được hỏi sau khi đóng tin (trên %(n)s câu trả lời)",
         n=public_number(answered),
     )
     value = figures.satisfied if answered >= SMALL_NUMBER else None

@@ -558,9 +558,7 @@ class TipEvent(Base):
     # Priority events: the new priority.
     priority: Mapped[Priority | None] = mapped_column(enum_column(Priority, "event_priority"))
     # Tipster answer events: the answer given.
-    answer: Mapped[TipsterAnswer | None] = mapped_column(
-        enum_column(TipsterAnswer, "event_answer")
-    )
+    answer: Mapped[TipsterAnswer | None] = mapped_column(enum_column(TipsterAnswer, "event_answer"))
     # Whether the tipster's timeline shows this event.
     public: Mapped[bool] = mapped_column(default=False)
 
@@ -628,4 +626,3 @@ class ResponseTemplate(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     unit: Mapped[Unit] = relationship()
-

@@ -407,9 +407,7 @@ def _reopen(tip: Tip, at: datetime) -> None:
         to_status=TipStatus.VERIFYING,
         public=True,
     )
-    text = _l(
-        "Bạn cho biết việc chưa được giải quyết: tin được mở lại, Công an xã xác minh lại."
-    )
+    text = _l("Bạn cho biết việc chưa được giải quyết: tin được mở lại, Công an xã xác minh lại.")
     event.note = _note(tip, str(text), True, at)
     db.session.add(event)
     tip.earlier_closed_at = tip.closed_at
