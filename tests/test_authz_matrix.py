@@ -156,6 +156,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("posters.document", "GET"): staff(
         200, args={"code": "A"}, leader_b1=404, police_b=404, admin=200
     ),
+    # SMS intake (issue 20): the gateway's webhook (signed, no account), administrators'
+    # registry of gateways
+    ("sms_intake.webhook", "POST"): public(415, args={"public_id": "no-such-gateway"}),
+    ("sms_gateways.index", "GET"): staff(404, admin=200),
+    ("sms_gateways.index", "POST"): staff(404, admin=400, data={"unit": "X"}),
+    ("sms_gateways.turn_off", "POST"): staff(404, args={"public_id": "no-such-gateway"}),
     # alerts (issue 16)
     ("alerts.index", "GET"): staff(200),
     ("alerts.read_all", "POST"): staff(303),

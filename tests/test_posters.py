@@ -11,6 +11,7 @@ import pytest
 import zxingcpp
 from pypdf import PdfReader
 
+from tipline.extensions import db
 from tipline.posters import pdf
 
 pytestmark = pytest.mark.skipif(pdf.font_files() is None, reason="no font with Vietnamese")
@@ -117,3 +118,34 @@ def test_the_qr_is_large_enough_for_its_distance():
     modules = pdf.qr_modules(link)
     assert pdf.POSTER_QR_MM / modules >= 2.0  # each module at least 2 mm on the poster
     assert pdf.POSTER_QR_MM * 10 >= 1000  # read from a metre: about ten times its width
+
+
+def test_a_poster_shows_the_sms_number_and_what_to_text(login, world, tmp_path):
+    from tipline.sms import gateways
+
+    client = login("police_a")
+    assert "0912 000 111" not in _text(client.get("/staff/ap-phich/A.pdf?kieu=a4").data)
+    gateways.register(
+        world.province,
+        number="+84912000999",
+        base_url="http://192.168.1.21:8080",
+        username="sms",
+        password="app-password",
+        signing_key="signing-key-123",
+    )
+    db.session.commit()
+    province_text = _text(client.get("/staff/ap-phich/A.pdf?kieu=a4").data)
+    assert "0912 000 999" in province_text and "tên xã" in province_text
+    gateways.register(
+        world.commune_a,
+        number="0912000111",
+        base_url="http://192.168.1.20:8080",
+        username="sms",
+        password="app-password",
+        signing_key="signing-key-123",
+    )
+    db.session.commit()
+    for kind in ("a4", "the"):
+        text = _text(client.get(f"/staff/ap-phich/A.pdf?kieu={kind}").data)
+        assert "0912 000 111" in text, kind
+    assert "Nhắn tin kể việc bạn thấy" in _text(client.get("/staff/ap-phich/A.pdf?kieu=a4").data)
