@@ -43,6 +43,11 @@ def _set_sources(values, previous):
 
 
 def _set_recipient(sql):
+    if op.get_bind().dialect.name == 'postgresql':
+        constraint = op.f('ck_notifications_recipient')
+        op.drop_constraint(constraint, 'notifications', type_='check')
+        op.create_check_constraint(constraint, 'notifications', sql)
+        return
     with op.batch_alter_table('notifications', recreate='always') as batch_op:
         batch_op.drop_constraint(op.f('ck_notifications_recipient'), type_='check')
         batch_op.create_check_constraint('recipient', sql)
