@@ -62,7 +62,9 @@ with app.app_context():
     province = add_unit(code="T", name="Tỉnh", level=UnitLevel.PROVINCE, kind="tỉnh")
     commune = add_unit(code="A", name="Xã A", level=UnitLevel.COMMUNE, kind="xã", parent=province)
     villages = [
-        add_unit(code=f"A{i}", name=f"Thôn {i}", level=UnitLevel.VILLAGE, kind="thôn", parent=commune)
+        add_unit(
+            code=f"A{i}", name=f"Thôn {i}", level=UnitLevel.VILLAGE, kind="thôn", parent=commune
+        )
         for i in (1, 2)
     ]
     theft = Category(code="theft", name="Trộm cắp tài sản", sort_order=0)
