@@ -44,6 +44,7 @@ def kind_label(kind: str) -> str:
         TEST: _("Thông báo thử"),
         STAFF_REPLY: _("Cán bộ nhắn người báo tin"),
         STATUS_CHANGE: _("Tin báo đổi trạng thái"),
+        "sms_text": _("Tin nhắn trả lời người báo tin qua SMS"),  # tipline/sms/channel.py
     }
     return labels.get(kind, kind)
 

@@ -106,7 +106,10 @@ def page():
     """GET shows the settings; POST saves them (400 with the reasons when one is wrong)."""
     address = db.session.get(StaffEmail, current_user.id)
     form = EmailForm(data={"email": address.email if address else ""})
-    channels = [(c.name, c.available()) for c in ordered()]
+    # A channel that only answers residents (the SMS conversation) has no staff settings.
+    channels = [
+        (c.name, c.available()) for c in ordered() if not getattr(c, "residents_only", False)
+    ]
     if request.method == "GET":
         choices = [_current(name, available) for name, available in channels]
         return render_template(
