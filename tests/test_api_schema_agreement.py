@@ -162,3 +162,29 @@ def test_every_open311_operation_documents_the_404_of_an_unknown_format(document
                 answers = item[method]["responses"]
                 assert "404" in answers, (method, path)
                 assert set(answers["404"]["content"]) == {"application/json", "text/xml"}
+
+
+def test_the_schemas_write_a_tip_as_it_is(client, world, make_tip, police):
+    """The staff answers are dumped from the Tip itself by the declared schemas."""
+    original = make_tip(world.a1, place="Chợ thôn", latitude=19.8, longitude=105.7)
+    copy = make_tip(world.a1)
+    client.post(
+        f"/api/v1/tips/{copy.public_id}/actions",
+        headers=police,
+        json={"action": "mark_duplicate", "version": 1, "duplicate_of": original.reference},
+    )
+    detail = client.get(f"/api/v1/tips/{copy.public_id}", headers=police).get_json()["tip"]
+    assert detail["reference"] == copy.reference and detail["status"] == "duplicate"
+    assert detail["status_label"] == "Trùng lặp" and detail["open"] is False
+    assert detail["category"] == {"code": "theft", "name": "Trộm cắp tài sản"}
+    assert detail["unit"] == {"code": "A1", "name": "Thôn Đông"}
+    assert detail["commune"] == {"code": "A", "name": "Xã An Bình"}
+    assert detail["duplicate_of"] == original.reference
+    assert detail["public_status"] == "received"  # what the tipster sees: the original's
+    assert detail["submitted_at"].endswith("+07:00") and detail["version"] == 2
+    assert detail["allowed_actions"] == [] and detail["photo_count"] == 0
+    assert [e["kind"] for e in detail["events"]][-1] == "duplicate"
+    assert detail["events"][-1]["to_status"] == "duplicate" and detail["events"][0]["actor"] is None
+    first = client.get(f"/api/v1/tips/{original.public_id}", headers=police).get_json()["tip"]
+    assert (first["place"], first["latitude"], first["longitude"]) == ("Chợ thôn", 19.8, 105.7)
+    assert "triage" in first["allowed_actions"] and first["overdue"] is False

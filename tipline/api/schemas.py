@@ -15,19 +15,27 @@ from __future__ import annotations
 
 import re
 
+from flask import g
 from flask_babel import lazy_gettext as _l
 from marshmallow import (
     EXCLUDE,
     Schema,
     ValidationError,
     fields,
+    missing,
     pre_load,
     validate,
     validates_schema,
 )
 
+from tipline.accounts.models import User
+from tipline.api.formats import iso
+from tipline.tips import workflow
 from tipline.tips.inbox import FLAGS, MAX_CODE, MAX_PAGE, Sort
 from tipline.tips.models import Outcome, Priority, RejectReason, TipStatus
+from tipline.tips.queries import tip_for
+from tipline.tips.services import public_status
+from tipline.tips.triage import is_overdue
 from tipline.tips.workflow import Action
 
 NOTE = "note"  # an action that only adds a note
@@ -182,63 +190,161 @@ class InboxQuery(Input):
     locals().update({flag: _choice(["0", "1"], "1 to narrow.", empty=True) for flag in FLAGS})
 
 
+class _Computed:
+    """A field whose value is `compute(obj)`: its type (for the document) is the field's."""
+
+    def __init__(self, compute, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.compute = compute
+
+    def get_value(self, obj, attr, accessor=None, default=missing):
+        return self.compute(obj)
+
+
+class ComputedString(_Computed, fields.String):
+    pass
+
+
+class ComputedBoolean(_Computed, fields.Boolean):
+    pass
+
+
+class ComputedInteger(_Computed, fields.Integer):
+    pass
+
+
+class ComputedList(_Computed, fields.List):
+    pass
+
+
+class ComputedNested(_Computed, fields.Nested):
+    pass
+
+
+class Moment(fields.String):
+    """A naive-UTC datetime, written in W3C form in Vietnam's time zone (formats.iso)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("metadata", {})["format"] = "date-time"
+        super().__init__(**kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return iso(value)
+
+
+def _value(attribute: str, **kwargs) -> ComputedString:
+    """An enum attribute's value (None stays None)."""
+    return ComputedString(lambda obj: getattr(getattr(obj, attribute), "value", None), **kwargs)
+
+
+def _reader() -> User:
+    """The account the answer is for (the staff API's token_required sets it)."""
+    return g.api_user
+
+
+class CategoryRef(Schema):
+    code = fields.String(required=True)
+    name = fields.String(
+        attribute="label", required=True, metadata={"description": "In the reader's language."}
+    )
+
+
+class UnitRef(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
 class TipSummary(Schema):
+    """A tip in a list; dumped from the Tip itself."""
+
     public_id = fields.String(required=True)
     reference = fields.String(required=True)
-    status = _choice([s.value for s in TipStatus], "The detailed state.", required=True)
-    status_label = fields.String(required=True)
-    open = fields.Boolean(required=True)
-    category = fields.Nested(Named, required=True)
-    unit = fields.Nested(Named, required=True)
-    commune = fields.Nested(Named, required=True)
-    priority = _choice([p.value for p in Priority], "The priority.", required=True)
-    handler = fields.String(required=True)
-    submitted_at = fields.String(required=True, metadata={"format": "date-time"})
-    response_due_at = _nullable(metadata={"format": "date-time"})
-    settle_due_at = _nullable(metadata={"format": "date-time"})
-    overdue = fields.Boolean(required=True)
+    status = _value(
+        "status",
+        required=True,
+        validate=validate.OneOf([s.value for s in TipStatus]),
+        metadata={"description": "The detailed state."},
+    )
+    status_label = ComputedString(lambda tip: tip.status.label, required=True)
+    open = fields.Boolean(attribute="is_open", required=True)
+    category = fields.Nested(CategoryRef, required=True)
+    unit = fields.Nested(UnitRef, required=True)
+    # The tip's commune (its own unit, for a tip sent to the commune itself).
+    commune = ComputedNested(lambda tip: tip.unit.commune or tip.unit, UnitRef, required=True)
+    priority = _value(
+        "priority", required=True, validate=validate.OneOf([p.value for p in Priority])
+    )
+    handler = _value("handler", required=True)
+    submitted_at = Moment(required=True)
+    response_due_at = Moment(allow_none=True)
+    settle_due_at = Moment(allow_none=True)
+    overdue = ComputedBoolean(is_overdue, required=True)
     version = fields.Integer(
         required=True, metadata={"description": "Send it back with an action."}
     )
+
+
+class TipEvent(Schema):
+    kind = _value("kind", required=True)
+    label = ComputedString(lambda event: event.kind.label, required=True)
+    at = Moment(required=True)
+    from_status = _value("from_status", allow_none=True)
+    to_status = _value("to_status", allow_none=True)
+    actor = ComputedString(lambda e: e.actor.full_name if e.actor else None, allow_none=True)
+    note = ComputedString(lambda e: e.note.body if e.note is not None else None, allow_none=True)
+    public = fields.Boolean(required=True)
+
+
+def _visible_duplicate(tip) -> str | None:
+    """The original's reference, if the reader may see that tip."""
+    original = tip.duplicate_of
+    if original is None or tip_for(_reader(), original.public_id) is None:
+        return None
+    return original.reference
+
+
+class TipDetail(TipSummary):
+    """One tip as the reader (g.api_user) may see it: never the tipster's identity."""
+
+    description = fields.String(required=True)
+    place = _nullable()
+    latitude = _nullable(fields.Float)
+    longitude = _nullable(fields.Float)
+    occurred_on = fields.Date(allow_none=True)
+    occurred_time = ComputedString(
+        lambda tip: tip.occurred_time.strftime("%H:%M") if tip.occurred_time else None,
+        allow_none=True,
+    )
+    identity_tier = _value(
+        "identity_tier",
+        required=True,
+        metadata={"description": "The tier only: the identity itself is never in the API."},
+    )
+    outcome = _value("outcome", allow_none=True)
+    reject_reason = _value("reject_reason", allow_none=True)
+    duplicate_of = ComputedString(_visible_duplicate, allow_none=True)
+    public_status = ComputedString(lambda tip: public_status(tip).value, required=True)
+    assignee = ComputedString(
+        lambda tip: tip.assignee.full_name if tip.assignee else None, allow_none=True
+    )
+    photo_count = ComputedInteger(lambda tip: len(tip.photos), required=True)
+    allowed_actions = ComputedList(
+        lambda tip: [a.value for a in workflow.allowed_actions(tip, _reader())],
+        fields.String(),
+        required=True,
+    )
+    allowed_outcomes = ComputedList(
+        lambda tip: [o.value for o in workflow.allowed_outcomes(tip, _reader())],
+        fields.String(),
+        required=True,
+    )
+    events = fields.List(fields.Nested(TipEvent), required=True)
 
 
 class TipList(Schema):
     tips = fields.List(fields.Nested(TipSummary), required=True)
     page = fields.Integer(required=True)
     has_next = fields.Boolean(required=True)
-
-
-class TipEvent(Schema):
-    kind = fields.String(required=True)
-    label = fields.String(required=True)
-    at = fields.String(required=True, metadata={"format": "date-time"})
-    from_status = _nullable()
-    to_status = _nullable()
-    actor = _nullable()
-    note = _nullable()
-    public = fields.Boolean(required=True)
-
-
-class TipDetail(TipSummary):
-    description = fields.String(required=True)
-    place = _nullable()
-    latitude = _nullable(fields.Float)
-    longitude = _nullable(fields.Float)
-    occurred_on = _nullable(metadata={"format": "date"})
-    occurred_time = _nullable()
-    identity_tier = fields.String(
-        required=True,
-        metadata={"description": "The tier only: the identity itself is never in the API."},
-    )
-    outcome = _nullable()
-    reject_reason = _nullable()
-    duplicate_of = _nullable()
-    public_status = fields.String(required=True)
-    assignee = _nullable()
-    photo_count = fields.Integer(required=True)
-    allowed_actions = fields.List(fields.String(), required=True)
-    allowed_outcomes = fields.List(fields.String(), required=True)
-    events = fields.List(fields.Nested(TipEvent), required=True)
 
 
 class TipAnswer(Schema):

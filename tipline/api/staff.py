@@ -32,8 +32,7 @@ from tipline.tips import workflow
 from tipline.tips.inbox import InboxFilter, inbox_page, mark_read
 from tipline.tips.models import Outcome, RejectReason, Tip
 from tipline.tips.queries import tip_by_reference_for, tip_for
-from tipline.tips.services import normalize_reference, public_status
-from tipline.tips.triage import is_overdue
+from tipline.tips.services import normalize_reference
 
 bp = header_only(Blueprint("api_v1", __name__, description="The staff apps' JSON API."))
 
@@ -198,67 +197,6 @@ def revoke_token():
 # --- tips ---------------------------------------------------------------------------------
 
 
-def tip_summary(tip: Tip) -> dict:
-    commune = tip.unit.commune or tip.unit
-    return {
-        "public_id": tip.public_id,
-        "reference": tip.reference,
-        "status": tip.status.value,
-        "status_label": tip.status.label,
-        "open": tip.is_open,
-        "category": {"code": tip.category.code, "name": tip.category.label},
-        "unit": {"code": tip.unit.code, "name": tip.unit.name},
-        "commune": {"code": commune.code, "name": commune.name},
-        "priority": tip.priority.value,
-        "handler": tip.handler.value,
-        "submitted_at": iso(tip.submitted_at),
-        "response_due_at": iso(tip.response_due_at),
-        "settle_due_at": iso(tip.settle_due_at),
-        "overdue": is_overdue(tip),
-        "version": tip.version,
-    }
-
-
-def tip_detail(tip: Tip, user: User) -> dict:
-    detail = tip_summary(tip)
-    duplicate = tip.duplicate_of
-    detail.update(
-        description=tip.description,
-        place=tip.place,
-        latitude=tip.latitude,
-        longitude=tip.longitude,
-        occurred_on=tip.occurred_on.isoformat() if tip.occurred_on else None,
-        occurred_time=tip.occurred_time.strftime("%H:%M") if tip.occurred_time else None,
-        identity_tier=tip.identity_tier.value,
-        outcome=tip.outcome.value if tip.outcome else None,
-        reject_reason=tip.reject_reason.value if tip.reject_reason else None,
-        duplicate_of=(
-            duplicate.reference
-            if duplicate is not None and tip_for(user, duplicate.public_id) is not None
-            else None
-        ),
-        public_status=public_status(tip).value,
-        assignee=tip.assignee.full_name if tip.assignee else None,
-        photo_count=len(tip.photos),
-        allowed_actions=[a.value for a in workflow.allowed_actions(tip, user)],
-        allowed_outcomes=[o.value for o in workflow.allowed_outcomes(tip, user)],
-        events=[
-            {
-                "kind": e.kind.value,
-                "label": e.kind.label,
-                "at": iso(e.at),
-                "from_status": e.from_status.value if e.from_status else None,
-                "to_status": e.to_status.value if e.to_status else None,
-                "actor": e.actor.full_name if e.actor else None,
-                "note": e.note.body if e.note is not None else None,
-                "public": e.public,
-            }
-            for e in tip.events
-        ],
-    )
-    return detail
-
-
 LINKS_FROM_LIST = {
     "ReadTip": {
         "operationId": "getTip",
@@ -293,7 +231,7 @@ def list_tips(_checked: dict):
     size = current_app.config["TIPLINE_INBOX_PAGE_SIZE"]
     result = inbox_page(_user(), wanted, size)
     return {
-        "tips": [tip_summary(t) for t in result.tips],
+        "tips": result.tips,
         "page": result.page,
         "has_next": result.has_next,
     }
@@ -332,7 +270,7 @@ def get_tip(public_id: str):
     tip = _tip(public_id)
     mark_read(tip, _user())
     db.session.commit()
-    return {"tip": tip_detail(tip, _user())}
+    return {"tip": tip}
 
 
 def _enum(enum_cls, data: dict, name: str):
@@ -386,4 +324,4 @@ def act(data: dict, public_id: str):
         )
     db.session.commit()
     visible = tip_for(user, public_id)
-    return {"tip": tip_detail(visible, user) if visible is not None else None}
+    return {"tip": visible}
