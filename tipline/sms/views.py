@@ -221,7 +221,13 @@ def index():
     base = current_app.config["TIPLINE_BASE_URL"].rstrip("/")
     status = 400 if errors else 200
     return render_template(
-        "sms/gateways.html", units=units, gateways=rows, errors=errors, values=values, base=base
+        "sms/gateways.html",
+        units=units,
+        gateways=rows,
+        errors=errors,
+        values=values,
+        base=base,
+        unit_label=conversation.display_name,
     ), status
 
 
