@@ -30,71 +30,79 @@ def fit(text: str, max_parts: int = MAX_PARTS) -> str:
     return plain
 
 
-def _vi(message: str, **values) -> str:
-    with force_locale("vi"):
-        return _(message, **values)
-
-
 def receipt(reference: str, code: str) -> str:
-    return _vi(
-        "Đã nhận tin báo %(reference)s. Mã tra cứu: %(code)s. Xem tình trạng: nhắn "
-        "TC %(reference)s %(code)s, hoặc TC từ số này.",
-        reference=reference,
-        code=code,
-    )
+    with force_locale("vi"):
+        return _(
+            "Đã nhận tin báo %(reference)s. Mã tra cứu: %(code)s. Xem tình trạng: nhắn "
+            "TC %(reference)s %(code)s, hoặc TC từ số này.",
+            reference=reference,
+            code=code,
+        )
 
 
 def privacy() -> str:
-    return _vi(
-        "Số của bạn được mã hóa, chỉ dùng để trả lời, cán bộ thôn không thấy; máy nhận tin "
-        "do Công an xã giữ."
-    )
+    with force_locale("vi"):
+        return _(
+            "Số của bạn được mã hóa, chỉ dùng để trả lời, cán bộ thôn không thấy; máy nhận "
+            "tin do Công an xã giữ."
+        )
 
 
 def ask_commune() -> str:
-    return _vi("Tin của bạn ở xã, phường nào? Hãy nhắn tên xã, phường.")
+    with force_locale("vi"):
+        return _("Tin của bạn ở xã, phường nào? Hãy nhắn tên xã, phường.")
 
 
 def confirm_commune(name: str) -> str:
-    return _vi("Có phải %(name)s? Trả lời CO hoặc gửi lại tên xã.", name=name)
+    with force_locale("vi"):
+        return _("Có phải %(name)s? Trả lời CO hoặc gửi lại tên xã.", name=name)
 
 
 def unknown_commune() -> str:
-    return _vi("Không tìm thấy xã, phường này trong tỉnh. Hãy nhắn lại tên xã, phường.")
+    with force_locale("vi"):
+        return _("Không tìm thấy xã, phường này trong tỉnh. Hãy nhắn lại tên xã, phường.")
 
 
 def empty() -> str:
-    return _vi("Tin nhắn chưa có nội dung. Hãy nhắn bằng chữ việc bạn muốn báo.")
+    with force_locale("vi"):
+        return _("Tin nhắn chưa có nội dung. Hãy nhắn bằng chữ việc bạn muốn báo.")
 
 
 def status(reference: str, label: str) -> str:
-    return _vi("Tin báo %(reference)s: %(status)s.", reference=reference, status=label)
+    with force_locale("vi"):
+        return _("Tin báo %(reference)s: %(status)s.", reference=reference, status=label)
 
 
 def not_found() -> str:
-    return _vi("Không tìm thấy tin báo. Hãy nhắn: TC <mã tin báo> <mã tra cứu>.")
+    with force_locale("vi"):
+        return _("Không tìm thấy tin báo. Hãy nhắn: TC <mã tin báo> <mã tra cứu>.")
 
 
 def stopped() -> str:
-    return _vi("Đã ngừng gửi tin nhắn đến số này. Nhắn tin mới nếu muốn báo tiếp.")
+    with force_locale("vi"):
+        return _("Đã ngừng gửi tin nhắn đến số này. Nhắn tin mới nếu muốn báo tiếp.")
 
 
 def callback(reference: str) -> str:
-    return _vi("Công an xã sẽ gọi lại cho bạn về tin báo %(reference)s.", reference=reference)
+    with force_locale("vi"):
+        return _("Công an xã sẽ gọi lại cho bạn về tin báo %(reference)s.", reference=reference)
 
 
 def no_tip() -> str:
-    return _vi("Chưa có tin báo nào từ số này.")
+    with force_locale("vi"):
+        return _("Chưa có tin báo nào từ số này.")
 
 
 def answer_received(reference: str) -> str:
-    return _vi("Đã nhận trả lời cho tin báo %(reference)s. Cảm ơn bạn.", reference=reference)
+    with force_locale("vi"):
+        return _("Đã nhận trả lời cho tin báo %(reference)s. Cảm ơn bạn.", reference=reference)
 
 
 def staff_message(reference: str, body: str) -> str:
     """A staff question or note, as text: the head and the tail stay, the body is cut."""
-    head = _vi("Cán bộ về tin %(reference)s:", reference=reference)
-    tail = _vi("Trả lời bằng tin nhắn.")
+    with force_locale("vi"):
+        head = _("Cán bộ về tin %(reference)s:", reference=reference)
+        tail = _("Trả lời bằng tin nhắn.")
     body = " ".join(body.split())
     while True:
         text = f"{head} {body} {tail}"
@@ -112,8 +120,9 @@ def fit_plain(text: str) -> str:
 
 
 def update(reference: str, label: str) -> str:
-    return _vi(
-        "Tin báo %(reference)s có cập nhật: %(status)s. Nhắn TC để xem.",
-        reference=reference,
-        status=label,
-    )
+    with force_locale("vi"):
+        return _(
+            "Tin báo %(reference)s có cập nhật: %(status)s. Nhắn TC để xem.",
+            reference=reference,
+            status=label,
+        )
