@@ -86,7 +86,10 @@ def register(app: Flask, blueprints: list[tuple[Blueprint, str]]) -> None:
         api.spec.components.security_scheme(name, scheme)
     for blueprint, prefix in blueprints:
         api.register_blueprint(blueprint, url_prefix=prefix)
-    app.extensions["tipline-openapi"] = api.spec.to_dict()
+    spec = api.spec.to_dict()
+    # flask-smorest registers its pagination schema up front; no operation here pages that way.
+    spec["components"]["schemas"].pop("PaginationMetadata", None)
+    app.extensions["tipline-openapi"] = spec
 
 
 def document() -> dict:
