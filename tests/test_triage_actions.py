@@ -98,7 +98,8 @@ def test_priority_change_is_an_event_and_reorders_the_inbox(login, world, make_t
     assert fresh(older).priority == Priority.URGENT
     assert fresh(older).events[-1].kind == EventKind.PRIORITY
     html = client.get("/staff/").get_data(as_text=True)
-    assert html.index(older.reference) < html.index("TL-", html.index("</nav>") + 1) + 20
+    cards = re.findall(r'<span class="ref">(TL-[A-Z0-9-]{9})</span>', html)
+    assert cards[0] == older.reference  # urgent now: on top
     bad = client.post(
         f"/staff/tips/{older.public_id}/priority", data={"priority": "asap", "version": 1}
     )
