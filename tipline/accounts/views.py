@@ -161,7 +161,7 @@ def second_factor():
             response.headers["Retry-After"] = str(locked.retry_after)
             return response
         if passed:
-            next_url = safe_path(session.get(sessions.NEXT), url_for("staff.inbox"))
+            next_url = safe_path(session.get(sessions.NEXT), url_for(permissions.start_page(user)))
             sessions.complete_sign_in(user)
             db.session.commit()  # the used time step, or a spent recovery code
             return redirect(next_url)
