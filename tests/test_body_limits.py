@@ -9,6 +9,7 @@ shown back cut to the limit.
 from __future__ import annotations
 
 import io
+import json
 import time
 from urllib.parse import urlencode
 
@@ -134,3 +135,26 @@ def test_an_overlong_message_is_refused_and_not_echoed(client, world, make_tip):
     assert "Tin nhắn tối đa" in html
     assert html.count(MARKER) <= 2000 // len(MARKER) + 1
     assert db.session.scalar(select(TipMessage)) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("/api/v1/tokens", r'{"username": "police_a", "password": "\ud800"}'),
+        ("/api/v1/tokens", r'{"username": "x\udfff", "password": "p"}'),
+        ("/open311/v2/requests.json", r'{"description": "\ud83d"}'),
+    ],
+)
+def test_json_with_half_a_surrogate_pair_is_a_400_never_a_500(client, world, path, raw):
+    # A JSON escape no person or device writes: it decodes to a string that cannot be
+    # encoded again (password hashing, lookups and database drivers would fail on it).
+    response = client.post(path, data=raw, content_type="application/json")
+    assert response.status_code == 400
+    assert "ký tự không hợp lệ" in json.dumps(response.get_json(), ensure_ascii=False)
+
+
+def test_json_with_a_whole_surrogate_pair_is_read(client, world):
+    # An emoji written as an escaped pair is ordinary text: the sign-in is only refused.
+    raw = r'{"username": "police_a", "password": "\ud83d\ude00"}'
+    response = client.post("/api/v1/tokens", data=raw, content_type="application/json")
+    assert response.status_code in (401, 403)

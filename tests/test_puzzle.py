@@ -107,6 +107,21 @@ def test_forged_wrong_and_foreign_puzzles_do_not_pass(quiet):
         assert puzzle.check(bad_token, bad_answer, "A", "c").check is Check.WRONG
 
 
+def test_a_puzzle_stocked_before_a_flood_does_not_pass_once_the_difficulty_rose(quiet):
+    for _ in range(4):
+        puzzle.record("A", "x")
+    early, late = puzzle.issue("A", 8), puzzle.issue("A", 8)
+    early_answer, late_answer = _solve(early, 8), _solve(late, 8)
+    for _ in range(4):
+        puzzle.record("A", "flood")
+    assert puzzle.bits_for("A", "c") == 9  # one doubling while typing: still good
+    assert puzzle.check(early, early_answer, "A", "c").check is Check.SOLVED
+    for _ in range(8):
+        puzzle.record("A", "flood")
+    assert puzzle.bits_for("A", "c") == 10  # two doublings: too easy now
+    assert puzzle.check(late, late_answer, "A", "c") == puzzle.Verdict(Check.WRONG, held=True)
+
+
 def test_an_expired_puzzle_does_not_pass(quiet, app, monkeypatch):
     for _ in range(4):
         puzzle.record("A", "x")

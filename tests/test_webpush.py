@@ -353,6 +353,30 @@ def test_a_malformed_subscription_is_a_400_in_vietnamese(
 
 
 @pytest.mark.parametrize(
+    "tail",
+    ["\\ud800", "\\udc00x", "\\u0000x", "\\u00e9", "x\\ty"],
+)
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_an_endpoint_with_odd_characters_is_a_400_never_a_500(world, login, receiver, tail, method):
+    # JSON escapes a browser never writes in a push address: half a surrogate pair, NUL,
+    # a letter outside ASCII, a tab.
+    endpoint = receiver.subscription()["endpoint"]
+    body = receiver.subscription() | {"endpoint": "ENDPOINT"}
+    raw = json.dumps(body).replace("ENDPOINT", endpoint + tail)
+    client = login("leader_a1")
+    response = client.open(
+        "/staff/push",
+        method=method,
+        data=raw,
+        content_type="application/json",
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]
+    assert db.session.scalar(select(func.count(push.PushSubscription.id))) == 0
+
+
+@pytest.mark.parametrize(
     "endpoint",
     [
         "https://push.example.com/send/abc",

@@ -233,8 +233,13 @@ FOREIGN_SERVICE = _l(
 )
 
 
+def _printable_ascii(text: str) -> bool:
+    """Push services issue URLs of printable ASCII only (no space, no control character)."""
+    return text.isascii() and all(33 <= ord(c) < 127 for c in text)
+
+
 def check_endpoint(endpoint: str) -> Origin:
-    if len(endpoint) > MAX_ENDPOINT or any(c.isspace() for c in endpoint):
+    if len(endpoint) > MAX_ENDPOINT or not _printable_ascii(endpoint):
         raise BadSubscription(MALFORMED)
     origin = endpoint_origin(endpoint)
     if origin is None:
@@ -480,6 +485,8 @@ def _endpoint_of(data: dict) -> str:
     if isinstance(data.get("subscription"), dict):
         endpoint = data["subscription"].get("endpoint")
     if not isinstance(endpoint, str) or not endpoint or len(endpoint) > MAX_ENDPOINT:
+        raise BadSubscription(MALFORMED)
+    if not _printable_ascii(endpoint):
         raise BadSubscription(MALFORMED)
     return endpoint
 

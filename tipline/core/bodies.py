@@ -9,6 +9,7 @@ with or without a Content-Length.
 from __future__ import annotations
 
 import io
+import re
 
 from flask import Request, current_app, request
 from flask_babel import lazy_gettext as _l
@@ -76,6 +77,28 @@ def _refuse_large_bodies():
     return None
 
 
+# A JSON string escape of half a UTF-16 surrogate pair with no other half: it decodes to a
+# Python string that cannot be encoded again (hashing, password checks and database
+# drivers fail on it), and no person or device writes one.
+_HIGH = rb"\\u[dD][89abAB][0-9a-fA-F]{2}"
+_LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_LONE_SURROGATE = re.compile(
+    rb"(?:" + _HIGH + rb"(?!" + _LOW + rb"))|(?:(?<!" + _HIGH + rb")" + _LOW + rb")"
+)
+
+
+def _refuse_broken_json():
+    """A JSON body carrying a lone surrogate gets 400 before any view parses it."""
+    if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+        return None
+    if _LONE_SURROGATE.search(request.get_data(cache=True)):
+        return error_response(
+            400, _l("Nội dung gửi lên có ký tự không hợp lệ. Hãy kiểm tra rồi gửi lại.")
+        )
+    return None
+
+
 def init_app(app) -> None:
     app.request_class = TiplineRequest
     app.before_request(_refuse_large_bodies)
+    app.before_request(_refuse_broken_json)
