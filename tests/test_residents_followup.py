@@ -115,8 +115,11 @@ def test_lookup_page_is_prefilled_with_the_reference_and_never_a_code(client, se
     assert dirty.location == f"/tra-cuu?reference={tip.reference}"
     assert code not in dirty.get_data(as_text=True)
     assert client.get("/en/tra-cuu?code=X").location == "/en/tra-cuu"
-    # Anything that is not a reference is dropped.
-    assert client.get("/tra-cuu?reference=%3Cscript%3E").location == "/tra-cuu"
+    # Anything that is not a reference fills nothing in.
+    page = client.get("/tra-cuu?reference=%3Cscript%3E&x=1")
+    assert page.status_code == 200
+    field = re.search(r'<input[^>]*name="reference"[^>]*>', page.get_data(as_text=True))[0]
+    assert 'value=""' in field
 
 
 def test_lookup_form_still_posts_reference_and_code_to_the_same_address(client, sent):

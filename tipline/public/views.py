@@ -346,9 +346,9 @@ def follow_up():
     # The receipt's "see the status" link brings the reference, never the code: the code
     # rides in the address's fragment (never sent), which the page's script reads.
     reference = normalize_reference(request.args.get("reference", "")[:40])
-    if set(request.args) - {"reference"} or request.args.get("reference", reference) != reference:
-        # A code typed into the address (or anything else) is not echoed into the page's
-        # links: the address is cleaned first, and the browser keeps the clean one.
+    if "code" in request.args:
+        # A code typed into the address is not echoed into the page's links (language
+        # switch, hreflang): the address is cleaned first, and the browser keeps the clean one.
         target = url_for(".follow_up", **({"reference": reference} if reference else {}))
         return no_store(redirect(target, 303))
     form.reference.data = reference or None
