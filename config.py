@@ -46,6 +46,10 @@ class Config:
 
     TIPLINE_MAX_PHOTO_BYTES = _int("TIPLINE_MAX_PHOTO_BYTES", 10 * 1024 * 1024)
     TIPLINE_MAX_PHOTO_PIXELS = _int("TIPLINE_MAX_PHOTO_PIXELS", 40_000_000)
+    # Voice notes (issue 21): the longest accepted recording, and the largest upload (a
+    # phone's WAV of 2 minutes is about 10 MB; M4A, AMR and Opus are far smaller).
+    TIPLINE_VOICE_MAX_SECONDS = _int("TIPLINE_VOICE_MAX_SECONDS", 120)
+    TIPLINE_VOICE_MAX_BYTES = _int("TIPLINE_VOICE_MAX_BYTES", 12 * 1024 * 1024)
     # The whole request may carry a photo plus the form fields.
     MAX_CONTENT_LENGTH = TIPLINE_MAX_PHOTO_BYTES + 256 * 1024
     # Werkzeug applies this to its parse buffer too, which holds up to a 64 KiB read plus

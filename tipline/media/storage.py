@@ -38,15 +38,19 @@ __all__ = [
     "check_name",
     "delete_photo",
     "is_photo_name",
+    "is_voice_name",
     "photo_path",
     "save_photo",
+    "save_voice",
     "storage_for",
     "stored_names",
 ]
 
 # Server-made names: 24 url-safe characters from secrets.token_urlsafe(18), then
-# ".jpg" for the image or ".thumb.jpg" for its thumbnail.
-NAME_RE = re.compile(r"(?P<token>[A-Za-z0-9_-]{24})(?:\.thumb)?\.jpg")
+# ".jpg" for the image or ".thumb.jpg" for its thumbnail, or ".ogg" for a voice note
+# (cleaned Ogg Opus, see tipline/media/audio.py): both live in the same store.
+NAME_RE = re.compile(r"(?P<token>[A-Za-z0-9_-]{24})(?:(?:\.thumb)?\.jpg|\.ogg)")
+VOICE_NAME_RE = re.compile(r"[A-Za-z0-9_-]{24}\.ogg")
 _TOKEN_BYTES = 18
 
 EXTENSION_KEY = "tipline_photo_storage"
@@ -73,6 +77,10 @@ class StorageFull(TiplineError):
 
 def is_photo_name(name: object) -> bool:
     return isinstance(name, str) and NAME_RE.fullmatch(name) is not None
+
+
+def is_voice_name(name: object) -> bool:
+    return isinstance(name, str) and VOICE_NAME_RE.fullmatch(name) is not None
 
 
 def check_name(name: object) -> str:
@@ -325,7 +333,10 @@ class S3Storage(PhotoStorage):
         _refuse_to_write(name)
         # A PUT is atomic in S3: readers see the old object, or none, or all of the new.
         self.client.put_object(
-            Bucket=self.bucket, Key=self.key(name), Body=data, ContentType="image/jpeg"
+            Bucket=self.bucket,
+            Key=self.key(name),
+            Body=data,
+            ContentType="audio/ogg" if is_voice_name(name) else "image/jpeg",
         )
 
     def get(self, name: str) -> bytes:
@@ -476,6 +487,13 @@ def save_photo(
             storage.delete(target_name)
         raise
     return name, thumb_name
+
+
+def save_voice(target: PhotoStorage | str | os.PathLike[str], data: bytes) -> str:
+    """Store a cleaned voice note (Ogg Opus) under a server-made name "<token>.ogg"."""
+    name = f"{secrets.token_urlsafe(_TOKEN_BYTES)}.ogg"
+    _storage(target).put(name, data)
+    return name
 
 
 def delete_photo(target: PhotoStorage | str | os.PathLike[str], name: str) -> None:

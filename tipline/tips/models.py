@@ -455,6 +455,21 @@ class TipPhoto(Base):
     tip: Mapped[Tip] = relationship(back_populates="photos")
 
 
+class TipVoiceNote(Base):
+    """A voice note sent with a tip: cleaned Ogg Opus in the photo store, under a server-made
+    name. A voice can identify a neighbour: who may hear it is in accounts/permissions."""
+
+    __tablename__ = "tip_voice_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(24), unique=True, default=_public_id)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(80))
+    seconds: Mapped[int]
+    size_bytes: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)  # to the minute
+
+
 class NoteVisibility(LabelledEnum):
     INTERNAL = "internal"
     TIPSTER = "tipster"

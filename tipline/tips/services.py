@@ -38,6 +38,7 @@ from tipline.tips.models import (
     TipSource,
     TipStatus,
     TipsterContact,
+    TipVoiceNote,
     localized_name,
 )
 
@@ -554,6 +555,8 @@ def prune_orphan_photos(older_than_seconds: float, *, now: float | None = None) 
     used = set()
     for name, thumb in db.session.execute(select(TipPhoto.filename, TipPhoto.thumb_filename)):
         used.update((name, thumb))
+    # Voice notes share the store (server-made names ending .ogg): theirs are in use too.
+    used.update(db.session.scalars(select(TipVoiceNote.filename)))
     limit = (now if now is not None else time.time()) - older_than_seconds
     removed = []
     for name, modified in list(storage.list()):
