@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, false, or_, select
+from sqlalchemy.orm import aliased, selectinload
 
 from tipline.accounts.models import Role, RoleAssignment, User
 from tipline.core.errors import TiplineError
@@ -156,7 +157,11 @@ def scope_key(user: User) -> tuple:
 def reading_roles(tip: Tip, user: User) -> set[Role]:
     """The roles `user` reads `tip` with: a tip handed over for a conflict of interest is
     hidden from its village team (the SQL form is `tips.queries.reading_clause`)."""
-    roles = user.roles_over(tip.unit) & TIP_READERS
+    return _reading(tip, user.roles_over(tip.unit))
+
+
+def _reading(tip: Tip, roles_over: set[Role]) -> set[Role]:
+    roles = roles_over & TIP_READERS
     if tip.hidden_from_village:
         roles -= VILLAGE_TEAM
     return roles
@@ -164,26 +169,46 @@ def reading_roles(tip: Tip, user: User) -> set[Role]:
 
 def acting_roles(tip: Tip, user: User) -> set[Role]:
     """The roles `user` may act with on `tip`, after scope, hand-over and conflict rules."""
+    return _acting(tip, reading_roles(tip, user))
+
+
+def _acting(tip: Tip, reading: set[Role]) -> set[Role]:
     from tipline.tips.models import Handler  # tips.models imports accounts: a real cycle
 
-    roles = reading_roles(tip, user)
     if tip.handler == Handler.COMMUNE_POLICE:
         # Once handed to the commune police, only they move the tip on.
-        roles &= {Role.COMMUNE_POLICE}
-    return roles
+        return reading & {Role.COMMUNE_POLICE}
+    return reading
 
 
 def acting_staff(tip: Tip, roles: Iterable[Role] = TRIAGERS) -> list[User]:
-    """Active staff who may act on `tip` with one of `roles` (whom an alert goes to)."""
+    """Active staff who may act on `tip` with one of `roles` (whom an alert goes to).
+
+    One query over the role rows held on the tip's unit or above it (the paths compared
+    in SQL): a resident's submission calls this and loads no unit of its own.
+    """
     wanted = frozenset(roles)
-    users = db.session.scalars(
-        select(User)
-        .join(RoleAssignment, RoleAssignment.user_id == User.id)
-        .where(RoleAssignment.unit_id.in_(tip.unit.ancestor_ids), User.active.is_(True))
-        .distinct()
-        .order_by(User.id)
+    holder, place = aliased(Unit), aliased(Unit)
+    over: dict[int, set[Role]] = {}
+    for user_id, role in db.session.execute(
+        select(RoleAssignment.user_id, RoleAssignment.role)
+        .join(User, User.id == RoleAssignment.user_id)
+        .join(holder, holder.id == RoleAssignment.unit_id)
+        .join(place, place.id == tip.unit_id)
+        .where(place.path.startswith(holder.path), User.active.is_(True))
+    ):
+        over.setdefault(user_id, set()).add(role)
+    ids = [uid for uid, held in over.items() if _acting(tip, _reading(tip, held)) & wanted]
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.id.in_(ids))
+            .options(selectinload(User.roles).lazyload(RoleAssignment.unit))
+            .order_by(User.id)
+        )
     )
-    return [user for user in users if acting_roles(tip, user) & wanted]
 
 
 def can_read_tip(tip: Tip, user: User) -> bool:
