@@ -624,9 +624,11 @@ def test_signed_token_for_a_file_that_is_not_a_stored_photo_is_ignored(client, w
 
 
 def test_oversized_request_answers_413_in_vietnamese(app, client, world, monkeypatch):
-    # The submit form takes up to 3 photos at their limit each, plus 256 KiB of fields.
+    # The submit form takes up to 3 photos and a voice note at their limits, plus 256 KiB
+    # of fields.
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 16 * 1024)
     monkeypatch.setitem(app.config, "TIPLINE_MAX_PHOTO_BYTES", 16 * 1024)
+    monkeypatch.setitem(app.config, "TIPLINE_VOICE_MAX_BYTES", 16 * 1024)
     response = post_tip(client, tip_form(photo=upload(gps_jpeg() + b"\0" * (400 * 1024))))
     html = response.get_data(as_text=True)
     assert response.status_code == 413

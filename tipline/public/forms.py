@@ -167,6 +167,11 @@ class SubmitTipForm(PublicForm):
     photo = MultipleFileField(_l("Ảnh (không bắt buộc)"))
     # Photos kept across a form error: up to MAX_PHOTOS signed tokens of about 200 characters.
     photo_token = HiddenField(validators=[Length(max=2000, message=BAD_FORM)])
+    # A voice note (issue 21): recorded on the page or a file from the phone's recorder;
+    # after the photo input, which stays the form's first file input.
+    voice = FileField(_l("Ghi âm (không bắt buộc)"))
+    # A voice note kept across a form error: one signed token.
+    voice_token = HiddenField(validators=[Length(max=400, message=BAD_FORM)])
     # Sent by the page's script: the follow-up code chosen on the phone (see TipDraft).
     follow_up_code = HiddenField(
         filters=[lambda value: normalize_code(value) if value else None],

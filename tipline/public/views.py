@@ -30,6 +30,7 @@ from tipline.core.errors import TiplineError
 from tipline.core.http import no_store, wants_json
 from tipline.core.timeutil import local_today, months_back, to_local, utcnow
 from tipline.extensions import csrf, db, limiter
+from tipline.media.audio import AudioError, clean_audio
 from tipline.media.photos import PhotoError, process_photo
 from tipline.media.storage import StorageFull, storage_for
 from tipline.places.models import UnitLevel
@@ -78,6 +79,14 @@ from tipline.tips.services import (
     store_photo,
     submit_tip,
 )
+from tipline.tips.voice import (
+    StoredVoice,
+    attach_voice,
+    pending_voice,
+    pending_voice_token,
+    store_voice,
+)
+from tipline.tips.voice import discard_unattached as discard_unattached_voice
 
 bp = Blueprint("public", __name__)
 
@@ -141,6 +150,20 @@ def submit_start():
     return _render_form(form, commune)
 
 
+@bp.record_once
+def _recording_page_headers(_state) -> None:
+    """The form's pages may record a voice note: the microphone for this site (the app
+    denies it everywhere else) and `blob:` media for the recording's preview. Flask-
+    Talisman reads these per view, so no other page changes."""
+    from tipline import CSP, PERMISSIONS
+
+    for view in (submit_start, submit):
+        view.talisman_view_options = {
+            "content_security_policy": {**CSP, "media-src": "'self' blob:"},
+            "permissions_policy": {**PERMISSIONS, "microphone": "(self)"},
+        }
+
+
 def _navigation_without_key() -> bool:
     """A browser opening the form page as a page (not a script, not the service worker's
     own copy) at an address without a valid key. Browsers say so in Sec-Fetch-Mode; one too
@@ -175,6 +198,7 @@ def submit():
     # The photos first, before any query: re-encoding takes tens of milliseconds and must
     # not hold the database (SQLite's single write lock is taken at the first query).
     photos, photo_error = _take_photos(form)
+    voice, voice_error = _take_voice(form)
     # Units and categories come from the reference cache: the first query of a submission
     # is then the one in submit_tip, and on SQLite the write lock is held from there only.
     root = cached_root_unit()
@@ -187,6 +211,10 @@ def submit():
         form.photo.errors = [*form.photo.errors, photo_error]
         valid = False
     form.photo_token.data = " ".join(pending_photo_token(p) for p in photos)
+    if voice_error is not None:
+        form.voice.errors = [*form.voice.errors, voice_error]
+        valid = False
+    form.voice_token.data = pending_voice_token(voice) if voice is not None else ""
 
     category = cached_category(form.category.data or "")
     if valid and category is None:
@@ -198,7 +226,7 @@ def submit():
             form.submission_key.data = new_submission_key()
         if wants_json():
             return _form_errors_json(form)
-        return _render_form(form, commune, kept_photo=bool(photos)), 422
+        return _render_form(form, commune, kept_photo=bool(photos), kept_voice=voice), 422
 
     village = next((v for v in cached_villages(commune) if v.code == form.village.data), None)
     tier = IdentityTier(form.identity_tier.data)
@@ -227,7 +255,12 @@ def submit():
             return no_store(make_response(jsonify(error=str(refused.message)), 409))
         form.submission_key.errors = [refused.message]
         form.submission_key.data = new_submission_key()
-        return _render_form(form, commune, kept_photo=bool(photos)), 409
+        return _render_form(form, commune, kept_photo=bool(photos), kept_voice=voice), 409
+    if voice is not None:
+        if receipt.created:
+            attach_voice(receipt.tip, voice)
+        else:  # a replay: the first post's note (if any) is the tip's
+            discard_unattached_voice(voice)
     if receipt.created and form.sms_updates.data:
         subscribe_tip(receipt.tip, draft.phone)  # kept for a confidential or named tip only
     _commit_keeping_loaded()
@@ -252,7 +285,10 @@ def submit():
 
 def _upload_limit() -> int:
     """Up to MAX_PHOTOS photos at their size limit, plus the form fields."""
-    return MAX_PHOTOS * current_app.config["TIPLINE_MAX_PHOTO_BYTES"] + 256 * 1024
+    config = current_app.config
+    return (
+        MAX_PHOTOS * config["TIPLINE_MAX_PHOTO_BYTES"] + config["TIPLINE_VOICE_MAX_BYTES"]
+    ) + 256 * 1024
 
 
 def _form_errors_json(form):
@@ -301,6 +337,29 @@ def _take_photos(form) -> tuple[list, object]:
     return [p for p in kept if p is not None], error
 
 
+def _take_voice(form) -> tuple[StoredVoice | None, object]:
+    """The uploaded voice note cleaned and stored, or the one kept from an earlier attempt.
+
+    Returns (voice note or None, error message or None). Decoded before any query, as
+    photos are; a refused file leaves a kept note as it is.
+    """
+    config = current_app.config
+    upload = form.voice.data
+    if getattr(upload, "filename", None):
+        limit = config["TIPLINE_VOICE_MAX_BYTES"]
+        data = upload.stream.read(limit + 1)
+        try:
+            cleaned = clean_audio(
+                data, max_seconds=config["TIPLINE_VOICE_MAX_SECONDS"], max_bytes=limit
+            )
+            return store_voice(cleaned), None
+        except (AudioError, StorageFull) as refused:
+            error = refused.message
+    else:
+        error = None
+    return pending_voice(form.voice_token.data or ""), error
+
+
 def _chosen_commune(root):
     code = request.args.get("xa", "")
     if not code:
@@ -318,10 +377,16 @@ def _fill_choices(form: SubmitTipForm, commune) -> None:
     form.category.choices = [(c.code, c.label) for c in cached_categories()]
 
 
-def _render_form(form: SubmitTipForm, commune, kept_photo: bool = False):
+def _render_form(form: SubmitTipForm, commune, kept_photo: bool = False, kept_voice=None):
     _fill_choices(form, commune)
     response = make_response(
-        render_template("public/submit.html", form=form, commune=commune, kept_photo=kept_photo)
+        render_template(
+            "public/submit.html",
+            form=form,
+            commune=commune,
+            kept_photo=kept_photo,
+            kept_voice=kept_voice,
+        )
     )
     # The form carries a one-time submission key: never serve it from a cache.
     return no_store(response)
