@@ -52,7 +52,7 @@ Expect = int | str
 class Rule:
     anonymous: Expect
     users: dict[str, Expect]
-    target: str | None = None  # "tip" or "photo": the object the URL names
+    target: str | None = None  # "tip", "photo" or "voice": the object the URL names
     data: dict = field(default_factory=dict)
     args: dict = field(default_factory=dict)
 
@@ -128,6 +128,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("staff.my_account", "GET"): staff(200),
     ("staff.tip_detail", "GET"): scoped("tip", 200),
+    # a voice note (issue 21): a confidential tip's is heard by the commune police only
+    ("staff.voice_note", "GET"): scoped("voice", 200, readers=frozenset({"police_a"})),
     ("staff.act", "POST"): scoped("tip", 400, data={"action": "", "version": "1"}),
     ("staff.add_note", "POST"): scoped("tip", 303, officer=403, data={"body": "Đã gọi lại"}),
     ("staff.identity", "POST"): scoped("tip", 403, police_a=200),
@@ -317,8 +319,17 @@ def scene(world, make_tip):
         commune=world.commune_a, unit=world.a1, kind=TeamKind.PATROL_TEAM, name="Tổ tuần tra"
     )
     db.session.add(team)
+    from tipline.media.audio import clean_audio
+    from tipline.tips.voice import attach_voice, store_voice
+
+    from .audio_samples import encode
+
+    voice = attach_voice(
+        tip, store_voice(clean_audio(encode("wav", "pcm_s16le"), max_seconds=120, max_bytes=10**7))
+    )
     db.session.commit()
     return {
+        "voice": voice.public_id,
         "tip": tip.public_id,
         "photo": tip.photos[0].public_id,
         "tip_id": tip.id,

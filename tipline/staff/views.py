@@ -421,6 +421,36 @@ def photo(public_id: str, size: str):
     return send_file(io.BytesIO(data), mimetype="image/jpeg", max_age=0)
 
 
+@bp.get("/giong-noi/<public_id>")
+@login_required
+def voice_note(public_id: str):
+    """A tip's voice note, for those who may hear it (tips/voice.py); 404 for anyone else,
+    as for a note that does not exist. Served no-store: a voice can identify a neighbour."""
+    from tipline.tips.models import Tip, TipVoiceNote
+    from tipline.tips.voice import can_hear_voice
+
+    note = db.session.scalar(select(TipVoiceNote).where(TipVoiceNote.public_id == public_id))
+    tip_id = note.tip_id if note is not None else None
+    tip_public_id = db.session.scalar(select(Tip.public_id).where(Tip.id == tip_id))
+    tip = tip_for(current_user, tip_public_id) if tip_public_id else None
+    if tip is None or not can_hear_voice(tip, current_user):
+        abort(404)
+    try:
+        data = storage_for(current_app).get(note.filename)
+    except FileNotFoundError:
+        abort(404)
+    return no_store(send_file(io.BytesIO(data), mimetype="audio/ogg", max_age=0))
+
+
+@bp.app_template_global()
+def voice_notes_of(tip):
+    """(notes, whether the reader may hear them) for a staff page of `tip`."""
+    from tipline.tips.voice import can_hear_voice, voice_notes
+
+    notes = voice_notes(tip)
+    return notes, bool(notes) and can_hear_voice(tip, current_user)
+
+
 @bp.app_context_processor
 def _unread_badge():
     """The unread count in the staff menu (the inbox passes the one it already has)."""

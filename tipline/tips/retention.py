@@ -20,7 +20,15 @@ from sqlalchemy import or_, select
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db
 from tipline.media.storage import storage_for
-from tipline.tips.models import OPEN_STATUSES, Note, Tip, TipMessage, TipPhoto, TipsterContact
+from tipline.tips.models import (
+    OPEN_STATUSES,
+    Note,
+    Tip,
+    TipMessage,
+    TipPhoto,
+    TipsterContact,
+    TipVoiceNote,
+)
 
 
 @dataclass
@@ -30,6 +38,7 @@ class PurgeReport:
     notes: int = 0
     messages: int = 0
     photos: int = 0
+    voice_notes: int = 0  # always removed: a voice is personal data (DOMAIN.md, Privacy)
     files: int = 0
     swept: dict[str, int] = field(default_factory=dict)  # rows removed by each of SWEEPS
 
@@ -105,6 +114,7 @@ def _personal_data_left(photos: bool) -> list:
         select(TipMessage.id)
         .where(TipMessage.tip_id == Tip.id, TipMessage.body.is_not(None))
         .exists(),
+        select(TipVoiceNote.id).where(TipVoiceNote.tip_id == Tip.id).exists(),
     ]
     if photos:
         conditions.append(select(TipPhoto.id).where(TipPhoto.tip_id == Tip.id).exists())
@@ -134,6 +144,17 @@ def _purge_batch(tip_ids, photos: bool, purged_at: datetime, storage, report: Pu
         message.body = None
         message.purged_at = purged_at
         report.messages += 1
+    # Voice notes always go with the personal data, photos when the deployment says so.
+    # Rows go in this transaction; files after it commits (see below).
+    voice_names: list[str] = []
+    for note in db.session.scalars(select(TipVoiceNote).where(TipVoiceNote.tip_id.in_(tip_ids))):
+        voice_names.append(note.filename)
+        db.session.delete(note)
+        report.voice_notes += 1
+    if voice_names and not photos:
+        db.session.flush()
+        db.session.commit()
+        _delete_files(storage, voice_names, report)
     if photos:
         # Rows go in this transaction; files go after it commits, so a failure in
         # between leaves orphan files (which `photos prune` removes), never rows
@@ -145,11 +166,15 @@ def _purge_batch(tip_ids, photos: bool, purged_at: datetime, storage, report: Pu
             report.photos += 1
         db.session.flush()
         db.session.commit()
-        for name in names:
-            try:
-                storage.delete(name)
-            except OSError:
-                current_app.logger.warning("retention: photo file %s left for the sweeper", name)
-                continue
-            report.files += 1
+        _delete_files(storage, names + voice_names, report)
     db.session.flush()
+
+
+def _delete_files(storage, names: list[str], report: PurgeReport) -> None:
+    for name in names:
+        try:
+            storage.delete(name)
+        except OSError:
+            current_app.logger.warning("retention: file %s left for the sweeper", name)
+            continue
+        report.files += 1
