@@ -72,6 +72,15 @@ def test_a_wrong_signature_is_refused(client, line):
     nothing_changed()
 
 
+@pytest.mark.parametrize("given", ["é" * 64, "\u00ff" * 3, "z" * 64, "a" * 63, "a" * 65])
+def test_a_signature_that_is_no_hex_digest_is_a_401_never_a_500(client, line, given):
+    # Werkzeug reads header bytes as Latin-1: letters outside ASCII reach the comparison.
+    body = body_for(PHONE, "Có trộm")
+    response = post(client, line, body, signature=given.encode("latin-1").decode("latin-1"))
+    assert response.status_code == 401
+    nothing_changed()
+
+
 @pytest.mark.parametrize("age", [301, 3600, -301])
 def test_an_old_or_future_timestamp_is_refused(client, line, age):
     response = post(client, line, body_for(PHONE, "Có trộm"), timestamp=int(time.time()) - age)

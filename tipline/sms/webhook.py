@@ -57,6 +57,8 @@ def verify(key: bytes, body: bytes, headers, window: int, now: float | None = No
         raise WebhookRefused(401, "missing X-Signature or X-Timestamp")
     if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
         raise WebhookRefused(400, "X-Timestamp must be Unix seconds")
+    if len(given) != 64 or not all(c in "0123456789abcdef" for c in given):
+        raise WebhookRefused(401, "wrong signature")  # a hex SHA-256, or nothing to compare
     if not hmac.compare_digest(signature(key, body, timestamp), given):
         raise WebhookRefused(401, "wrong signature")
     if abs((now if now is not None else time.time()) - int(timestamp)) > window:
