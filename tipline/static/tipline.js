@@ -56,6 +56,7 @@
     var fields = [], files = [], data = new FormData(form);
     data.forEach(function (value, name) {
       if (typeof value === "string") fields.push([name, value]);
+      else if (name === "voice") { if (value.size) fields.push([name, value, "ghi-am"]); } // as it is
       else if (value.size && files.length < MAX_PHOTOS) files.push([name, value]);
     });
     return Promise.all(files.map(function (f) { return shrink(f[1]); })).then(function (blobs) {
@@ -430,6 +431,16 @@
     Array.prototype.forEach.call(doc.querySelectorAll("form[data-enhance]"), enhance);
     var button = $("[data-locate]");
     if (button) locate(button);
+    var recorder = $("[data-voice-recorder]"); // its script loads only when tapped
+    if (recorder && window.MediaRecorder && navigator.mediaDevices && window.DataTransfer) {
+      recorder.hidden = false;
+      $("[data-voice-start]", recorder).addEventListener("click", function () {
+        if (window.tiplineVoice) return;
+        var script = el("script");
+        script.src = recorder.getAttribute("data-script");
+        doc.head.appendChild(script);
+      }, { once: true });
+    }
     receiptTools();
     nowFields();
     var reply = $("form[data-reply]");
