@@ -24,12 +24,12 @@ from tipline.alerts.channels import LABELS, register
 from tipline.alerts.channels.base import STAFF_REPLY, Alert, DeliveryError
 from tipline.alerts.models import Delivery, Notification
 from tipline.core.sealed import SealError, seal, unseal
-from tipline.core.timeutil import utcnow
+from tipline.core.timeutil import to_minute, utcnow
 from tipline.extensions import db
 from tipline.sms import texts
 from tipline.sms.gateways import driver_for
 from tipline.sms.models import SmsOutgoing, SmsSender, SmsTipLink
-from tipline.tips.models import STAFF_MESSAGE_KINDS, Tip, TipMessage
+from tipline.tips.models import STAFF_MESSAGE_KINDS, Note, NoteVisibility, Tip, TipMessage
 from tipline.tips.services import public_status
 
 NAME = "smsreply"
@@ -102,9 +102,12 @@ class SmsReplyChannel:
             if link is None or tip is None:
                 raise DeliveryError("the tip's SMS reply address was removed", gone=True)
             self._check(link.sender)
-            text, last = self._tip_text(tip, link, alert)
-            self._send(link.sender, text, alert, timeout)
-            link.last_message_id = last
+            # One text each, oldest first; each its own key, so a retry after a failure
+            # half-way does not send twice what the gateway already took.
+            for suffix, text, message_id, note_id in self._tip_texts(tip, link, alert):
+                self._send(link.sender, text, alert, timeout, suffix=suffix)
+                link.last_message_id = max(link.last_message_id, message_id)
+                link.last_note_id = max(link.last_note_id, note_id)
             return
         raise DeliveryError("not an SMS reply target", gone=True)
 
@@ -125,31 +128,65 @@ class SmsReplyChannel:
                 retry=False,
             ) from None
 
-    def _send(self, sender: SmsSender, text: str, alert: Alert, timeout: float) -> None:
+    def _send(
+        self, sender: SmsSender, text: str, alert: Alert, timeout: float, suffix: str = ""
+    ) -> None:
         try:
             driver = driver_for(sender.gateway)
         except (sms.SmsSettingsError, SealError):
             raise DeliveryError("the SMS gateway's settings cannot work", retry=False) from None
         phone = self._open(sender.phone_sealed or "")
-        sms.send_sms(phone, text, key=alert.key, timeout=timeout, through=driver)
+        sms.send_sms(phone, text, key=alert.key + suffix, timeout=timeout, through=driver)
 
-    def _tip_text(self, tip: Tip, link: SmsTipLink, alert: Alert) -> tuple[str, int]:
-        """What staff wrote since the last text (the latest message), or the new state."""
-        label = public_status(tip).label
-        if alert.kind == STAFF_REPLY:
-            message = db.session.scalar(
-                select(TipMessage)
-                .where(
-                    TipMessage.tip_id == tip.id,
-                    TipMessage.id > link.last_message_id,
-                    TipMessage.kind.in_(STAFF_MESSAGE_KINDS),
-                )
-                .order_by(TipMessage.id.desc())
-                .limit(1)
+    def _tip_texts(
+        self, tip: Tip, link: SmsTipLink, alert: Alert
+    ) -> list[tuple[str, str, int, int]]:
+        """Every staff word to the tipster not yet texted, in order, whatever the kind.
+
+        (key suffix, text, message id, note id): staff messages after `last_message_id`
+        and notes to the tipster after `last_note_id`; a status change first says the new
+        state. Several staff messages or a note made with a move before the worker ran
+        are one waiting notification: each still goes as its own text.
+        """
+        messages = db.session.scalars(
+            select(TipMessage)
+            .where(
+                TipMessage.tip_id == tip.id,
+                TipMessage.id > link.last_message_id,
+                TipMessage.kind.in_(STAFF_MESSAGE_KINDS),
             )
-            if message is not None and message.body:
-                return texts.staff_message(tip.reference, message.body), message.id
-        return texts.fit(texts.update(tip.reference, label)), link.last_message_id
+            .order_by(TipMessage.id)
+        ).all()
+        notes = db.session.scalars(
+            select(Note)
+            .where(
+                Note.tip_id == tip.id,
+                Note.id > link.last_note_id,
+                Note.visibility == NoteVisibility.TIPSTER,
+            )
+            .order_by(Note.id)
+        ).all()
+        words: list[tuple[datetime, int, str, str, int, int]] = []
+        for message in messages:
+            if message.body:
+                text = texts.staff_message(tip.reference, message.body)
+                words.append((message.created_at, 0, f":m{message.id}", text, message.id, 0))
+        for note in notes:
+            if note.body:
+                text = texts.staff_message(tip.reference, note.body)
+                words.append((to_minute(note.created_at), 1, f":n{note.id}", text, 0, note.id))
+        words.sort(key=lambda w: (w[0], w[1], w[4] or w[5]))
+        out = [(suffix, text, m, n) for _, _, suffix, text, m, n in words]
+        if alert.kind != STAFF_REPLY or not out:
+            update = texts.fit(texts.update(tip.reference, public_status(tip).label))
+            out.insert(0, ("", update, 0, 0))
+        # Nothing unread is lost when a row's body was purged: its id still moves the marks.
+        last_m = max((m.id for m in messages), default=0)
+        last_n = max((n.id for n in notes), default=0)
+        if out and (last_m or last_n):
+            suffix, text, m, n = out[-1]
+            out[-1] = (suffix, text, max(m, last_m), max(n, last_n))
+        return out
 
     def forget(self, target: str) -> None:
         return None  # the reply address goes with its tip's window, or by retention

@@ -92,6 +92,8 @@ class SmsTipLink(Base):
     )
     # The last staff message already sent by SMS (the next text sends those after it).
     last_message_id: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The last note to the tipster (written with a move) already sent by SMS.
+    last_note_id: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     sender: Mapped[SmsSender] = relationship()

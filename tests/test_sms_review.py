@@ -1,0 +1,99 @@
+"""Tips by SMS after review: every staff word reaches the phone, in order; resident times
+to the minute; the opt-in hash is per tip; the intake limits' order; the settled question."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tipline.alerts.worker import run_pass
+from tipline.extensions import db
+from tipline.tips import workflow
+from tipline.tips.models import MessageKind, Tip
+from tipline.tips.workflow import Action
+
+from .sms_fakes import FakeAndroidGateway
+from .sms_intake_helpers import register, text
+
+PHONE = "+84987654321"
+
+
+@pytest.fixture
+def android():
+    fake = FakeAndroidGateway()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def commune_line(world, android):
+    return register(world.commune_a, android)
+
+
+def sent(fake) -> list[str]:
+    return [m["textMessage"]["text"] for m in fake.received if m["phoneNumbers"][0] == PHONE]
+
+
+def deliver() -> None:
+    run_pass(run_jobs=False)
+    db.session.expire_all()
+
+
+def sms_tip(client, line) -> Tip:
+    assert text(client, line, PHONE, "Co nguoi la lay trom bo o thon Dong")["action"] == "tip"
+    db.session.expire_all()
+    tip = db.session.scalars(select(Tip).order_by(Tip.id.desc())).first()
+    deliver()  # the receipt
+    return tip
+
+
+def test_two_staff_questions_before_the_worker_both_go_in_order(
+    client, world, login, android, commune_line
+):
+    tip = sms_tip(client, commune_line)
+    police = login("police_a")
+    for body in ("Cau hoi MOT: may gio?", "Cau hoi HAI: xe gi?"):
+        asked = police.post(
+            f"/staff/tips/{tip.public_id}/message", data={"body": body, "kind": "question"}
+        )
+        assert asked.status_code == 303
+    deliver()
+    texts = sent(android)[1:]
+    assert len(texts) == 2, texts
+    assert "Cau hoi MOT" in texts[0] and "Cau hoi HAI" in texts[1]
+    assert all(tip.reference in t for t in texts)
+    deliver()  # nothing is texted twice
+    assert len(sent(android)) == 3
+
+
+def test_a_triage_with_a_note_to_the_tipster_texts_the_state_and_the_note(
+    client, world, android, commune_line
+):
+    tip = sms_tip(client, commune_line)
+    workflow.transition(
+        tip,
+        Action.TRIAGE,
+        world.user("police_a"),
+        note="Xin cho biet them: may gio?",
+        note_to_tipster=True,
+    )
+    deliver()
+    texts = sent(android)[1:]
+    assert len(texts) == 2, texts
+    assert "co cap nhat" in texts[0]
+    assert "Xin cho biet them: may gio?" in texts[1] and tip.reference in texts[1]
+
+
+def test_a_status_change_waiting_then_a_question_both_go(client, world, android, commune_line):
+    tip = sms_tip(client, commune_line)
+    workflow.transition(tip, Action.TRIAGE, world.user("police_a"))
+    workflow.send_message(tip, world.user("police_a"), "Anh o thon nao?", MessageKind.QUESTION)
+    deliver()
+    texts = sent(android)[1:]
+    assert len(texts) == 2, texts
+    assert "co cap nhat" in texts[0] and "Anh o thon nao?" in texts[1]
+    # A later question goes alone, once.
+    workflow.send_message(tip, world.user("police_a"), "Con gi nua?", MessageKind.QUESTION)
+    deliver()
+    texts = sent(android)[1:]
+    assert len(texts) == 3 and "Con gi nua?" in texts[2]
