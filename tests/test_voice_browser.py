@@ -132,3 +132,33 @@ def test_the_recorder_costs_nothing_on_the_first_visit(world, phone, capsys):
         )
     assert first_visit <= 50 * 1024
     assert recorder > 0
+
+
+def test_commune_police_play_a_note_on_the_phone_and_a_leader_is_told_who_may(
+    app, world, make_tip, phone
+):
+    from tipline.media.audio import clean_audio
+    from tipline.tips.models import IdentityTier
+    from tipline.tips.voice import attach_voice, store_voice
+
+    from .audio_samples import phone_m4a
+    from .test_browser import check_fits_phone, log_in
+
+    tip = make_tip(world.a1, identity_tier=IdentityTier.ANONYMOUS)
+    attach_voice(tip, store_voice(clean_audio(phone_m4a(), max_seconds=120, max_bytes=10**7)))
+    db.session.commit()
+    police = phone.open()
+    log_in(police, "police_a")
+    police.goto(f"/staff/tips/{tip.public_id}")
+    audio = police.locator("p.voice-note audio")
+    audio.wait_for()
+    assert police.evaluate(
+        "async (src) => (await fetch(src)).headers.get('content-type')", audio.get_attribute("src")
+    ).startswith("audio/ogg")
+    check_fits_phone(police, "voice-staff-police")
+    leader = phone.open()
+    log_in(leader, "leader_a1")
+    leader.goto(f"/staff/tips/{tip.public_id}")
+    assert "Có ghi âm (chỉ Công an xã nghe được)" in leader.locator("main").inner_text()
+    assert leader.locator("audio").count() == 0
+    phone.assert_no_errors()
