@@ -77,13 +77,15 @@ def test_a_failing_channel_is_retried_with_backoff_then_fails_for_good(
         assert row.state == FAILED and row.attempts == 1
         assert row.last_error == "HTTP 500 from the push service"
         waits.append((row.next_attempt_at - before).total_seconds())
-    # The first wait is the base (30 s) with jitter: between half of it and all of it.
-    assert all(14 <= wait <= 31 for wait in waits)
+    # The first wait is the base (30 s) with jitter: between half of it and all of it,
+    # then up to the next minute (a new tip's delivery keeps its times to the minute).
+    assert all(14 <= wait <= 91 for wait in waits)
+    assert all(row.next_attempt_at.second == 0 for row in fake_deliveries())
     assert delivery.deliver(FAST).sent == 0  # not due yet
     make_due()
     delivery.deliver(FAST)
     second = [(r.next_attempt_at - utcnow()).total_seconds() for r in fake_deliveries()]
-    assert all(29 <= wait <= 61 for wait in second)  # doubled
+    assert all(29 <= wait <= 121 for wait in second)  # doubled (and up to the minute)
     make_due()
     report = delivery.deliver(FAST)
     assert report.dead == 2
@@ -147,7 +149,9 @@ def test_a_send_that_hangs_is_stopped_by_the_time_limit(world, make_tip, fake):
     report = delivery.deliver(FAST)
     assert report.failed == 2
     assert (utcnow() - started).total_seconds() < 5
-    assert {row.last_error for row in fake_deliveries()} == {"time limit"}
+    # The fake has no idempotency key, and the request may have left: a later success
+    # would be a possible repeat.
+    assert {row.last_error for row in fake_deliveries()} == {"maybe sent: time limit"}
 
 
 def test_a_channels_own_bug_is_recorded_by_its_class_only(world, make_tip, fake):
@@ -180,9 +184,10 @@ def test_a_delivery_left_sending_by_a_dead_worker_is_sent_again_and_a_repeat_cou
     report = delivery.deliver(FAST)
     assert report.sent == 2 and report.reclaimed == 2
     rows = fake_deliveries()
-    assert {(row.state, row.attempts) for row in rows} == {(SENT, 2)}
     # The dead worker sent its batch in order, marking each before the next: only the
-    # first of it may have gone out, so only its second send is a possible repeat.
+    # first of it may have gone out, so only its second send is a possible repeat, and
+    # only that one used a second attempt.
+    assert [(row.state, row.attempts) for row in rows] == [(SENT, 2), (SENT, 1)]
     assert [row.repeats for row in rows] == ([0, 0] if idempotent else [1, 0])
     assert report.repeats == (0 if idempotent else 1)
 
@@ -345,3 +350,77 @@ def _world_with_tips(app, count: int) -> None:
             )
         )
     db.session.commit()
+
+
+def _expire_leases() -> None:
+    db.session.execute(update(Delivery).values(lease_until=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+
+
+def test_a_delivery_that_kills_every_worker_ends_dead_without_another_send(world, make_tip, fake):
+    """A send that kills the worker each time (out of memory, a crash in a library): the
+    row's lease runs out again and again; once its attempts are used up it is dead."""
+    make_tip(world.a1)
+    delivery.fan_out(10)
+    for attempt in range(1, FAST.max_attempts + 1):
+        claimed = delivery.claim(1, 60, max_attempts=FAST.max_attempts)
+        assert len(claimed.ids) == 1 and claimed.lost == 0
+        poison = claimed.ids[0]
+        assert db.session.get(Delivery, poison, populate_existing=True).attempts == attempt
+        _expire_leases()  # ... the worker died while sending it
+    report = delivery.deliver(FAST)
+    row = db.session.get(Delivery, poison, populate_existing=True)
+    assert (row.state, row.attempts, row.last_error) == (DEAD, FAST.max_attempts, "worker lost")
+    assert report.lost == 1 and report.dead == 1
+    assert len(fake.sent) == 1  # the other one only
+    assert all(d.state == SENT for d in fake_deliveries() if d.id != poison)
+    # The administrators see it among the dead letters, and may send it again.
+    assert delivery.deliver(FAST).sent == 0
+
+
+def test_the_untried_rest_of_a_dead_workers_batch_uses_no_attempt(world, make_tip, fake):
+    make_tip(world.a1)
+    delivery.fan_out(10)
+    for _ in range(FAST.max_attempts + 1):  # more takeovers than attempts
+        claimed = delivery.claim(10, 60, max_attempts=FAST.max_attempts)
+        _expire_leases()
+        if claimed.lost:
+            break
+    rows = fake_deliveries()
+    # The first of the batch was perhaps tried each time and died; the second never was.
+    assert (rows[0].state, rows[0].last_error) == (DEAD, "worker lost")
+    assert rows[1].attempts == 1 and rows[1].state == SENDING
+    assert delivery.deliver(FAST).sent == 1
+    assert fake_deliveries()[1].state == SENT
+
+
+@pytest.mark.parametrize("idempotent", [False, True])
+def test_a_success_after_a_time_limit_counts_a_possible_repeat(world, make_tip, fake, idempotent):
+    fake.idempotent = idempotent
+    hang = threading.Event()
+    calls = []
+
+    def hangs_then_a_500_then_takes(target, alert):
+        calls.append(target)
+        if len(calls) <= 2:
+            hang.wait(30)  # the request left; no answer in time
+        elif len(calls) <= 4:
+            return DeliveryError("HTTP 500")
+        return None
+
+    fake.fail = hangs_then_a_500_then_takes
+    make_tip(world.a1)
+    assert delivery.deliver(FAST).failed == 2
+    expected = "time limit" if idempotent else "maybe sent: time limit"
+    assert {row.last_error for row in fake_deliveries()} == {expected}
+    make_due()
+    assert delivery.deliver(FAST).failed == 2  # a plain failure keeps the flag
+    expected = "HTTP 500" if idempotent else "maybe sent: HTTP 500"
+    assert {row.last_error for row in fake_deliveries()} == {expected}
+    make_due()
+    report = delivery.deliver(FAST)
+    assert report.sent == 2 and report.repeats == (0 if idempotent else 2)
+    rows = fake_deliveries()
+    assert [(r.state, r.repeats, r.last_error) for r in rows] == [
+        (SENT, 0 if idempotent else 1, None)
+    ] * 2

@@ -29,7 +29,14 @@ from sqlalchemy.exc import OperationalError
 from tipline.accounts.models import User
 from tipline.alerts import preferences
 from tipline.alerts.channels import CHANNELS
-from tipline.alerts.channels.base import Alert, Channel, DeliveryError
+from tipline.alerts.channels.base import (
+    NEW_TIP,
+    TIPSTER_REPLY,
+    URGENT_TIP,
+    Alert,
+    Channel,
+    DeliveryError,
+)
 from tipline.alerts.compose import compose
 from tipline.alerts.models import (
     DEAD,
@@ -41,13 +48,32 @@ from tipline.alerts.models import (
     Notification,
 )
 from tipline.alerts.preferences import URGENT_KINDS
-from tipline.core.timeutil import utcnow
+from tipline.core.timeutil import to_minute, utcnow
 from tipline.extensions import db
 from tipline.tips.models import Priority, Tip
 
 log = logging.getLogger("tipline.alerts")
 
 ERROR_LENGTH = 200
+# A try that may have reached the far end although it failed (a time limit after the
+# request left, a worker lost mid-send): its row's last_error starts with this, so that a
+# later success on a channel without an idempotency key is counted as a repeat.
+MAYBE_SENT = "maybe sent: "
+WORKER_LOST = "worker lost"
+# Notifications that a resident's action causes (a web tip, a reply), and every one for
+# residents: their deliveries keep times to the minute, like the tip's own rows, so that
+# no delivery gives a submission's second.
+RESIDENT_CAUSED = frozenset({NEW_TIP, URGENT_TIP, TIPSTER_REPLY})
+
+
+def coarse(notification: Notification) -> bool:
+    return notification.user_id is None or notification.kind in RESIDENT_CAUSED
+
+
+def _up_to_minute(moment: datetime) -> datetime:
+    """The next whole minute (never earlier than `moment`: a backoff is not shortened)."""
+    floor = to_minute(moment)
+    return floor if floor == moment else floor + timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -82,10 +108,20 @@ class Report:
     gone: int = 0
     repeats: int = 0
     reclaimed: int = 0
+    lost: int = 0  # taken over with no attempt left: dead without another send
     claimed: list[int] = field(default_factory=list)
 
     def add(self, other: Report) -> None:
-        for name in ("fanned_out", "sent", "failed", "dead", "gone", "repeats", "reclaimed"):
+        for name in (
+            "fanned_out",
+            "sent",
+            "failed",
+            "dead",
+            "gone",
+            "repeats",
+            "reclaimed",
+            "lost",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.claimed += other.claimed
 
@@ -127,7 +163,7 @@ def fan_out(limit: int, now: datetime | None = None) -> int:
                 available,
             )
             db.session.add_all(made)
-            notification.fanned_out_at = now
+            notification.fanned_out_at = to_minute(now) if coarse(notification) else now
         db.session.commit()
     except OperationalError:
         db.session.rollback()  # SQLite: another process wrote first; next pass
@@ -159,12 +195,15 @@ def _deliveries(
     available: list[Channel],
 ) -> list[Delivery]:
     made: list[Delivery] = []
+    # The fan-out follows a resident's action within seconds: its time, and the first
+    # try's, are kept to the minute for those (floored: due at once all the same).
+    now = to_minute(now) if coarse(notification) else now
     if notification.user_id is None:  # the tip's residents: every subscription they made
         if tip is None:
             return made
         for channel in available:
             made += [
-                Delivery(channel=channel.name, target=target, next_attempt_at=now)
+                Delivery(channel=channel.name, target=target, next_attempt_at=now, created_at=now)
                 for target in channel.resident_targets(tip.id)
             ]
     else:
@@ -180,7 +219,7 @@ def _deliveries(
             # Quiet hours hold an alert until they end; urgent ones go at once.
             at = now if urgent else (wanted.quiet_until(now) or now)
             made += [
-                Delivery(channel=channel.name, target=target, next_attempt_at=at)
+                Delivery(channel=channel.name, target=target, next_attempt_at=at, created_at=now)
                 for target in channel.staff_targets(user.id)
             ]
     for delivery in made:
@@ -204,45 +243,75 @@ class Claim:
     reclaimed: frozenset[int]  # taken over mid-send: the earlier try may have gone out
     lease_until: datetime
     taken_over: int = 0  # taken over from a worker whose lease ran out (tried or not)
+    lost: int = 0  # taken over with its attempts used up: marked dead, not claimed
 
 
-def claim(limit: int, lease_seconds: float, now: datetime | None = None) -> Claim:
-    """Take up to `limit` due deliveries for this worker ("sending", leased); commits."""
+def claim(
+    limit: int,
+    lease_seconds: float,
+    now: datetime | None = None,
+    *,
+    max_attempts: int | None = None,
+) -> Claim:
+    """Take up to `limit` due deliveries for this worker ("sending", leased); commits.
+
+    A delivery taken over from a worker that died while sending it has used an attempt:
+    with none left (`max_attempts`) it is dead ("worker lost") without another send, so
+    that an alert that kills every worker trying it cannot kill them for ever. The rest
+    of a dead worker's batch was never tried: those keep the attempt its claim counted,
+    and are not charged another.
+    """
     now = now or utcnow()
     lease_until = now + timedelta(seconds=lease_seconds)
     try:
         rows = db.session.execute(
             _skip_locked(
-                select(Delivery.id, Delivery.state, Delivery.lease_until)
+                select(Delivery.id, Delivery.state, Delivery.lease_until, Delivery.attempts)
                 .where(_due(now))
                 .order_by(Delivery.next_attempt_at, Delivery.id)
                 .limit(limit)
             )
         ).all()
-        ids, reclaimed, taken_over, batches = [], set(), set(), set()
-        for delivery_id, state, old_lease in rows:
+        ids, reclaimed, taken_over, batches, lost = [], set(), set(), set(), 0
+        for delivery_id, state, old_lease, attempts in rows:
+            tried = True  # may the last holder have sent it?
+            if state == SENDING:
+                # A worker sends its batch in this order and marks each delivery before
+                # the next: of a dead worker's batch (one lease), only the first one
+                # still "sending" may have gone out.
+                tried = old_lease not in batches
+                batches.add(old_lease)
+            if state == SENDING and tried and max_attempts and attempts >= max_attempts:
+                result = db.session.execute(
+                    update(Delivery)
+                    .where(Delivery.id == delivery_id, _due(now))
+                    .values(state=DEAD, lease_until=None, last_error=WORKER_LOST)
+                    .execution_options(synchronize_session=False)
+                )
+                lost += result.rowcount
+                continue
             result = db.session.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery_id, _due(now))
-                .values(state=SENDING, lease_until=lease_until, attempts=Delivery.attempts + 1)
+                .values(
+                    state=SENDING,
+                    lease_until=lease_until,
+                    attempts=Delivery.attempts + 1 if tried else Delivery.attempts,
+                )
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount == 1:
                 ids.append(delivery_id)
                 if state == SENDING:
                     taken_over.add(delivery_id)
-                    # A worker sends its batch in this order and marks each delivery
-                    # before the next: of a dead worker's batch (one lease), only the
-                    # first one still "sending" may have gone out.
-                    if old_lease not in batches:
-                        batches.add(old_lease)
+                    if tried:
                         reclaimed.add(delivery_id)
         db.session.commit()
     except OperationalError:
         # SQLite: another process wrote first ("database is locked"); next pass.
         db.session.rollback()
         return Claim([], frozenset(), lease_until, 0)
-    return Claim(ids, frozenset(reclaimed), lease_until, len(taken_over))
+    return Claim(ids, frozenset(reclaimed), lease_until, len(taken_over), lost)
 
 
 def _renew(ids: list[int], old: datetime, seconds: float) -> datetime:
@@ -308,7 +377,7 @@ def backoff(attempts: int, settings: Settings, retry_after: float | None = None)
     return max(delay, retry_after or 0.0)
 
 
-def _error_text(error: BaseException) -> str:
+def _error_text(error: BaseException, maybe_sent: bool = False) -> str:
     """What the row keeps of an error: a DeliveryError's words (channels write them
     without personal data), of anything else its class name only (a library's message
     may hold an address)."""
@@ -318,7 +387,8 @@ def _error_text(error: BaseException) -> str:
         text = "time limit"
     else:
         text = type(error).__name__
-    return text[:ERROR_LENGTH]
+    prefix = MAYBE_SENT if maybe_sent else ""
+    return (prefix + text)[:ERROR_LENGTH]
 
 
 @dataclass(frozen=True)
@@ -330,6 +400,8 @@ class _Job:
     target: str
     attempts: int
     alert: Alert | None  # None: its channel is gone from this deployment
+    maybe_sent: bool = False  # an earlier try may have reached the far end
+    coarse: bool = False  # times to the minute (caused by a resident)
 
 
 def _jobs(ids: list[int], lease_until: datetime) -> list[_Job]:
@@ -352,13 +424,28 @@ def _jobs(ids: list[int], lease_until: datetime) -> list[_Job]:
             alert = compose(
                 notification, tips.get(notification.tip_id), delivery, show_category=show
             )
-        jobs.append(_Job(delivery.id, delivery.channel, delivery.target, delivery.attempts, alert))
+        jobs.append(
+            _Job(
+                delivery.id,
+                delivery.channel,
+                delivery.target,
+                delivery.attempts,
+                alert,
+                maybe_sent=(delivery.last_error or "").startswith(MAYBE_SENT),
+                coarse=coarse(notification),
+            )
+        )
     return jobs
 
 
 def send_claimed(claimed: Claim, settings: Settings, stop: threading.Event | None = None) -> Report:
     """Try each claimed delivery once and mark it; commits after each."""
-    report = Report(claimed=list(claimed.ids), reclaimed=claimed.taken_over)
+    report = Report(
+        claimed=list(claimed.ids),
+        reclaimed=claimed.taken_over,
+        lost=claimed.lost,
+        dead=claimed.lost,
+    )
     lease_until = claimed.lease_until
     jobs = _jobs(claimed.ids, lease_until)
     db.session.commit()  # no transaction stays open during the sends
@@ -381,6 +468,9 @@ def _send_one(
     if channel is None or job.alert is None:
         _mark(job, lease_until, _failure(job, "unknown channel", False, None, settings, report))
         return
+    # Did a try of this alert perhaps reach the far end already? A second send is then a
+    # repeat, on a channel that has no idempotency key to collapse it.
+    earlier = (job.maybe_sent or job.id in claimed.reclaimed) and not channel.idempotent
     try:
         with time_limit(settings.send_timeout + min(1.0, settings.send_timeout)):
             channel.send(job.target, job.alert, timeout=settings.send_timeout)
@@ -396,15 +486,24 @@ def _send_one(
             db.session.commit()
             report.gone += gone.rowcount
             return
-        values = _failure(job, _error_text(error), error.retry, error.retry_after, settings, report)
+        maybe = earlier or (error.maybe_sent and not channel.idempotent)
+        text = _error_text(error, maybe)
+        values = _failure(job, text, error.retry, error.retry_after, settings, report)
     except Exception as error:  # a channel's bug must not stop the worker
         db.session.rollback()
         log.warning("alert channel %s failed: %s", channel.name, type(error).__name__)
-        values = _failure(job, _error_text(error), True, None, settings, report)
+        # A time limit may strike after the request left: the far end may have it.
+        maybe = earlier or (isinstance(error, TimeLimit) and not channel.idempotent)
+        values = _failure(job, _error_text(error, maybe), True, None, settings, report)
     else:
-        values = {"state": SENT, "sent_at": utcnow(), "last_error": None}
+        sent_at = utcnow()
+        values = {
+            "state": SENT,
+            "sent_at": to_minute(sent_at) if job.coarse else sent_at,
+            "last_error": None,
+        }
         report.sent += 1
-        if job.id in claimed.reclaimed and not channel.idempotent:
+        if earlier:
             values["repeats"] = Delivery.repeats + 1
             report.repeats += 1
     _mark(job, lease_until, values)
@@ -452,10 +551,12 @@ def _failure(
     if retry and job.attempts < settings.max_attempts:
         report.failed += 1
         wait = backoff(job.attempts, settings, retry_after)
+        due = utcnow() + timedelta(seconds=wait)
         return {
             "state": FAILED,
             "last_error": text,
-            "next_attempt_at": utcnow() + timedelta(seconds=wait),
+            # The first failure follows a resident's submission by seconds: to the minute.
+            "next_attempt_at": _up_to_minute(due) if job.coarse else due,
         }
     report.dead += 1
     return {"state": DEAD, "last_error": text}
@@ -478,9 +579,12 @@ def deliver(settings: Settings | None = None, *, stop=None, rounds: int = 1000) 
             break
         fanned = fan_out(settings.batch)
         report.fanned_out += fanned
-        claimed = claim(settings.batch, settings.lease_seconds)
+        claimed = claim(settings.batch, settings.lease_seconds, max_attempts=settings.max_attempts)
         if claimed.ids:
             report.add(send_claimed(claimed, settings, stop))
-        if not fanned and not claimed.ids:
+        elif claimed.lost:
+            report.lost += claimed.lost
+            report.dead += claimed.lost
+        if not fanned and not claimed.ids and not claimed.lost:
             break
     return report

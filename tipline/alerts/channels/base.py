@@ -35,6 +35,7 @@ class DeliveryError(Exception):
     retry: trying again later may help (timeouts, 429, 5xx, a gateway offline).
     gone: the target no longer exists (Web Push 404/410): the worker deletes it.
     retry_after: seconds the far end asked us to wait, if it said.
+    maybe_sent: the request may have reached the far end (no answer in time after it left).
     """
 
     def __init__(
@@ -44,8 +45,10 @@ class DeliveryError(Exception):
         retry: bool = True,
         gone: bool = False,
         retry_after: float | None = None,
+        maybe_sent: bool = False,
     ) -> None:
         super().__init__(message)
+        self.maybe_sent = maybe_sent
         self.retry = retry and not gone
         self.gone = gone
         self.retry_after = retry_after

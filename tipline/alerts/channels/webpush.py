@@ -161,8 +161,13 @@ class WebPushChannel:
             )
         except WebPushException as refused:
             raise _delivery_error(refused.response) from None
-        except requests.Timeout:
-            raise DeliveryError("push service did not answer in time", retry=True) from None
+        except requests.Timeout as late:
+            # A read timeout comes after the request left: the phone may have the alert.
+            raise DeliveryError(
+                "push service did not answer in time",
+                retry=True,
+                maybe_sent=not isinstance(late, requests.ConnectTimeout),
+            ) from None
         except requests.RequestException as failed:
             raise DeliveryError(
                 f"push service unreachable ({type(failed).__name__})", retry=True
