@@ -641,6 +641,56 @@ def test_resident_times_are_kept_to_the_minute(probe_app, world):
     assert {"tips.submitted_at", "tip_photos.created_at", "tip_events.at"} <= set(checked)
 
 
+def test_alert_deliveries_of_a_residents_tip_are_kept_to_the_minute(probe_app, world):
+    """The worker fans the resident's tip and reply out to staff, and the staff question
+    to the resident, seconds after each: every time it stores on those rows (created, due,
+    retried, sent) is to the minute, joined through notification_id."""
+    from tipline.alerts import delivery
+    from tipline.alerts.channels.base import DeliveryError
+    from tipline.alerts.models import Delivery, Notification
+
+    from .alerts_fake import FakeChannel, install, remove
+
+    fake = install(FakeChannel())
+    try:
+        visit = resident(probe_app, world)
+        for step in STEPS:
+            step(visit)
+        fake.resident[visit.tip_id] = ["resident-device"]
+        settings = delivery.Settings(10, 60, 1.0, 3, 30, 600)
+        fake.fail = DeliveryError("HTTP 500")  # a retry time is stored too
+        assert delivery.deliver(settings).failed > 0
+        db.session.execute(
+            Delivery.__table__.update().values(next_attempt_at=datetime(2000, 1, 1))
+        )
+        db.session.commit()
+        fake.fail = None
+        assert delivery.deliver(settings).sent > 0
+        rows = db.session.execute(
+            select(Notification, Delivery)
+            .join(Delivery, Delivery.notification_id == Notification.id)
+            .where(Notification.tip_id == visit.tip_id)
+        ).all()
+    finally:
+        remove(fake)
+    kinds = {notification.kind for notification, _ in rows}
+    assert {"new_tip", "tipster_reply"} <= kinds and any(n.user_id is None for n, _ in rows)
+    checked = 0
+    for notification, row in rows:
+        for label, value in (
+            ("notifications.created_at", notification.created_at),
+            ("notifications.fanned_out_at", notification.fanned_out_at),
+            ("deliveries.created_at", row.created_at),
+            ("deliveries.next_attempt_at", row.next_attempt_at),
+            ("deliveries.sent_at", row.sent_at),
+        ):
+            assert value is not None, label
+            assert (value.second, value.microsecond) == (0, 0), f"{label} = {value}"
+            checked += 1
+        assert row.lease_until is None
+    assert checked >= 15
+
+
 def test_stored_photos_carry_no_metadata(probe_app, world):
     visit = resident(probe_app, world)
     for step in STEPS:
