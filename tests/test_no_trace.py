@@ -641,6 +641,93 @@ def test_resident_times_are_kept_to_the_minute(probe_app, world):
     assert {"tips.submitted_at", "tip_photos.created_at", "tip_events.at"} <= set(checked)
 
 
+SMS_RESIDENT_TABLES = (
+    "sms_senders",
+    "sms_tip_links",
+    "sms_outgoing",
+    "sms_webhook_events",
+    "tip_sms_subscriptions",
+)
+
+
+def test_resident_times_by_sms_are_kept_to_the_minute(client, world, login, make_tip):
+    """The SMS path: a tip, its receipt through the worker, a staff question, the answer, a
+    "TC", a stop; then every time in the rows it wrote (and the tip-form SMS opt-in)."""
+    from tipline.alerts import sms_numbers
+    from tipline.alerts.models import Delivery, Notification
+    from tipline.alerts.worker import run_pass
+    from tipline.tips.models import IdentityTier, Tip
+
+    from .sms_fakes import FakeAndroidGateway
+    from .sms_intake_helpers import register, text
+
+    fake = FakeAndroidGateway()
+    try:
+        line = register(world.commune_a, fake)
+        phone = "+84987654321"
+        assert text(client, line, phone, "Co nguoi la lay trom bo")["action"] == "tip"
+        tip = db.session.scalars(select(Tip).order_by(Tip.id.desc())).first()
+        login("police_a").post(
+            f"/staff/tips/{tip.public_id}/message", data={"body": "Xe gi?", "kind": "question"}
+        )
+        text(client, line, phone, "Xe may do")
+        text(client, line, phone, "TC")
+        waiting_before_stop = text(client, line, phone, "DUNG")
+        assert waiting_before_stop["action"] == "stop"
+        named = make_tip(
+            world.a1, identity_tier=IdentityTier.CONFIDENTIAL, name="Nguoi Bao", phone="0912345678"
+        )
+        assert sms_numbers.subscribe_tip(named, "0912 345 678") is not None
+        db.session.flush()
+        meta = MetaData()
+        meta.reflect(bind=db.engine)
+        checked = set()
+
+        def minute_only(name, rows):
+            for row in rows:
+                for column, value in row._mapping.items():
+                    if isinstance(value, datetime):
+                        checked.add(f"{name}.{column}")
+                        assert (value.second, value.microsecond) == (0, 0), (
+                            f"{name}.{column} = {value}"
+                        )
+
+        for name in SMS_RESIDENT_TABLES:
+            minute_only(name, db.session.execute(select(meta.tables[name])))
+        texts = select(Notification.id).where(Notification.kind == "sms_text")
+        minute_only(
+            "notifications",
+            db.session.execute(
+                select(meta.tables["notifications"]).where(
+                    meta.tables["notifications"].c.kind == "sms_text"
+                )
+            ),
+        )
+        deliveries = meta.tables["deliveries"]
+        minute_only(
+            "deliveries",
+            db.session.execute(
+                select(deliveries.c.created_at, deliveries.c.next_attempt_at).where(
+                    deliveries.c.notification_id.in_(texts)
+                )
+            ),
+        )
+        run_pass(run_jobs=False)
+        assert fake.received  # the worker ran on these rows
+        assert db.session.scalar(select(Delivery.id).limit(1)) is not None
+        assert {
+            "sms_senders.updated_at",
+            "sms_tip_links.created_at",
+            "sms_outgoing.created_at",
+            "sms_webhook_events.received_at",
+            "tip_sms_subscriptions.created_at",
+            "notifications.created_at",
+            "deliveries.created_at",
+        } <= checked
+    finally:
+        fake.close()
+
+
 def test_alert_deliveries_of_a_residents_tip_are_kept_to_the_minute(probe_app, world):
     """The worker fans the resident's tip and reply out to staff, and the staff question
     to the resident, seconds after each: every time it stores on those rows (created, due,

@@ -13,7 +13,7 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tipline.core.db import Base
-from tipline.core.timeutil import utcnow
+from tipline.core.timeutil import to_minute, utcnow
 
 
 class StaffSmsNumber(Base):
@@ -43,4 +43,4 @@ class TipSmsSubscription(Base):
     tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), unique=True)
     phone_sealed: Mapped[str] = mapped_column(Text)
     phone_hash: Mapped[str] = mapped_column(String(64), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=lambda: to_minute(utcnow()))

@@ -26,7 +26,7 @@ from tipline.alerts.sms_models import StaffSmsNumber, TipSmsSubscription
 from tipline.core import throttle
 from tipline.core.errors import TiplineError
 from tipline.core.sealed import lookup_hash, seal, unseal
-from tipline.core.timeutil import utcnow
+from tipline.core.timeutil import to_minute, utcnow
 from tipline.extensions import db
 from tipline.tips import retention
 from tipline.tips.models import OPEN_STATUSES, IdentityTier, Tip
@@ -191,7 +191,8 @@ def subscribe_tip(tip: Tip, phone: str | None) -> TipSmsSubscription | None:
         return None
     row = db.session.scalar(select(TipSmsSubscription).where(TipSmsSubscription.tip_id == tip.id))
     if row is None:
-        row = TipSmsSubscription(tip_id=tip.id)
+        # To the minute, like every time a resident's action writes.
+        row = TipSmsSubscription(tip_id=tip.id, created_at=to_minute(utcnow()))
         db.session.add(row)
     row.phone_sealed = seal(number)
     row.phone_hash = _number_hash(number)

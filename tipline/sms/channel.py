@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tipline.alerts import sms
 from tipline.alerts.channels import LABELS, register
@@ -48,7 +48,7 @@ def queue(sender: SmsSender, text: str, tip: Tip | None = None) -> SmsOutgoing |
     if not sender.told_privacy:
         sender.told_privacy = True
         text = f"{text} {texts.privacy()}"
-    now = utcnow()
+    now = to_minute(utcnow())  # a resident's conversation: no finer time is kept
     row = SmsOutgoing(sender_id=sender.id, text_sealed=seal(texts.fit(text)), created_at=now)
     db.session.add(row)
     db.session.flush()
@@ -58,7 +58,11 @@ def queue(sender: SmsSender, text: str, tip: Tip | None = None) -> SmsOutgoing |
     db.session.add(notification)
     db.session.add(
         Delivery(
-            notification=notification, channel=NAME, target=f"{OUT}:{row.id}", next_attempt_at=now
+            notification=notification,
+            channel=NAME,
+            target=f"{OUT}:{row.id}",
+            created_at=now,
+            next_attempt_at=now,
         )
     )
     return row
@@ -90,8 +94,12 @@ class SmsReplyChannel:
             if row is None or row.text_sealed is None:
                 raise DeliveryError("the SMS reply was removed", gone=True)
             sender = db.session.get(SmsSender, row.sender_id)
-            # The confirmation of a stop is written after the stop: it alone still goes.
-            self._check(sender, since=row.created_at)
+            # The confirmation of a stop is the last text queued for its number: it alone
+            # still goes (times are to the minute, so the newest row is the one that may).
+            newest = db.session.scalar(
+                select(func.max(SmsOutgoing.id)).where(SmsOutgoing.sender_id == row.sender_id)
+            )
+            self._check(sender, since=row.created_at if row.id == newest else None)
             text = self._open(row.text_sealed)
             self._send(sender, text, alert, timeout)
             db.session.delete(row)  # committed with the delivery's mark

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from tipline.core.sealed import lookup_hash, seal, unseal
 from tipline.core.text import clean_text, fold
-from tipline.core.timeutil import utcnow
+from tipline.core.timeutil import to_minute, utcnow
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.sms import texts
@@ -105,7 +105,8 @@ def sender_for(gateway: SmsGateway, phone: str, now: datetime) -> SmsSender:
 
 def handle(gateway: SmsGateway, phone: str, text: str, event_key: str) -> Outcome:
     """Act on one SMS from `phone` (E.164) that came in on `gateway`; queue its reply."""
-    now = utcnow()
+    # To the minute: every row a resident's SMS writes keeps no finer time (SECURITY.md).
+    now = to_minute(utcnow())
     sender = sender_for(gateway, phone, now)
     text = clean_text(text) or ""
     if not meaningful(text):

@@ -15,7 +15,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.core.db import Base
-from tipline.core.timeutil import utcnow
+from tipline.core.timeutil import to_minute, utcnow
 from tipline.places.models import Unit
 
 # Conversation states of a number (SmsSender.state).
@@ -26,6 +26,11 @@ CONFIRM_COMMUNE = "confirm_commune"  # "Co phai xa X?" waits for CO or another n
 
 def _public_id() -> str:
     return secrets.token_urlsafe(16)
+
+
+def minute_now() -> datetime:
+    """Now to the minute: the time kept in rows a resident's SMS writes."""
+    return to_minute(utcnow())
 
 
 class SmsGateway(Base):
@@ -76,7 +81,7 @@ class SmsSender(Base):
     stopped_at: Mapped[datetime | None]
     # The first reply says what is kept and who sees it: once per number.
     told_privacy: Mapped[bool] = mapped_column(default=False)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=minute_now)
 
     gateway: Mapped[SmsGateway] = relationship()
 
@@ -94,7 +99,7 @@ class SmsTipLink(Base):
     last_message_id: Mapped[int] = mapped_column(default=0, server_default="0")
     # The last note to the tipster (written with a move) already sent by SMS.
     last_note_id: Mapped[int] = mapped_column(default=0, server_default="0")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=minute_now)
 
     sender: Mapped[SmsSender] = relationship()
 
@@ -112,7 +117,7 @@ class SmsOutgoing(Base):
         ForeignKey("sms_senders.id", ondelete="CASCADE"), index=True
     )
     text_sealed: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=minute_now)
 
 
 class SmsWebhookEvent(Base):

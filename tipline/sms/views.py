@@ -12,6 +12,7 @@ their scope (permissions.admin_units), and turn one off.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -35,7 +36,7 @@ from tipline.alerts.sms import BadNumber, e164
 from tipline.core import throttle
 from tipline.core.http import no_store
 from tipline.core.security import allow_cross_site
-from tipline.core.timeutil import utcnow
+from tipline.core.timeutil import to_minute, utcnow
 from tipline.extensions import csrf, db
 from tipline.places.models import Unit, UnitLevel
 from tipline.sms import conversation, gateways
@@ -130,7 +131,8 @@ def _first_time(gateway: SmsGateway, event_id: str) -> bool:
                 SmsWebhookEvent(
                     gateway_id=gateway.id,
                     event_hash=hook.event_hash(event_id),
-                    received_at=utcnow(),
+                    # Rounded up: the replay window is kept at least as long.
+                    received_at=to_minute(utcnow()) + timedelta(minutes=1),
                 )
             )
             db.session.flush()
