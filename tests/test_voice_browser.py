@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 
 import av
 import pytest
@@ -161,4 +162,35 @@ def test_commune_police_play_a_note_on_the_phone_and_a_leader_is_told_who_may(
     leader.goto(f"/staff/tips/{tip.public_id}")
     assert "Có ghi âm (chỉ Công an xã nghe được)" in leader.locator("main").inner_text()
     assert leader.locator("audio").count() == 0
+    phone.assert_no_errors()
+
+
+def test_the_optional_disguise_sends_a_higher_faster_note(app, world, phone):
+    page = phone.open(javascript=True, permissions=["microphone"])
+    start_tip(page)
+    fill_tip(page, "Có người tụ tập đánh bạc sau nhà văn hóa, tôi nói rõ trong ghi âm.")
+    page.get_by_role("button", name="Ghi âm", exact=True).click()
+    page.wait_for_function(
+        "() => /^0:0[3-9]/.test(document.querySelector('.voice-timer').textContent)"
+    )
+    page.get_by_role("button", name="Dừng", exact=True).click()
+    page.locator("[data-voice-recorder] audio").wait_for(state="visible")
+    spoken = page.evaluate("document.querySelector('input[name=voice]').files[0].type")
+    assert spoken.startswith("audio/") and "wav" not in spoken
+    page.get_by_label(re.compile("Đổi giọng")).check()
+    page.wait_for_function(
+        "() => document.querySelector('input[name=voice]').files[0].type === 'audio/wav'"
+    )
+    assert "không chắc chắn" in page.locator("[data-voice-recorder]").inner_text()
+    shoot(page, "voice-disguise")
+    post(page, "Gửi tin báo")
+    reference, _code = read_receipt(page)
+    with app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.reference == reference))
+        note = db.session.scalar(select(TipVoiceNote).where(TipVoiceNote.tip_id == tip.id))
+        data = storage_for(app).get(note.filename)
+    with av.open(io.BytesIO(data)) as container:
+        assert [s.codec_context.name for s in container.streams] == ["opus"]
+        assert dict(container.metadata) == {}
+    assert 2 <= note.seconds <= 4  # about 3 s or more recorded, 1.2 times faster
     phone.assert_no_errors()

@@ -25,7 +25,8 @@ from tipline.core.i18n import locale_prefix
 
 YEAR = 365 * 24 * 3600
 # Files the service worker keeps so that the blank form opens with no network.
-PRECACHE = ("tipline.css", "tipline.js", "icon.svg", "icon-192.png")
+# voice.js: the tip form's recorder, fetched by the page only when tapped, kept for offline.
+PRECACHE = ("tipline.css", "tipline.js", "icon.svg", "icon-192.png", "voice.js")
 # The public figures (/so-lieu) too: a resident page with no secret on it (no CSRF token,
 # no session), so BREACH has nothing to find.
 COMPRESSED_BLUEPRINTS = frozenset({"public", "web", "reports_public"})
