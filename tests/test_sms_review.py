@@ -97,3 +97,25 @@ def test_a_status_change_waiting_then_a_question_both_go(client, world, android,
     deliver()
     texts = sent(android)[1:]
     assert len(texts) == 3 and "Con gi nua?" in texts[2]
+
+
+def test_the_tip_form_sms_opt_in_hash_links_no_two_tips_nor_a_staff_number(world, make_tip):
+    from tipline.alerts import sms_numbers
+    from tipline.alerts.sms_models import StaffSmsNumber
+    from tipline.tips.models import IdentityTier
+
+    number = "0912345678"
+    tips = [
+        make_tip(world.a1, identity_tier=IdentityTier.CONFIDENTIAL, name="Nguoi Bao", phone=number)
+        for _ in range(2)
+    ]
+    rows = [sms_numbers.subscribe_tip(tip, number) for tip in tips]
+    db.session.flush()
+    assert rows[0].phone_hash != rows[1].phone_hash
+    staff = StaffSmsNumber(
+        user_id=world.user("police_a").id,
+        phone_sealed="x",
+        phone_hash=sms_numbers._number_hash("+84912345678"),
+    )
+    assert staff.phone_hash not in {row.phone_hash for row in rows}
+    assert rows[0].phone_hash == sms_numbers.tip_number_hash("+84912345678", tips[0].id)

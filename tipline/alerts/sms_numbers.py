@@ -195,8 +195,14 @@ def subscribe_tip(tip: Tip, phone: str | None) -> TipSmsSubscription | None:
         row = TipSmsSubscription(tip_id=tip.id, created_at=to_minute(utcnow()))
         db.session.add(row)
     row.phone_sealed = seal(number)
-    row.phone_hash = _number_hash(number)
+    # Per tip: equal numbers on two tips, or a tipster's and a staff member's, do not match.
+    row.phone_hash = tip_number_hash(number, tip.id)
     return row
+
+
+def tip_number_hash(number: str, tip_id: int) -> str:
+    """The tip-form opt-in's keyed hash: its purpose names the tip, so it links nothing."""
+    return lookup_hash(number, f"tip-sms:{tip_id}")
 
 
 def unsubscribe_tip(tip: Tip) -> bool:
