@@ -119,3 +119,39 @@ def test_the_tip_form_sms_opt_in_hash_links_no_two_tips_nor_a_staff_number(world
     )
     assert staff.phone_hash not in {row.phone_hash for row in rows}
     assert rows[0].phone_hash == sms_numbers.tip_number_hash("+84912345678", tips[0].id)
+
+
+@pytest.mark.commits  # the limiter's own app, on the same database
+def test_repeats_and_one_numbers_flood_cost_the_gateway_nothing(app, world, limited):
+    from types import SimpleNamespace
+
+    from sqlalchemy import func
+
+    from tipline.sms.models import SmsWebhookEvent
+
+    from .sms_intake_helpers import body_for, post
+
+    with app.app_context():
+        fake = FakeAndroidGateway()
+        line = register(world.commune_a, fake)
+        gateway = SimpleNamespace(public_id=line.public_id)
+    try:
+        limited_app = limited(
+            TIPLINE_SMS_NUMBER_LIMIT="2 per hour", TIPLINE_SMS_GATEWAY_LIMIT="3 per hour"
+        )
+        client = limited_app.test_client()
+        first = body_for(PHONE, "Tin dau", event_id="event-one")
+        assert post(client, gateway, first).get_json()["status"] == "ok"
+        for _ in range(3):  # the gateway sends the same event again: no count
+            assert post(client, gateway, first).get_json()["status"] == "repeat"
+        answers = [text(client, gateway, PHONE, f"Tin {i}")["status"] for i in range(4)]
+        assert answers == ["ok", "limited", "limited", "limited"]
+        assert text(client, gateway, "+84911222333", "Tin khac")["status"] == "ok"
+        busy = post(client, gateway, body_for("+84911222444", "Tin nua", event_id="event-late"))
+        assert busy.status_code == 429 and "quá nhiều tin" in busy.get_json()["error"]
+        with limited_app.app_context():
+            # The refused event is not kept: the gateway's retry later is taken.
+            assert db.session.scalar(select(func.count(SmsWebhookEvent.id))) == 6
+            assert db.session.scalar(select(func.count(Tip.id))) == 3
+    finally:
+        fake.close()

@@ -100,8 +100,8 @@ def webhook(public_id: str):
         phone = e164(event.sender or "")
     except BadNumber:
         return _refuse(422, MESSAGES["number"])
-    if not throttle.take("sms-gateway-in", gateway.public_id, config["TIPLINE_SMS_GATEWAY_LIMIT"]):
-        return _refuse(429, MESSAGES["busy"], {"Retry-After": "600"})
+    # In this order: a repeat, then one number's flood, cost the gateway's allowance
+    # nothing; only a message that goes on to the conversation counts against it.
     if not _first_time(gateway, event.id):
         return jsonify(status="repeat")
     key = conversation.phone_hash(phone)
@@ -111,6 +111,9 @@ def webhook(public_id: str):
         db.session.commit()  # the event is taken: its repeat is ignored too
         log.info("sms from one number over its limit on gateway %s: dropped", gateway.id)
         return jsonify(status="limited")
+    if not throttle.take("sms-gateway-in", gateway.public_id, config["TIPLINE_SMS_GATEWAY_LIMIT"]):
+        db.session.rollback()  # not taken: the gateway sends it again after Retry-After
+        return _refuse(429, MESSAGES["busy"], {"Retry-After": "600"})
     try:
         outcome = conversation.handle(
             gateway, phone, event.message or "", f"{gateway.id}-{event.id}"
