@@ -332,3 +332,26 @@ def test_orphan_voice_files_are_pruned_and_attached_ones_kept(app, world, make_t
 def test_no_voice_file_is_left_outside_the_store(app):
     root = Path(app.config["UPLOAD_DIR"])
     assert all(p.suffix in {".jpg", ".ogg"} for p in root.rglob("*") if p.is_file())
+
+
+def test_a_replayed_form_keeps_one_note_and_leaves_no_extra_file(app, client, world):
+    sent = tip_form()
+    first = post_tip(client, {**sent, "voice": voice_upload(phone_m4a())})
+    assert first.status_code == 200
+    files = stored_files(app)
+    again = post_tip(client, {**sent, "voice": voice_upload(phone_m4a())})
+    assert again.status_code == 200
+    assert receipt_of(again)[0] == receipt_of(first)[0]
+    assert db.session.scalar(select(func.count(TipVoiceNote.id))) == 1
+    assert stored_files(app) == files
+
+
+def test_the_outbox_json_answer_names_a_refused_voice_note(client, world):
+    response = post_tip(
+        client,
+        tip_form(voice=voice_upload(b"\x00" * 300)),
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.get_json()["fields"]["voice"]
+    assert tip_count() == 0
