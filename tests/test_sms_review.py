@@ -155,3 +155,66 @@ def test_repeats_and_one_numbers_flood_cost_the_gateway_nothing(app, world, limi
             assert db.session.scalar(select(func.count(Tip.id))) == 3
     finally:
         fake.close()
+
+
+CLOSING = {"note": "Da hoa giai xong.", "note_to_tipster": True}
+
+
+def close_resolved(tip, world) -> None:
+    from tipline.tips.models import Outcome
+
+    police = world.user("police_a")
+    for action in (Action.TRIAGE, Action.START_VERIFICATION, Action.VERIFY):
+        workflow.transition(tip, action, police)
+    workflow.transition(tip, Action.RESOLVE, police, outcome=Outcome.MEDIATED, **CLOSING)
+
+
+def test_the_settled_question_goes_by_sms_and_the_answer_comes_back(
+    client, world, android, commune_line
+):
+    from tipline.tips.models import TipStatus, TipsterAnswer
+
+    tip = sms_tip(client, commune_line)
+    close_resolved(tip, world)
+    deliver()
+    question = sent(android)[-1]
+    assert question == (
+        f"Tin bao {tip.reference}: Viec nay da duoc giai quyet chua? "
+        "Tra loi: XONG / CHUA / KHONG BIET"
+    )
+    assert "Da hoa giai xong." in sent(android)[-2] and "co cap nhat" in sent(android)[-3]
+    # One answer, changeable within the window.
+    assert text(client, commune_line, PHONE, "Xong")["action"] == "settled"
+    db.session.expire_all()
+    assert db.session.get(Tip, tip.id).tipster_answer == TipsterAnswer.DONE
+    assert text(client, commune_line, PHONE, "khong biet")["action"] == "settled"
+    db.session.expire_all()
+    assert db.session.get(Tip, tip.id).tipster_answer == TipsterAnswer.UNKNOWN
+    # CHUA reopens once, with the reference too.
+    answer = text(client, commune_line, PHONE, f"CHUA {tip.reference}")
+    assert answer["action"] == "settled"
+    db.session.expire_all()
+    tip = db.session.get(Tip, tip.id)
+    assert tip.status == TipStatus.VERIFYING and tip.reopened_at is not None
+    deliver()
+    assert any("mo lai" in t for t in sent(android))
+    # Closed again: a second CHUA is refused with the reason, nothing changes.
+    workflow.transition(tip, Action.VERIFY, world.user("police_a"))
+    workflow.transition(tip, Action.RESOLVE, world.user("police_a"), outcome=_mediated(), **CLOSING)
+    deliver()
+    assert text(client, commune_line, PHONE, "chua")["action"] == "settled_refused"
+    db.session.expire_all()
+    assert db.session.get(Tip, tip.id).status == TipStatus.RESOLVED
+    deliver()
+    assert "da duoc mo lai mot lan" in sent(android)[-1]
+
+
+def _mediated():
+    from tipline.tips.models import Outcome
+
+    return Outcome.MEDIATED
+
+
+def test_xong_without_a_closed_tip_is_a_tip_as_before(client, world, android, commune_line):
+    sms_tip(client, commune_line)
+    assert text(client, commune_line, PHONE, "xong")["action"] in ("tip", "answer")

@@ -29,6 +29,7 @@ from tipline.extensions import db
 from tipline.sms import texts
 from tipline.sms.gateways import driver_for
 from tipline.sms.models import SmsOutgoing, SmsSender, SmsTipLink
+from tipline.tips import settled
 from tipline.tips.models import STAFF_MESSAGE_KINDS, Note, NoteVisibility, Tip, TipMessage
 from tipline.tips.services import public_status
 
@@ -188,6 +189,10 @@ class SmsReplyChannel:
         if alert.kind != STAFF_REPLY or not out:
             update = texts.fit(texts.update(tip.reference, public_status(tip).label))
             out.insert(0, ("", update, 0, 0))
+            asked = settled.question(tip)
+            if alert.kind != STAFF_REPLY and asked.asked and asked.answer is None:
+                # Issue 22: closed as resolved or unfounded, within the reply window.
+                out.append((":settled", texts.fit(texts.settled_question(tip.reference)), 0, 0))
         # Nothing unread is lost when a row's body was purged: its id still moves the marks.
         last_m = max((m.id for m in messages), default=0)
         last_n = max((n.id for n in notes), default=0)

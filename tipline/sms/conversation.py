@@ -41,7 +41,7 @@ from tipline.sms.models import (
     SmsSender,
     SmsTipLink,
 )
-from tipline.tips import workflow
+from tipline.tips import settled, workflow
 from tipline.tips.messages import has_open_question, public_messages
 from tipline.tips.models import (
     Category,
@@ -49,6 +49,7 @@ from tipline.tips.models import (
     MessageKind,
     Tip,
     TipSource,
+    TipsterAnswer,
 )
 from tipline.tips.services import (
     CODE_LENGTH,
@@ -68,6 +69,20 @@ CALLBACK_WORDS = frozenset({"goi lai", "goilai", "goi lai cho toi", "goi lai toi
 YES_WORDS = frozenset({"co", "c", "ok", "phai", "dung roi", "yes", "vang", "u"})
 KIND_WORDS = ("thi tran", "dac khu", "phuong", "xa")
 _TC = re.compile(r"^tc(?:\s|$)")
+# Issue 22's "was it settled?" by SMS: XONG / CHUA / KHONG BIET, a reference after it if
+# the number sent several tips.
+SETTLED_WORDS = {
+    "xong": TipsterAnswer.DONE,
+    "da xong": TipsterAnswer.DONE,
+    "chua": TipsterAnswer.NOT_DONE,
+    "chua xong": TipsterAnswer.NOT_DONE,
+    "khong biet": TipsterAnswer.UNKNOWN,
+    "kb": TipsterAnswer.UNKNOWN,
+}
+_SETTLED = re.compile(
+    r"^(?P<word>" + "|".join(sorted(SETTLED_WORDS, key=len, reverse=True)) + r")"
+    r"(?:\s+(?P<reference>(?:tl)?[\s-]*[0-9a-z]{4}[\s-]*[0-9a-z]{4}))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +134,9 @@ def handle(gateway: SmsGateway, phone: str, text: str, event_key: str) -> Outcom
         return _status(sender, text)
     if words in CALLBACK_WORDS:
         return _callback(sender, now)
+    settled_answer = _settled(sender, words, now)
+    if settled_answer is not None:
+        return settled_answer
     if sender.stopped_at is not None:
         sender.stopped_at = None  # the resident writes again: replies may go again
     if sender.state != IDLE and sender.state_expires_at and sender.state_expires_at > now:
@@ -191,6 +209,41 @@ def _own_link(sender: SmsSender, reference: str | None) -> SmsTipLink | None:
         .join(Tip, Tip.id == SmsTipLink.tip_id)
         .where(SmsTipLink.sender_id == sender.id, Tip.reference == reference)
     )
+
+
+def _settled(sender: SmsSender, words: str, now: datetime) -> Outcome | None:
+    """XONG / CHUA / KHONG BIET for a tip of this number whose question is open (issue 22);
+    None when no such tip waits for it (the words are then a tip or an answer as usual)."""
+    match = _SETTLED.match(words)
+    if match is None:
+        return None
+    reference = match["reference"]
+    if reference:
+        link = _own_link(sender, normalize_reference(reference.upper()))
+        links = [link] if link is not None else []
+    else:
+        links = db.session.scalars(
+            select(SmsTipLink)
+            .where(SmsTipLink.sender_id == sender.id)
+            .order_by(SmsTipLink.created_at.desc(), SmsTipLink.tip_id.desc())
+        ).all()
+    for link in links:
+        tip = db.session.get(Tip, link.tip_id)
+        if tip is None or settled.window_end(tip) is None:
+            continue
+        choice = SETTLED_WORDS[match["word"]]
+        try:
+            settled.answer(tip, choice.value, at=now)
+        except settled.AnswerRefused as refused:
+            with force_locale("vi"):
+                queue(sender, str(refused.message), tip)
+            return Outcome("settled_refused", tip)
+        with force_locale("vi"):
+            label = str(choice.label)
+        reopened = tip.reopened_at is not None and choice == TipsterAnswer.NOT_DONE
+        queue(sender, texts.settled_received(tip.reference, label, reopened), tip)
+        return Outcome("settled", tip)
+    return None
 
 
 def _callback(sender: SmsSender, now: datetime) -> Outcome:

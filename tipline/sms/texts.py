@@ -126,3 +126,29 @@ def update(reference: str, label: str) -> str:
             reference=reference,
             status=label,
         )
+
+
+def settled_question(reference: str) -> str:
+    """Issue 22's "was it settled?", content-free apart from the reference."""
+    with force_locale("vi"):
+        return _(
+            "Tin báo %(reference)s: Việc này đã được giải quyết chưa? "
+            "Trả lời: XONG / CHUA / KHONG BIET",
+            reference=reference,
+        )
+
+
+def settled_received(reference: str, answer: str, reopened: bool) -> str:
+    with force_locale("vi"):
+        if reopened:
+            return _(
+                "Đã nhận trả lời cho tin báo %(reference)s: %(answer)s. Tin báo được mở lại, "
+                "Công an xã sẽ xử lý tiếp.",
+                reference=reference,
+                answer=answer,
+            )
+        return _(
+            "Đã nhận trả lời cho tin báo %(reference)s: %(answer)s. Cảm ơn bạn.",
+            reference=reference,
+            answer=answer,
+        )
