@@ -226,3 +226,38 @@ def test_serve_runs_the_worker_task_unless_told_not_to(runner, monkeypatch):
     assert [len(call["tasks"]) for call in calls] == [1, 0]
     command = serve_module.worker_command("wsgi.py")
     assert command[1:] == ["-m", "flask", "--app", "wsgi.py", "tipline", "worker"]
+
+
+def test_the_menus_alert_count_is_kept_per_user_and_dropped_on_a_new_alert_or_a_mark(
+    app, world, make_tip, login
+):
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    def reads_of_notifications() -> list[str]:
+        return [s for s in seen if s.lstrip().upper().startswith("SELECT") and "notifications" in s]
+
+    make_tip(world.a1)
+    leader = login("leader_a1")
+    assert badge(leader.get("/staff/").get_data(as_text=True)) == "1"
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        page = leader.get("/staff/").get_data(as_text=True)
+        assert badge(page) == "1" and reads_of_notifications() == []  # kept
+        # Another account has its own count.
+        assert badge(login("police_a").get("/staff/").get_data(as_text=True)) == "1"
+        assert badge(login("leader_b1").get("/staff/").get_data(as_text=True)) is None
+        make_tip(world.a1)  # a new alert drops it
+        seen.clear()
+        assert badge(leader.get("/staff/").get_data(as_text=True)) == "2"
+        assert reads_of_notifications() != []
+        assert leader.post("/staff/thong-bao/doc-het").status_code == 303  # so does a mark
+        assert badge(leader.get("/staff/").get_data(as_text=True)) is None
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -18,9 +18,11 @@ from tipline.alerts.channels import label
 from tipline.alerts.compose import kind_label, staff_title
 from tipline.alerts.delivery import retry_dead
 from tipline.alerts.models import DEAD, Delivery, Notification
+from tipline.core import cache
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db
 from tipline.places.models import Unit
+from tipline.tips.inbox import _inbox_version as inbox_version
 from tipline.tips.models import Tip, TipRead
 
 PAGE = 50
@@ -43,6 +45,27 @@ def unread_count(user: User) -> int:
         select(func.count())
         .select_from(Notification)
         .where(Notification.user_id == user.id, _unread())
+    )
+
+
+# What the count is read from: a notification written or marked read in this process, or
+# a tip opened (its read mark), drops the kept count at once.
+UNREAD_TABLES = (Notification.__tablename__, TipRead.__tablename__)
+
+
+def cached_unread_count(user: User) -> int:
+    """`unread_count` for the staff menu, kept per user like the inbox's counts.
+
+    The key carries the inbox's version (the newest tip event, the user's last read),
+    which the menu's unread badge reads once per request anyway: a new tip or a tip opened
+    in another process is seen at once. An alert written by the worker (an escalation, a
+    deadline) or marked read in another process shows within TIPLINE_INBOX_CACHE_SECONDS.
+    """
+    return cache.cached(
+        ("unread-alerts", *inbox_version(user)),
+        lambda: unread_count(user),
+        tables=UNREAD_TABLES,
+        ttl=cache.setting("TIPLINE_INBOX_CACHE_SECONDS"),
     )
 
 

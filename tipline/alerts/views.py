@@ -42,7 +42,7 @@ def unread_alerts() -> int:
     """The signed-in staff member's unread alerts (the menu's count); 0 for anyone else."""
     if not current_user.is_authenticated:
         return 0
-    return inbox.unread_count(current_user)
+    return inbox.cached_unread_count(current_user)
 
 
 @bp.after_request
