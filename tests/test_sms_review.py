@@ -218,3 +218,28 @@ def _mediated():
 def test_xong_without_a_closed_tip_is_a_tip_as_before(client, world, android, commune_line):
     sms_tip(client, commune_line)
     assert text(client, commune_line, PHONE, "xong")["action"] in ("tip", "answer")
+
+
+def test_the_dashboard_breaks_received_tips_down_by_source(login, world, make_tip, time_machine):
+    from datetime import datetime
+
+    from tipline.tips.models import RejectReason, TipSource
+
+    time_machine.move_to(datetime(2026, 11, 2, 2, 0), tick=False)
+    make_tip(world.a1)
+    make_tip(world.a1)
+    make_tip(world.a2, source=TipSource.SMS)
+    rejected = make_tip(world.a1, source=TipSource.SMS)
+    workflow.transition(rejected, Action.REJECT, world.user("police_a"), reason=RejectReason.SPAM)
+    make_tip(world.b1, source=TipSource.SMS)  # another commune
+    db.session.commit()
+    html = login("police_a").get("/staff/bao-cao/?ky=2026-11&don-vi=A").get_data(as_text=True)
+    section = html.split('id="sources-title"')[1].split("</section>")[0]
+    found = {}
+    for source in TipSource:
+        cell = section.split(f'id="source-{source.value}"')[1].split("</tr>")[0]
+        found[source] = int(cell.rsplit('class="num">', 1)[1].split("<")[0])
+    assert found[TipSource.ONLINE] == 2 and found[TipSource.SMS] == 1
+    assert sum(found.values()) == 3
+    assert 'id="dash-received">3<' in html  # the same count as "received"
+    assert "Người dân nhắn tin SMS" in section

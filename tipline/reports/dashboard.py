@@ -34,12 +34,14 @@ from tipline.reports.figures import (
 )
 from tipline.reports.periods import Period, parse_period
 from tipline.tips.models import (
+    UNCOUNTED_STATUSES,
     Category,
     EventKind,
     Outcome,
     RejectReason,
     Tip,
     TipEvent,
+    TipSource,
     TipStatus,
 )
 from tipline.tips.queries import TipUnit, visible_tips
@@ -90,9 +92,30 @@ def dashboard(user: User, unit: Unit, period: Period) -> dict:
             "satisfaction": overall,
             "row_satisfaction": [per_row[i] for i in range(len(rows))],
             "rejections": rejections(unit, period),
+            "sources": by_source(unit, period),
         }
 
     return cached(("dashboard", unit.id, period), compute)
+
+
+def by_source(unit: Unit, period: Period) -> list[tuple[TipSource, int]]:
+    """Tips received in the period (submission date) by how they came: web form, SMS, or
+    recorded by staff on a resident's behalf. Read from the tips, counted as "received" is
+    (the tips the counters leave out are left out here too)."""
+    start, end = local_to_utc(period.start), local_to_utc(period.end + timedelta(days=1))
+    rows = db.session.execute(
+        select(Tip.source, func.count())
+        .join(TipUnit, TipUnit.id == Tip.unit_id)
+        .where(
+            TipUnit.path.startswith(unit.path, autoescape=True),
+            Tip.status.not_in(UNCOUNTED_STATUSES),
+            Tip.submitted_at >= start,
+            Tip.submitted_at < end,
+        )
+        .group_by(Tip.source)
+    ).all()
+    found = {source: n for source, n in rows}
+    return [(source, found.get(source, 0)) for source in TipSource]
 
 
 @dataclass(frozen=True)
