@@ -225,6 +225,10 @@ class Config:
     TIPLINE_ALERT_MAX_ATTEMPTS = _int("TIPLINE_ALERT_MAX_ATTEMPTS", 8)
     TIPLINE_ALERT_BACKOFF_SECONDS = _int("TIPLINE_ALERT_BACKOFF_SECONDS", 30)
     TIPLINE_ALERT_BACKOFF_MAX_SECONDS = _int("TIPLINE_ALERT_BACKOFF_MAX_SECONDS", 3600)
+    # Alerts older than this many days go with the retention purge (0: kept); "send me a
+    # test alert" per account (each may cost an SMS from the commune's shared allowance).
+    TIPLINE_ALERT_RETENTION_DAYS = _int("TIPLINE_ALERT_RETENTION_DAYS", 90)
+    TIPLINE_TEST_ALERT_LIMIT = os.environ.get("TIPLINE_TEST_ALERT_LIMIT", "3 per hour")
     # Periodic jobs the worker runs (minutes between runs; 0: off, e.g. when cron runs
     # the CLI commands instead). One worker runs each due job; a job that dies is taken
     # over after TIPLINE_JOB_LEASE_SECONDS.

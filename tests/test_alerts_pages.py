@@ -20,7 +20,7 @@ from tipline.tips import workflow
 from tipline.tips.models import MessageKind
 
 from .alerts_fake import FakeChannel, install, remove
-from .conftest import ROOT
+from .conftest import PASSWORD, ROOT
 
 
 @pytest.fixture
@@ -261,3 +261,24 @@ def test_the_menus_alert_count_is_kept_per_user_and_dropped_on_a_new_alert_or_a_
         assert badge(leader.get("/staff/").get_data(as_text=True)) is None
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def test_the_test_alert_is_limited_per_account(limited, world):
+    app = limited(TIPLINE_TEST_ALERT_LIMIT="2 per hour")
+
+    def signed_in(name: str):
+        client = app.test_client()
+        response = client.post("/staff/login", data={"username": name, "password": PASSWORD})
+        assert response.status_code == 302
+        return client
+
+    leader = signed_in("leader_a1")
+    for _ in range(2):
+        assert leader.post("/staff/thong-bao/thu").status_code == 303
+    refused = leader.post("/staff/thong-bao/thu")
+    assert refused.status_code == 429
+    assert "nhiều thông báo thử trong một giờ qua" in refused.get_data(as_text=True)
+    with app.app_context():
+        sent = db.session.scalars(select(Notification).where(Notification.kind == TEST)).all()
+    assert len(sent) == 2  # the refused one queued nothing
+    assert signed_in("police_a").post("/staff/thong-bao/thu").status_code == 303  # per account

@@ -424,3 +424,35 @@ def test_a_success_after_a_time_limit_counts_a_possible_repeat(world, make_tip, 
     assert [(r.state, r.repeats, r.last_error) for r in rows] == [
         (SENT, 0 if idempotent else 1, None)
     ] * 2
+
+
+def test_old_alerts_go_with_the_retention_purge_unless_still_on_their_way(
+    app, world, make_tip, fake
+):
+    from tipline.alerts.models import Notification
+
+    make_tip(world.a1)
+    delivery.deliver(FAST)  # sent
+    fake.fail = DeliveryError("HTTP 500")
+    make_tip(world.a1)
+    delivery.deliver(FAST)  # waiting for a retry
+    fake.fail = None
+    make_tip(world.a1)  # recent, sent
+    old = utcnow() - timedelta(days=91)
+    first_two = db.session.scalars(select(Notification.id).order_by(Notification.id)).all()[:4]
+    db.session.execute(
+        update(Notification).where(Notification.id.in_(first_two)).values(created_at=old)
+    )
+    db.session.commit()
+    before = len(fake_deliveries())
+    summary = next(job for job in jobs.JOBS if job.name == "retention-purge").run()
+    assert "2 alerts" in summary  # the first tip's two alerts; the retried ones stay
+    remaining = db.session.scalars(select(Notification.id)).all()
+    assert not set(first_two[:2]) & set(remaining)
+    assert set(first_two[2:]) <= set(remaining)
+    assert len(fake_deliveries()) == before - 2
+    app.config["TIPLINE_ALERT_RETENTION_DAYS"] = 0
+    try:
+        assert "0 alerts" in next(j for j in jobs.JOBS if j.name == "retention-purge").run()
+    finally:
+        app.config["TIPLINE_ALERT_RETENTION_DAYS"] = 90

@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from tipline.alerts import escalation
+from tipline.alerts import escalation, outbox
 from tipline.alerts.models import JobRun
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db
@@ -41,7 +41,8 @@ def _escalate_stale() -> str:
 
 def _retention_purge() -> str:
     report = purge_closed_tips()
-    return f"purged {report.tips} tips"
+    alerts = outbox.prune(current_app.config["TIPLINE_ALERT_RETENTION_DAYS"])
+    return f"purged {report.tips} tips, {alerts} alerts"
 
 
 def _photos_prune() -> str:

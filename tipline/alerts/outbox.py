@@ -9,9 +9,9 @@ notification out into deliveries, one per channel and target.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 
 from tipline.accounts.models import Role, User
 from tipline.accounts.permissions import POLICE, TRIAGERS, acting_staff
@@ -27,7 +27,7 @@ from tipline.alerts.channels.base import (
     UNACKNOWLEDGED,
     URGENT_TIP,
 )
-from tipline.alerts.models import Notification
+from tipline.alerts.models import FAILED, PENDING, SENDING, Delivery, Notification
 from tipline.alerts.preferences import IN_APP
 from tipline.core.timeutil import to_minute, utcnow
 from tipline.extensions import db
@@ -131,3 +131,35 @@ def _add(notifications: Iterable[Notification]) -> list[Notification]:
     added = list(notifications)
     db.session.add_all(added)
     return added
+
+
+def prune(days: int, *, now: datetime | None = None) -> int:
+    """Delete alerts older than `days` (0: none) with their deliveries, except those
+    still on their way (not fanned out, or a delivery waiting, sending or to retry);
+    commits. Returns how many alerts went."""
+    if days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    waiting = exists().where(
+        Delivery.notification_id == Notification.id,
+        Delivery.state.in_((PENDING, SENDING, FAILED)),
+    )
+    old = select(Notification.id).where(
+        Notification.created_at < cutoff, Notification.fanned_out_at.is_not(None), ~waiting
+    )
+    ids = list(db.session.scalars(old))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        # Deliveries first: SQLite may run without its foreign keys' cascade.
+        db.session.execute(
+            delete(Delivery)
+            .where(Delivery.notification_id.in_(chunk))
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            delete(Notification)
+            .where(Notification.id.in_(chunk))
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    return len(ids)

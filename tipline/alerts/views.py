@@ -7,7 +7,16 @@ and is built by tipline/alerts/settings.py.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -16,6 +25,7 @@ from tipline.accounts.permissions import holds_any
 from tipline.alerts import delivery, inbox, outbox
 from tipline.alerts.channels import CHANNELS, label, load_channels
 from tipline.alerts.models import DEAD, FAILED, PENDING, SENDING, SENT
+from tipline.core import throttle
 from tipline.core.http import no_store
 from tipline.core.text import row_id
 from tipline.extensions import db
@@ -76,6 +86,10 @@ def read_all():
 @login_required
 def test():
     """A test alert to myself on every channel I have (its deliveries show on the page)."""
+    limit = current_app.config["TIPLINE_TEST_ALERT_LIMIT"]
+    if not throttle.take("test-alert", str(current_user.id), limit):
+        flash(_l("Bạn đã gửi nhiều thông báo thử trong một giờ qua. Hãy đợi rồi thử lại."))
+        return index(), 429
     notification = outbox.notify_test(current_user)
     db.session.flush()
     made = delivery.deliveries_for(notification, notification.created_at)
