@@ -243,3 +243,27 @@ def test_the_dashboard_breaks_received_tips_down_by_source(login, world, make_ti
     assert sum(found.values()) == 3
     assert 'id="dash-received">3<' in html  # the same count as "received"
     assert "Người dân nhắn tin SMS" in section
+
+
+@pytest.mark.commits  # the limiter's own app, on the same database
+def test_tc_by_sms_goes_through_the_follow_up_guard(app, world, limited):
+    from types import SimpleNamespace
+
+    with app.app_context():
+        fake = FakeAndroidGateway()
+        line = register(world.commune_a, fake)
+        gateway = SimpleNamespace(public_id=line.public_id)
+    try:
+        limited_app = limited(
+            TIPLINE_SMS_NUMBER_LIMIT="100 per hour",
+            TIPLINE_SMS_GATEWAY_LIMIT="100 per hour",
+            TIPLINE_FOLLOWUP_WRONG_PER_CLIENT=3,
+        )
+        client = limited_app.test_client()
+        wrong = "TC TL-ABCD-EFGH ABCD-EFGH-JKLM-NPQR"
+        answers = [text(client, gateway, PHONE, wrong)["action"] for _ in range(4)]
+        assert answers == ["not_found", "not_found", "not_found", "too_many"]
+        # Another number is not slowed down by this one's wrong codes.
+        assert text(client, gateway, "+84911222333", wrong)["action"] == "not_found"
+    finally:
+        fake.close()

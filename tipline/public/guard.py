@@ -67,15 +67,17 @@ class Limits:
         )
 
 
-def receipt_lookup(reference: str, code: str) -> Tip | None:
-    """The tip for a receipt, or None; raises TooManyAttempts when slowed down."""
+def receipt_lookup(reference: str, code: str, client: str | None = None) -> Tip | None:
+    """The tip for a receipt, or None; raises TooManyAttempts when slowed down.
+
+    `client`: who asks, when it is not the request's address (an SMS: its number's hash)."""
     if not limiter.enabled:
         return find_by_receipt(reference, code)
     limits = Limits.from_config(current_app.config)
     now = time.time()
     window = int(now // limits.window)
     retry_after = max(1, math.ceil((window + 1) * limits.window - now))
-    keys = _keys(reference, window)
+    keys = _keys(reference, window, client)
     counter = _Counter(limits)
 
     if counter.over("client", keys.client, limits.per_client):
@@ -118,12 +120,13 @@ def _guard_key(window: int) -> bytes:
     return hmac.new(secret, f"followup-guard:{window}".encode(), hashlib.sha256).digest()
 
 
-def _keys(reference: str, window: int) -> _Keys:
+def _keys(reference: str, window: int, who: str | None = None) -> _Keys:
     """Counter names for this window: keyed hashes, the same work for any reference."""
     key = _guard_key(window)
     # A typed reference that is not well formed still gets its own counter.
     canonical = normalize_reference(reference) or normalize_code(reference)[:40]
-    client = hmac.new(key, f"client:{client_bucket()}".encode(), hashlib.sha256).hexdigest()[:32]
+    who = who or client_bucket()
+    client = hmac.new(key, f"client:{who}".encode(), hashlib.sha256).hexdigest()[:32]
     ref = hmac.new(key, f"reference:{canonical}".encode(), hashlib.sha256).hexdigest()[:32]
     pair = hmac.new(key, f"pair:{client}:{ref}".encode(), hashlib.sha256).hexdigest()[:32]
     return _Keys(client=client, reference=ref, pair=pair)

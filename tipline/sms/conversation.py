@@ -31,6 +31,7 @@ from tipline.core.text import clean_text, fold
 from tipline.core.timeutil import to_minute, utcnow
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
+from tipline.public.guard import TooManyAttempts, receipt_lookup
 from tipline.sms import texts
 from tipline.sms.channel import queue
 from tipline.sms.models import (
@@ -55,7 +56,6 @@ from tipline.tips.services import (
     CODE_LENGTH,
     REFERENCE_LENGTH,
     TipDraft,
-    find_by_receipt,
     format_code,
     normalize_code,
     normalize_reference,
@@ -188,7 +188,13 @@ def _status(sender: SmsSender, text: str) -> Outcome:
         rest = rest[2:]
     if len(rest) == REFERENCE_LENGTH + CODE_LENGTH:
         reference, code = rest[:REFERENCE_LENGTH], rest[REFERENCE_LENGTH:]
-        tip = find_by_receipt(reference, code)
+        try:
+            # The follow-up guard counts wrong codes per reference, as on the web.
+            tip = receipt_lookup(reference, code, client=f"sms:{sender.phone_hash}")
+        except TooManyAttempts as refused:
+            with force_locale("vi"):
+                queue(sender, str(refused.message))
+            return Outcome("too_many")
     elif not rest or normalize_reference(rest):
         link = _own_link(sender, normalize_reference(rest) if rest else None)
         tip = db.session.get(Tip, link.tip_id) if link is not None else None
