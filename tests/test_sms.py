@@ -219,6 +219,7 @@ def test_a_gateway_that_hangs_is_given_up_on_in_time_and_retried(ctx, android):
         sms.send_sms(NUMBER, "x", key="k5", timeout=0.3)
     android.release.set()
     assert slow.value.retry is True and "in time" in str(slow.value)
+    assert slow.value.maybe_sent  # the request had left
 
 
 @pytest.mark.parametrize(("mode", "retry_after"), [("500", None), ("503", 120.0)])

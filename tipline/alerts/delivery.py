@@ -3,7 +3,10 @@
 At least once: a delivery is claimed ("sending", with a lease) and committed before the
 channel is called, and marked after. A worker that dies in between leaves it "sending";
 once its lease has run out another worker takes it over and sends it again. On a
-channel without an idempotency key that second send may be a repeat: it is counted.
+channel without an idempotency key that second send may be a repeat: it is counted. So is
+a success after a try that timed out once its request may have left (the row's last_error
+starts with "maybe sent: " until then). A delivery taken over with its attempts used up
+(it kills every worker that sends it) is dead, "worker lost", without another send.
 
 Several workers may run at once on PostgreSQL: claims read with FOR UPDATE SKIP LOCKED,
 so two workers never wait for, nor take, the same rows. Every claim and every mark is

@@ -131,7 +131,9 @@ def _retry_after(answer: Answer) -> float | None:
 
 def _unreachable(error: BaseException) -> DeliveryError:
     if isinstance(error, TimeoutError | socket.timeout):
-        return DeliveryError("the SMS gateway did not answer in time", retry=True)
+        # The text may have left before the answer was due: on a driver without an
+        # idempotency key, a later success is then counted as a possible repeat.
+        return DeliveryError("the SMS gateway did not answer in time", retry=True, maybe_sent=True)
     if isinstance(error, ssl.SSLError):
         return DeliveryError("the SMS gateway's TLS certificate was refused", retry=True)
     return DeliveryError("the SMS gateway cannot be reached (offline?)", retry=True)
