@@ -202,10 +202,12 @@ def test_dung_stops_every_message_to_that_number(client, world, login, android, 
     login("police_a").post(
         f"/staff/tips/{tip.public_id}/message", data={"body": "Ở đâu?", "kind": "question"}
     )
-    assert text(client, commune_line, PHONE, "tc")["action"] == "status"  # no reply queued
+    # The question is not texted; a TC the number sends itself is still answered.
+    assert text(client, commune_line, PHONE, "tc")["action"] == "status"
     deliver()
     bodies = [body for _, body in sent(android)]
-    assert len(bodies) == 2 and "Da ngung gui tin nhan" in bodies[-1]
+    assert len(bodies) == 3 and "Da ngung gui tin nhan" in bodies[1]
+    assert bodies[2].startswith(f"Tin bao {tip.reference}:") and "O dau" not in bodies[2]
 
 
 def test_goi_lai_makes_the_tip_confidential_for_the_commune_police(

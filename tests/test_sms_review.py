@@ -267,3 +267,21 @@ def test_tc_by_sms_goes_through_the_follow_up_guard(app, world, limited):
         assert text(client, gateway, "+84911222333", wrong)["action"] == "not_found"
     finally:
         fake.close()
+
+
+def test_a_stop_drops_what_waits_and_tc_and_goi_lai_are_still_answered(
+    client, world, android, commune_line
+):
+    from tipline.sms.models import SmsOutgoing
+
+    assert text(client, commune_line, PHONE, "Co trom o thon Dong")["action"] == "tip"
+    assert text(client, commune_line, PHONE, "DUNG")["action"] == "stop"
+    # The receipt queued in the same minute is dropped: only the stop's confirmation waits.
+    assert len(db.session.scalars(select(SmsOutgoing)).all()) == 1
+    deliver()
+    assert len(sent(android)) == 1 and "Da ngung gui tin nhan" in sent(android)[0]
+    assert text(client, commune_line, PHONE, "TC")["action"] == "status"
+    assert text(client, commune_line, PHONE, "GOI LAI")["action"] == "callback"
+    deliver()
+    later = sent(android)[1:]
+    assert len(later) == 2 and "Tin bao TL-" in later[0] and "goi lai" in later[1]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tipline.alerts import sms
 from tipline.alerts.channels import LABELS, register
@@ -39,12 +39,15 @@ OUT = "out"
 TIP = "tip"
 
 
-def queue(sender: SmsSender, text: str, tip: Tip | None = None) -> SmsOutgoing | None:
+def queue(
+    sender: SmsSender, text: str, tip: Tip | None = None, *, asked: bool = False
+) -> SmsOutgoing | None:
     """Put one reply in the outbox (same transaction as what it answers); fitted, sealed.
 
     Nothing is queued for a number that said "DUNG" (the confirmation of the stop is queued
-    before the stop is recorded)."""
-    if sender.stopped_at is not None or sender.phone_sealed is None:
+    before the stop is recorded), except the answer to what it asked for itself (`asked`:
+    TC, GOI LAI)."""
+    if sender.phone_sealed is None or (sender.stopped_at is not None and not asked):
         return None
     if not sender.told_privacy:
         sender.told_privacy = True
@@ -95,12 +98,9 @@ class SmsReplyChannel:
             if row is None or row.text_sealed is None:
                 raise DeliveryError("the SMS reply was removed", gone=True)
             sender = db.session.get(SmsSender, row.sender_id)
-            # The confirmation of a stop is the last text queued for its number: it alone
-            # still goes (times are to the minute, so the newest row is the one that may).
-            newest = db.session.scalar(
-                select(func.max(SmsOutgoing.id)).where(SmsOutgoing.sender_id == row.sender_id)
-            )
-            self._check(sender, since=row.created_at if row.id == newest else None)
+            # A stop deletes the texts still waiting (conversation.stop_waiting): what is
+            # left was queued with or after it (its confirmation, an answer to TC).
+            self._check(sender, since=row.created_at)
             text = self._open(row.text_sealed)
             self._send(sender, text, alert, timeout)
             db.session.delete(row)  # committed with the delivery's mark
@@ -206,3 +206,10 @@ class SmsReplyChannel:
 
 
 CHANNEL = register(SmsReplyChannel())
+
+
+def drop_waiting(sender: SmsSender) -> None:
+    """A stop: the texts still waiting for this number are not sent (their deliveries find
+    nothing and end as gone)."""
+    for row in db.session.scalars(select(SmsOutgoing).where(SmsOutgoing.sender_id == sender.id)):
+        db.session.delete(row)

@@ -33,7 +33,7 @@ from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
 from tipline.public.guard import TooManyAttempts, receipt_lookup
 from tipline.sms import texts
-from tipline.sms.channel import queue
+from tipline.sms.channel import drop_waiting, queue
 from tipline.sms.models import (
     ASK_COMMUNE,
     CONFIRM_COMMUNE,
@@ -166,6 +166,8 @@ def _clear_state(sender: SmsSender) -> None:
 def _stop(sender: SmsSender, now: datetime) -> Outcome:
     _clear_state(sender)
     sender.stopped_at = None  # a second DUNG is confirmed too
+    drop_waiting(sender)  # nothing queued before the stop goes out after it
+    db.session.flush()
     row = queue(sender, texts.stopped())  # the last text this number gets
     sender.stopped_at = row.created_at if row is not None else now
     return Outcome("stop")
@@ -193,17 +195,17 @@ def _status(sender: SmsSender, text: str) -> Outcome:
             tip = receipt_lookup(reference, code, client=f"sms:{sender.phone_hash}")
         except TooManyAttempts as refused:
             with force_locale("vi"):
-                queue(sender, str(refused.message))
+                queue(sender, str(refused.message), asked=True)
             return Outcome("too_many")
     elif not rest or normalize_reference(rest):
         link = _own_link(sender, normalize_reference(rest) if rest else None)
         tip = db.session.get(Tip, link.tip_id) if link is not None else None
     if tip is None:
-        queue(sender, texts.not_found())
+        queue(sender, texts.not_found(), asked=True)
         return Outcome("not_found")
     with force_locale("vi"):
         label = public_status(tip).label
-    queue(sender, texts.status(tip.reference, label), tip)
+    queue(sender, texts.status(tip.reference, label), tip, asked=True)
     return Outcome("status", tip)
 
 
@@ -257,7 +259,7 @@ def _callback(sender: SmsSender, now: datetime) -> Outcome:
     link = _latest_link(sender)
     tip = db.session.get(Tip, link.tip_id) if link is not None else None
     if tip is None or not workflow.accepts_messages(tip, now):
-        queue(sender, texts.no_tip())
+        queue(sender, texts.no_tip(), asked=True)
         return Outcome("no_tip")
     if tip.identity_tier == IdentityTier.ANONYMOUS:
         phone = unseal(sender.phone_sealed or "")
@@ -265,7 +267,7 @@ def _callback(sender: SmsSender, now: datetime) -> Outcome:
         with force_locale("vi"):
             name = _("Người báo tin qua SMS (xin gọi lại)")
         workflow.reveal_identity(tip, name, local, at=now)
-    queue(sender, texts.callback(tip.reference), tip)
+    queue(sender, texts.callback(tip.reference), tip, asked=True)
     return Outcome("callback", tip)
 
 
