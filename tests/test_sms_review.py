@@ -285,3 +285,13 @@ def test_a_stop_drops_what_waits_and_tc_and_goi_lai_are_still_answered(
     deliver()
     later = sent(android)[1:]
     assert len(later) == 2 and "Tin bao TL-" in later[0] and "goi lai" in later[1]
+
+
+def test_a_question_waiting_then_a_status_change_both_go(client, world, android, commune_line):
+    tip = sms_tip(client, commune_line)
+    workflow.send_message(tip, world.user("police_a"), "Anh o thon nao?", MessageKind.QUESTION)
+    workflow.transition(tip, Action.TRIAGE, world.user("police_a"))
+    deliver()
+    texts = sent(android)[1:]
+    assert len(texts) == 2, texts
+    assert "co cap nhat" in texts[0] and "Anh o thon nao?" in texts[1]

@@ -22,6 +22,7 @@ from tipline.alerts.channels.base import (
     ESCALATED,
     NEW_TIP,
     RESIDENT_KINDS,
+    STATUS_CHANGE,
     TEST,
     TIPSTER_REPLY,
     UNACKNOWLEDGED,
@@ -105,13 +106,17 @@ def notify_residents(tip: Tip, kind: str, *, at: datetime | None = None) -> Noti
         raise ValueError(kind)
     with db.session.no_autoflush:
         waiting = db.session.scalar(
-            select(Notification.id).where(
+            select(Notification).where(
                 Notification.tip_id == tip.id,
                 Notification.user_id.is_(None),
                 Notification.fanned_out_at.is_(None),
             )
         )
     if waiting is not None:
+        # A status change made while a reply waits: the waiting alert says both (an SMS
+        # tipster's text then gives the new state and every staff word, tipline/sms/channel).
+        if kind == STATUS_CHANGE:
+            waiting.kind = STATUS_CHANGE
         return None
     # To the minute, like every time a tip's rows keep that a resident's side may see.
     minute = to_minute(at or utcnow())
