@@ -747,9 +747,7 @@ def test_alert_deliveries_of_a_residents_tip_are_kept_to_the_minute(probe_app, w
         settings = delivery.Settings(10, 60, 1.0, 3, 30, 600)
         fake.fail = DeliveryError("HTTP 500")  # a retry time is stored too
         assert delivery.deliver(settings).failed > 0
-        db.session.execute(
-            Delivery.__table__.update().values(next_attempt_at=datetime(2000, 1, 1))
-        )
+        db.session.execute(Delivery.__table__.update().values(next_attempt_at=datetime(2000, 1, 1)))
         db.session.commit()
         fake.fail = None
         assert delivery.deliver(settings).sent > 0
