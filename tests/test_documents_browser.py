@@ -16,6 +16,7 @@ from .test_browser import (  # noqa: F401 (fixtures)
     live_server,
     log_in,
     phone,
+    shoot,
 )
 
 pytestmark = [
@@ -26,7 +27,6 @@ pytestmark = [
     ),
 ]
 
-SHOTS = "/tmp/helpers/shots"
 OPTIONS = "el => [...el.options].map(o => o.textContent.trim())"
 
 
@@ -54,7 +54,7 @@ def test_resident_types_a_few_letters_and_the_commune_list_narrows(world, more_c
     assert select.evaluate(OPTIONS) == ["— Chọn xã, phường —", "Xã Hà Long", "Phường Hạc Thành"]
     assert page.locator(".picker-count").inner_text() == "2 kết quả"
     check_fits_phone(page, "picker-filtered")
-    page.screenshot(path=f"{SHOTS}/documents-picker-commune-360.png")
+    shoot(page, "documents-picker-commune-360")
     search.fill("bac son")  # without marks: one match, chosen already
     assert select.evaluate("el => el.value") == "B"
     search.press("Enter")  # does not send the form; the list has the focus
@@ -95,7 +95,7 @@ def test_administrator_finds_a_village_in_the_unit_picker(
         page.get_by_label("Tìm nhanh: gõ vài chữ của tên").fill("thon tay")
         assert unit.evaluate(OPTIONS) == ["— Chọn —", "· · Thôn Tây"]
         assert unit.evaluate("el => el.value") == "A2"
-        page.screenshot(path=f"{SHOTS}/documents-picker-admin.png")
+        shoot(page, "documents-picker-admin")
     finally:
         context.close()
 
@@ -109,7 +109,7 @@ def test_letterhead_page_fits_a_phone_and_saves(app, world, phone):  # noqa: F81
     page.get_by_role("button", name="Mở").click()
     page.get_by_label("Họ và tên người ký").fill("Lê Thị Ký")
     check_fits_phone(page, "letterhead")
-    page.screenshot(path=f"{SHOTS}/documents-letterhead-360.png", full_page=True)
+    shoot(page, "documents-letterhead-360")
     page.get_by_role("button", name="Lưu").click()
     page.get_by_text("Đã lưu tiêu đề và người ký văn bản của Xã An Bình.").wait_for()
     with app.app_context():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -24,6 +25,7 @@ from tests.conftest import PASSWORD
 from tipline.alerts import push
 from tipline.extensions import db
 
+from .test_browser import CHROMIUM_ARGS
 from .test_webpush import receiver  # noqa: F401 (a fixture)
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -36,15 +38,6 @@ pytestmark = [
         CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)"
     ),
 ]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 PHONE = {
     "viewport": {"width": 360, "height": 740},
     "device_scale_factor": 2,
@@ -52,7 +45,6 @@ PHONE = {
     "has_touch": True,
     "locale": "vi-VN",
 }
-SHOTS = Path("/tmp/helpers/shots")
 
 # Each registration's pushManager, stubbed: subscribe() hands out the next prepared
 # subscription (kept per scope in localStorage, so a reload still finds it) and records
@@ -129,7 +121,7 @@ def live(app, world, receiver):  # noqa: F811
 @pytest.fixture
 def browser():
     with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield chromium
         finally:
@@ -157,11 +149,14 @@ def _registration(page, scope: str) -> dict | None:
 
 
 def _shot(page, name: str, selector: str = "[data-push], .push-devices") -> None:
-    """The push section at 360 px (the whole page is the other rooms' business)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    """The push section at 360 px, kept when TIPLINE_SCREENSHOTS names a folder (as
+    test_browser.shoot keeps whole pages)."""
     section = page.locator(selector).last
     section.scroll_into_view_if_needed()
-    section.screenshot(path=str(SHOTS / f"webpush-{name}.png"))
+    folder = os.environ.get("TIPLINE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        section.screenshot(path=str(Path(folder) / f"webpush-{name}.png"))
 
 
 def _server_key(page, scope: str) -> str:
