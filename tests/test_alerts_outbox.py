@@ -38,7 +38,13 @@ def fake(app):
     remove(channel)
 
 
+# A tip's residents (a staff alert waiting for its recipients has no account either).
+FOR_RESIDENTS = (Notification.user_id.is_(None), Notification.for_staff.is_(False))
+
+
 def recipients(world, kind: str, tip=None) -> set[str]:
+    """Who got `kind` (about `tip`) once the worker has found the recipients."""
+    delivery.fan_out(1000)
     query = select(Notification.user_id).where(Notification.kind == kind)
     if tip is not None:
         query = query.where(Notification.tip_id == tip.id)
@@ -89,21 +95,18 @@ def test_tipster_replies_are_one_alert_per_person_until_the_worker_runs(world, m
     workflow.receive_tipster_message(tip, "Xe màu đỏ.", MessageKind.INFORMATION)
     workflow.receive_tipster_message(tip, "Hai người.", MessageKind.INFORMATION)
     db.session.commit()
-    rows = db.session.scalars(
-        select(Notification.user_id).where(Notification.kind == TIPSTER_REPLY)
-    ).all()
-    assert len(rows) == len(set(rows)) == 4  # member, leader, police, committee of A
+    replies = select(Notification).where(Notification.kind == TIPSTER_REPLY)
+    # The resident's transaction wrote one row for the staff and read none of them.
+    [waiting] = db.session.scalars(replies).all()
+    assert waiting.for_staff and waiting.user_id is None
     delivery.fan_out(100)
+    rows = [n.user_id for n in db.session.scalars(replies)]
+    assert len(rows) == len(set(rows)) == 4  # member, leader, police, committee of A
+    assert None not in rows
     workflow.receive_tipster_message(tip, "Thêm nữa.", MessageKind.INFORMATION)
     db.session.commit()
-    assert (
-        len(
-            db.session.scalars(
-                select(Notification.id).where(Notification.kind == TIPSTER_REPLY)
-            ).all()
-        )
-        == 8
-    )
+    delivery.fan_out(100)
+    assert len(db.session.scalars(replies).all()) == 8
 
 
 def test_escalation_alerts_the_commune_police_only(world, make_tip):
@@ -130,15 +133,12 @@ def test_staff_replies_and_status_changes_reach_the_tips_residents_content_free(
     police = world.user("police_a")
     workflow.send_message(tip, police, "Bạn còn thấy xe đó không?", MessageKind.QUESTION)
     db.session.commit()
-    resident = db.session.scalars(select(Notification).where(Notification.user_id.is_(None))).all()
+    resident = db.session.scalars(select(Notification).where(*FOR_RESIDENTS)).all()
     assert [n.kind for n in resident] == [STAFF_REPLY]
     # A status change before the worker ran says the same thing: still one alert.
     workflow.transition(tip, Action.TRIAGE, police)
     db.session.commit()
-    assert (
-        len(db.session.scalars(select(Notification).where(Notification.user_id.is_(None))).all())
-        == 1
-    )
+    assert len(db.session.scalars(select(Notification).where(*FOR_RESIDENTS)).all()) == 1
     report = delivery.deliver()
     targets = [(target, alert) for target, alert in fake.sent if target == "sub-1"]
     assert len(targets) == 1 and report.sent >= 1
@@ -152,7 +152,7 @@ def test_staff_replies_and_status_changes_reach_the_tips_residents_content_free(
     workflow.transition(tip, Action.START_VERIFICATION, police)
     db.session.commit()
     kinds = db.session.scalars(
-        select(Notification.kind).where(Notification.user_id.is_(None)).order_by(Notification.id)
+        select(Notification.kind).where(*FOR_RESIDENTS).order_by(Notification.id)
     ).all()
     # The waiting reply's alert took the status change's kind (an SMS text then says both).
     assert kinds == [STATUS_CHANGE, STATUS_CHANGE]
@@ -328,6 +328,7 @@ def test_a_reply_in_the_minute_after_the_tip_was_opened_stays_unread(world, make
         tip, "Thêm.", MessageKind.INFORMATION, at=minute + timedelta(seconds=40)
     )
     db.session.commit()
+    delivery.fan_out(100)
     assert inbox.unread_count(leader) == 1
     mark_read(tip, leader, at=minute + timedelta(seconds=50))  # opened again: read
     db.session.commit()
@@ -341,7 +342,5 @@ def test_a_residents_alert_keeps_its_time_to_the_minute(world, make_tip):
         tip, world.user("police_a"), "Bạn còn ở đó không?", MessageKind.QUESTION, at=at
     )
     db.session.commit()
-    created = db.session.scalar(
-        select(Notification.created_at).where(Notification.user_id.is_(None))
-    )
+    created = db.session.scalar(select(Notification.created_at).where(*FOR_RESIDENTS))
     assert created == datetime(2026, 12, 6, 3, 5)

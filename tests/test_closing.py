@@ -130,8 +130,10 @@ def test_not_settled_reopens_with_the_commune_police_and_counters_follow(world, 
     # The village leader no longer acts; the commune police do, and were alerted.
     assert workflow.allowed_actions(tip, leader) == []
     assert Action.VERIFY in workflow.allowed_actions(tip, police)
+    from tipline.alerts import delivery
     from tipline.alerts.models import Notification
 
+    delivery.fan_out(100)
     alerted = db.session.scalars(select(Notification).where(Notification.tip_id == tip.id)).all()
     assert any(n.kind == "escalated" and n.user_id == police.id for n in alerted)
     recount_is_clean()

@@ -30,7 +30,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from tipline.accounts.models import User
-from tipline.alerts import preferences
+from tipline.alerts import outbox, preferences
 from tipline.alerts.channels import CHANNELS
 from tipline.alerts.channels.base import (
     NEW_TIP,
@@ -153,6 +153,12 @@ def fan_out(limit: int, now: datetime | None = None) -> int:
         ).all()
         # What the batch's notifications refer to, read once for all of them.
         tips = _by_id(Tip, {n.tip_id for n in notifications if n.tip_id})
+        # An alert for "the staff who can act" becomes one per person now, in this batch;
+        # its own row has done its work.
+        for wide in [n for n in notifications if n.for_staff]:
+            notifications += outbox.expand(wide, tips.get(wide.tip_id))
+            notifications.remove(wide)
+            db.session.delete(wide)
         users = _by_id(User, {n.user_id for n in notifications if n.user_id})
         stored = preferences.load(users.values())
         available = [channel for channel in CHANNELS.values() if channel.available()]
@@ -181,7 +187,8 @@ def _by_id(model, ids: set[int]) -> dict:
 
 
 def deliveries_for(notification: Notification, now: datetime) -> list[Delivery]:
-    """One delivery per available channel and target that the recipient wants this on."""
+    """One delivery per available channel and target that the recipient wants this on
+    (a notification to one account or to a tip's residents, not a `for_staff` one)."""
     tip = db.session.get(Tip, notification.tip_id) if notification.tip_id else None
     user = db.session.get(User, notification.user_id) if notification.user_id else None
     stored = preferences.load([user] if user is not None else [])

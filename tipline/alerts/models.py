@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Time
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Time, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.accounts.models import User
@@ -27,7 +27,12 @@ DELIVERY_STATES = (PENDING, SENDING, SENT, FAILED, DEAD)
 
 
 class Notification(Base):
-    """One alert to one recipient: a staff account, or (user_id None) a tip's residents."""
+    """One alert to one recipient: a staff account, or (user_id None) a tip's residents.
+
+    Or, with `for_staff`, an alert for the staff who can act on the tip, whoever they are
+    when the worker fans it out: it becomes one notification per person then. A resident's
+    submission or reply writes this one row, so its transaction reads no staff at all.
+    """
 
     __tablename__ = "notifications"
 
@@ -35,6 +40,7 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(24))  # channels.base: NEW_TIP, URGENT_TIP, …
     tip_id: Mapped[int | None] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    for_staff: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set once the worker has written its deliveries (None: waiting for the fan-out).
     fanned_out_at: Mapped[datetime | None]

@@ -2,8 +2,12 @@
 
 A notification names a kind, a tip and a recipient; nothing of what the tip says. Which
 staff receive it: those who may act on the tip (the permissions module decides) and want
-that kind on at least one channel. The worker (tipline/alerts/worker.py) fans each
-notification out into deliveries, one per channel and target.
+that kind on at least one channel. The change's transaction writes one row for all of them
+(`for_staff`) and reads nobody: a resident's submission pays for one INSERT, not for the
+roles, accounts and preferences of everyone above the village. The worker
+(tipline/alerts/worker.py) finds the recipients as it fans that row out into one
+notification per person (the in-app alert), then each of those into deliveries, one per
+channel and target.
 """
 
 from __future__ import annotations
@@ -69,31 +73,51 @@ def staff_recipients(tip: Tip, kind: str) -> list[User]:
     ]
 
 
-def notify_staff(tip: Tip, kind: str, *, at: datetime | None = None) -> list[Notification]:
+# A tip is new once: its alert needs no look for an earlier one still waiting.
+_ONCE_PER_TIP = frozenset({NEW_TIP, URGENT_TIP})
+
+
+def notify_staff(tip: Tip, kind: str, *, at: datetime | None = None) -> Notification | None:
     """Queue `kind` about `tip` for every staff member who should hear of it.
 
-    Adds to the session without flushing, and reads without autoflush: the workflow's own
-    flush turns a concurrent change of the tip into its 409, as for any move.
+    One row, resolved into its recipients by the worker's fan-out (`expand`). The same
+    kind about the same tip, queued again before the worker runs (two replies in a row),
+    is the one alert. Adds to the session without flushing, and reads without autoflush:
+    the workflow's own flush turns a concurrent change of the tip into its 409, as for
+    any move.
     """
-    with db.session.no_autoflush:
-        return _notify_staff(tip, kind, at or utcnow())
-
-
-def _notify_staff(tip: Tip, kind: str, at: datetime) -> list[Notification]:
-    users = staff_recipients(tip, kind)
-    if kind == TIPSTER_REPLY and users:
-        # Several replies before the worker runs are one alert per person.
-        waiting = set(
-            db.session.scalars(
-                select(Notification.user_id).where(
+    if kind not in _ONCE_PER_TIP:
+        with db.session.no_autoflush:
+            waiting = db.session.scalar(
+                select(Notification.id).where(
                     Notification.tip_id == tip.id,
-                    Notification.kind == TIPSTER_REPLY,
+                    Notification.kind == kind,
+                    Notification.for_staff.is_(True),
                     Notification.fanned_out_at.is_(None),
                 )
             )
+        if waiting is not None:
+            return None
+    notification = Notification(
+        kind=kind, tip_id=tip.id, user_id=None, for_staff=True, created_at=at or utcnow()
+    )
+    _add([notification])
+    return notification
+
+
+def expand(notification: Notification, tip: Tip | None) -> list[Notification]:
+    """The per-person notifications of a `for_staff` one, added to the session."""
+    if tip is None:
+        return []
+    return _add(
+        Notification(
+            kind=notification.kind,
+            tip_id=tip.id,
+            user_id=user.id,
+            created_at=notification.created_at,
         )
-        users = [user for user in users if user.id not in waiting]
-    return _add(Notification(kind=kind, tip_id=tip.id, user_id=u.id, created_at=at) for u in users)
+        for user in staff_recipients(tip, notification.kind)
+    )
 
 
 def notify_residents(tip: Tip, kind: str, *, at: datetime | None = None) -> Notification | None:
@@ -109,6 +133,7 @@ def notify_residents(tip: Tip, kind: str, *, at: datetime | None = None) -> Noti
             select(Notification).where(
                 Notification.tip_id == tip.id,
                 Notification.user_id.is_(None),
+                Notification.for_staff.is_(False),
                 Notification.fanned_out_at.is_(None),
             )
         )
