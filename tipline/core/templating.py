@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from flask import Flask
+from flask import Flask, current_app
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from tipline.core.numbers import number, number1, percent
@@ -42,7 +44,55 @@ def json_data(value) -> Markup:
     return Markup(text)  # noqa: S704  # nosec B704
 
 
+# The words of the outbox script (tipline/static/outbox.js), in the id="tl-strings" block
+# of every page.
+CLIENT_STRINGS = {
+    "sending": _l("Đang gửi…"),
+    "queued_title": _l("Tin đã được lưu trên máy này"),
+    "queued_text": _l(
+        "Chưa có mạng. Tin sẽ tự gửi khi có mạng trở lại, bạn không cần bấm gửi lại. Hãy ghi lại mã tra cứu dưới đây ngay bây giờ."  # noqa: E501
+    ),
+    "photo_queued_title": _l("Ảnh đã được lưu trên máy này"),
+    "photo_queued_text": _l("Chưa có mạng. Ảnh sẽ tự gửi khi có mạng trở lại."),
+    "sent_title": _l("Đã nhận tin báo của bạn"),
+    "sent_text": _l("Tin đã được gửi. Hãy ghi lại hai mã dưới đây để theo dõi kết quả."),
+    "reference": _l("Mã số tin báo"),
+    "reference_pending": _l("sẽ hiện ở đây khi tin được gửi"),
+    "code": _l("Mã tra cứu"),
+    "code_once": _l(
+        "Chúng tôi không lưu mã tra cứu nên không thể gửi lại cho bạn. Đừng cho người khác xem."
+    ),
+    "another": _l("Gửi tin khác"),
+    "home": _l("Về trang chủ"),
+    "outbox": _l("Tin, ảnh gửi từ máy này"),
+    "waiting_tip": _l("Tin chờ mạng để gửi, mã tra cứu"),
+    "waiting_photo": _l("Ảnh chờ mạng để gửi cho tin"),
+    "sent_tip": _l("Đã gửi tin"),
+    "sent_photo": _l("Đã gửi ảnh cho tin"),
+    "see_status": _l("Xem tình trạng"),
+    "failed": _l("Không gửi được:"),
+    "forget": _l("Đã ghi lại, xóa khỏi máy"),
+    "too_many": _l("Chỉ gửi được tối đa 3 ảnh: 3 ảnh đầu sẽ được gửi."),
+    "need_name": _l("Hãy ghi họ tên, hoặc chọn gửi ẩn danh."),
+    "need_phone": _l("Hãy ghi số điện thoại, hoặc chọn gửi ẩn danh."),
+    "locating": _l("Đang lấy vị trí…"),
+    "located": _l("Đã điền vĩ độ và kinh độ."),
+    "locate_failed": _l("Không lấy được vị trí. Bạn có thể bỏ qua mục này."),
+}
+
+
+def client_strings() -> Markup:
+    """CLIENT_STRINGS as JSON in the page's language: made once per language and process
+    (the catalogues do not change while the app runs), not on every page."""
+    made = current_app.extensions.setdefault("tipline.client_strings", {})
+    locale = str(get_locale())
+    if locale not in made:
+        made[locale] = json_data({key: str(text) for key, text in CLIENT_STRINGS.items()})
+    return made[locale]
+
+
 def register(app: Flask) -> None:
+    app.jinja_env.globals["client_strings"] = client_strings
     app.jinja_env.filters.update(
         local_datetime=local_datetime,
         local_day=local_day,
