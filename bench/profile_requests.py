@@ -178,6 +178,13 @@ def main() -> int:
         metavar="FUNCTION",
         help="also print what this function calls (a pstats pattern, e.g. submit_tip)",
     )
+    parser.add_argument(
+        "--callers",
+        action="append",
+        default=[],
+        metavar="FUNCTION",
+        help="also print who calls this function (a pstats pattern, e.g. 're.*_compile')",
+    )
     parser.add_argument("--no-limiter", action="store_true", help="RATELIMIT_ENABLED=false")
     parser.add_argument(
         "--parts",
@@ -388,6 +395,10 @@ def report(profiler: cProfile.Profile, args, plain: float, profiled: float) -> N
     for pattern in args.callees:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_callees(pattern)
+        print(strip_paths(out.getvalue()))
+    for pattern in args.callers:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_callers(pattern)
         print(strip_paths(out.getvalue()))
 
 

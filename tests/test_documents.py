@@ -58,8 +58,10 @@ def _at(words, needle: str) -> tuple[float, float]:
 
 
 def _text(pdf: bytes) -> str:
+    """The PDF's words, one space apart: a heading wraps where its font's widths say
+    (Liberation Serif 2 or, without it, the wider DejaVu Serif)."""
     reader = PdfReader(io.BytesIO(pdf))
-    return "\n".join(page.extract_text() for page in reader.pages)
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
 
 
 def _docx_text(body: bytes) -> str:
