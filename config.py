@@ -204,6 +204,9 @@ class Config:
     TIPLINE_PUZZLE_BASE_BITS = _int("TIPLINE_PUZZLE_BASE_BITS", 16)
     TIPLINE_PUZZLE_MAX_BITS = _int("TIPLINE_PUZZLE_MAX_BITS", 24)
     TIPLINE_PUZZLE_SECONDS = _int("TIPLINE_PUZZLE_SECONDS", 900)
+    # The flood alarm: more tips than this to one commune within an hour alerts its commune
+    # police (once per hour) and offers the inbox's bulk "reject as spam" on the held ones.
+    TIPLINE_FLOOD_PER_HOUR = _int("TIPLINE_FLOOD_PER_HOUR", 30)
     # --- settings: alerts (issue 16) ---
     # Key(s) sealing personal data at rest (push addresses, phone numbers): Fernet keys,
     # comma-separated, the first sealing (tipline/core/sealed.py). Development: generated

@@ -110,9 +110,11 @@ def service_worker():
     source = table.by_name["sw.js"].data.decode()
     shell = [url_for("static", filename=name) for name in PRECACHE]
     settings = {
-        "version": table.version([*PRECACHE, "sw.js", "outbox.js"]),
+        "version": table.version([*PRECACHE, "sw.js", "outbox.js", "puzzle-worker.js"]),
         "assets": shell,
         "outbox": url_for("static", filename="outbox.js"),
+        # The proof of work's solver: the worker solves a queued tip's puzzle itself.
+        "puzzle": url_for("static", filename="puzzle-worker.js"),
     }
     body = f"self.TIPLINE = {json.dumps(settings, separators=(',', ':'))};\n{source}"
     response = Response(body, mimetype="text/javascript")

@@ -144,24 +144,17 @@ def count(name: str, key: str, seconds: int) -> int:
     """Count one event of `key` under `name`; how many there were in this window of
     `seconds` (fixed windows), this one included."""
     item, ids = parse(f"{_COUNT_CEILING} per {seconds} second"), _identifiers(name, key)
-
-    def hit(storage: Storage) -> int:
-        strategy = FixedWindowRateLimiter(storage)
-        strategy.hit(item, *ids)
-        return _COUNT_CEILING - strategy.get_window_stats(item, *ids).remaining
-
-    return call(hit, shared=_rules_store)
+    # The fixed window's own key and expiry (what FixedWindowRateLimiter.hit increments):
+    # one INCR in the store, whose answer is the count.
+    return call(
+        lambda storage: storage.incr(item.key_for(*ids), item.get_expiry()), shared=_rules_store
+    )
 
 
 def seen(name: str, key: str, seconds: int) -> int:
     """How many events `count` counted for `key` in this window (nothing is counted)."""
     item, ids = parse(f"{_COUNT_CEILING} per {seconds} second"), _identifiers(name, key)
-    return call(
-        lambda storage: (
-            _COUNT_CEILING - FixedWindowRateLimiter(storage).get_window_stats(item, *ids).remaining
-        ),
-        shared=_rules_store,
-    )
+    return call(lambda storage: storage.get(item.key_for(*ids)), shared=_rules_store)
 
 
 def retry_after(name: str, key: str, limit: str | RateLimitItem) -> int:

@@ -29,7 +29,17 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from tipline.core import throttle
 
-__all__ = ["Check", "Verdict", "bits_for", "check", "issue", "leading_zero_bits", "record"]
+__all__ = [
+    "Admission",
+    "Check",
+    "Verdict",
+    "admit",
+    "bits_for",
+    "check",
+    "issue",
+    "leading_zero_bits",
+    "record",
+]
 
 _SALT = "tipline-puzzle"
 # Answers are decimal counters; a solver gives up long before this many digits.
@@ -66,21 +76,22 @@ def _settings() -> dict:
     }
 
 
-def _load(commune_code: str, client_key: str) -> float:
-    """The load as a multiple of its threshold (≥ 1: a puzzle is asked for)."""
+def _bits(commune: int, client: int) -> int:
+    """The difficulty at these counts of the last hour; 0 means no puzzle."""
     settings = _settings()
-    commune = throttle.seen("puzzle-commune", commune_code, _HOUR)
-    client = throttle.seen("puzzle-client", client_key, _HOUR)
-    return max(commune / max(settings["commune"], 1), client / max(settings["client"], 1))
+    # The load as a multiple of its threshold (≥ 1: a puzzle is asked for).
+    load = max(commune / max(settings["commune"], 1), client / max(settings["client"], 1))
+    if load < 1:
+        return 0
+    return min(settings["base"] + int(math.log2(load)), settings["max"])
 
 
 def bits_for(commune_code: str, client_key: str) -> int:
     """The puzzle's difficulty for this commune and client now; 0 means no puzzle."""
-    load = _load(commune_code, client_key)
-    if load < 1:
-        return 0
-    settings = _settings()
-    return min(settings["base"] + int(math.log2(load)), settings["max"])
+    return _bits(
+        throttle.seen("puzzle-commune", commune_code, _HOUR),
+        throttle.seen("puzzle-client", client_key, _HOUR),
+    )
 
 
 def record(commune_code: str, client_key: str) -> None:
@@ -127,7 +138,32 @@ def _solved(puzzle: str, answer: str, commune_code: str, required: int) -> bool:
 
 def check(puzzle: str | None, answer: str | None, commune_code: str, client_key: str) -> Verdict:
     """What a post's puzzle fields say, at the load of its commune and client now."""
-    required = bits_for(commune_code, client_key)
+    return _judge(puzzle, answer, commune_code, bits_for(commune_code, client_key))
+
+
+@dataclass(frozen=True)
+class Admission:
+    verdict: Verdict
+    # Submissions to the commune in this hour's window, this one included.
+    commune_count: int
+
+    @property
+    def flood_begins(self) -> bool:
+        """This submission is the one past TIPLINE_FLOOD_PER_HOUR in its commune's window:
+        the flood alarm goes once per window."""
+        return self.commune_count == current_app.config["TIPLINE_FLOOD_PER_HOUR"] + 1
+
+
+def admit(puzzle: str | None, answer: str | None, commune_code: str, client_key: str) -> Admission:
+    """Count a submission toward the load of its commune and client, and judge its puzzle
+    fields at the load before it: two increments in the store, nothing read twice."""
+    commune = throttle.count("puzzle-commune", commune_code, _HOUR)
+    client = throttle.count("puzzle-client", client_key, _HOUR)
+    required = _bits(commune - 1, client - 1)
+    return Admission(_judge(puzzle, answer, commune_code, required), commune)
+
+
+def _judge(puzzle: str | None, answer: str | None, commune_code: str, required: int) -> Verdict:
     if puzzle and answer is not None:
         if _solved(puzzle, answer, commune_code, required or _settings()["base"]):
             return Verdict(Check.SOLVED, held=False)

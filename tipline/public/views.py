@@ -23,11 +23,13 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 
-from tipline.alerts import sms
+from tipline.alerts import outbox, sms
+from tipline.alerts.channels.base import FLOOD
 from tipline.alerts.sms_numbers import subscribe_tip, unsubscribe_tip
 from tipline.core.assets import serve_static
 from tipline.core.errors import TiplineError
 from tipline.core.http import no_store, wants_json
+from tipline.core.privacy import client_bucket
 from tipline.core.timeutil import local_today, months_back, to_local, utcnow
 from tipline.extensions import csrf, db, limiter
 from tipline.media.audio import AudioError, clean_audio
@@ -50,6 +52,7 @@ from tipline.public.forms import (
     StatusPhotoForm,
     SubmitTipForm,
 )
+from tipline.public import puzzle
 from tipline.public.guard import receipt_lookup
 from tipline.public.tipster_session import (
     SessionEnded,
@@ -230,6 +233,11 @@ def submit():
 
     village = next((v for v in cached_villages(commune) if v.code == form.village.data), None)
     tier = IdentityTier(form.identity_tier.data)
+    # The load this post adds, and its puzzle at the load before it: held as possible spam
+    # when a flood asked for a puzzle and none came solved (never refused for that alone).
+    admission = puzzle.admit(
+        _puzzle_field("puzzle"), _puzzle_field("puzzle_answer"), commune.code, client_bucket()
+    )
     draft = TipDraft(
         submission_key=form.submission_key.data,
         category=category,
@@ -245,6 +253,7 @@ def submit():
         phone=form.phone.data if tier != IdentityTier.ANONYMOUS else None,
         photos=photos,
         follow_up_code=form.follow_up_code.data,
+        held=admission.verdict.held,
     )
     try:
         receipt = submit_tip(draft, alone=True)
@@ -263,6 +272,8 @@ def submit():
             discard_unattached_voice(voice)
     if receipt.created and form.sms_updates.data:
         subscribe_tip(receipt.tip, draft.phone)  # kept for a confidential or named tip only
+    if receipt.created and admission.flood_begins:
+        outbox.notify_staff(receipt.tip, FLOOD)  # its commune police, once per window
     _commit_keeping_loaded()
     # Rendered after the commit (on SQLite the write lock is released first) from what
     # the session already holds; should the page fail, a re-post gives the same receipt.
@@ -281,6 +292,35 @@ def submit():
         code_minutes=current_app.config["TIPLINE_RESUBMIT_CODE_MINUTES"],
     )
     return no_store(make_response(page))
+
+
+# A signed puzzle is about 120 characters and its answer a decimal counter: anything much
+# longer is not one (and is not worth checking a signature over).
+_PUZZLE_FIELD_MAX = 400
+
+
+def _puzzle_field(name: str) -> str | None:
+    value = request.form.get(name, "")
+    return value if 0 < len(value) <= _PUZZLE_FIELD_MAX else None
+
+
+@bp.get("/gui-tin/cau-do")
+@limiter.limit(_limit("TIPLINE_SUBMIT_LIMIT"))
+def form_puzzle():
+    """The form's script asks, just before it sends, whether a puzzle is needed now.
+
+    `{"puzzle": null, "bits": 0}` at the usual load; during a flood a signed puzzle for
+    the commune (`xa`) at the difficulty the load of the commune and of this client calls
+    for. Counts nothing: only a post does.
+    """
+    root = cached_root_unit()
+    commune = _chosen_commune(root) if root else None
+    if commune is None:
+        message = _l("Không tìm thấy xã, phường này. Hãy chọn lại nơi gửi tin.")
+        return no_store(make_response(jsonify(error=str(message)), 404))
+    bits = puzzle.bits_for(commune.code, client_bucket())
+    token = puzzle.issue(commune.code, bits) if bits else None
+    return no_store(jsonify(puzzle=token, bits=bits))
 
 
 def _upload_limit() -> int:

@@ -28,13 +28,32 @@
     put: function (entry) { return run("readwrite", function (s) { return s.put(entry); }); },
     all: function () { return run("readonly", function (s) { return s.getAll(); }); },
     remove: function (id) { return run("readwrite", function (s) { return s.delete(id); }); },
+    /* The proof of work (tipline/public/puzzle.py), asked for just before a tip leaves: the
+       entry's fields plus a solved puzzle when the server wants one, else as they are (a
+       post without one is still accepted). Solving is the context's g.TiplineSolve: a Web
+       Worker on a page, the service worker's own thread there. */
+    withPuzzle: function (entry) {
+      var fields = entry.fields.filter(function (f) { return f[0] !== "puzzle" && f[0] !== "puzzle_answer"; });
+      if (entry.kind !== "tip" || !entry.puzzle || !g.TiplineSolve || !g.fetch) return Promise.resolve(fields);
+      return fetch(entry.puzzle, { credentials: "omit", cache: "no-store", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : {}; })
+        .then(function (asked) {
+          if (!asked.puzzle) return fields;
+          return g.TiplineSolve(asked.puzzle, asked.bits).then(function (answer) {
+            return fields.concat([["puzzle", asked.puzzle], ["puzzle_answer", answer]]);
+          });
+        })
+        .catch(function () { return fields; });
+    },
     post: function (entry) {
-      var body = new FormData();
-      entry.fields.forEach(function (f) {
-        if (f.length > 2) body.append(f[0], f[1], f[2]); else body.append(f[0], f[1]);
-      });
-      return fetch(entry.url, {
-        method: "POST", body: body, credentials: "omit", headers: { Accept: "application/json" }
+      return box.withPuzzle(entry).then(function (fields) {
+        var body = new FormData();
+        fields.forEach(function (f) {
+          if (f.length > 2) body.append(f[0], f[1], f[2]); else body.append(f[0], f[1]);
+        });
+        return fetch(entry.url, {
+          method: "POST", body: body, credentials: "omit", headers: { Accept: "application/json" }
+        });
       });
     },
     /* One sender at a time across tabs and the worker; the server's key check is the backstop. */

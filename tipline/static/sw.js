@@ -3,7 +3,12 @@
    URLs) is written above this file by the server. Nothing that shows a tip is ever cached:
    receipts and status pages are answers to posts, which pass straight through. */
 "use strict";
-importScripts(self.TIPLINE.outbox);
+importScripts(self.TIPLINE.outbox, self.TIPLINE.puzzle);
+/* A queued tip asked for a puzzle as it leaves (a flood): solved here, off every page. */
+self.TiplineSolve = function (puzzle, bits) {
+  var answer = solve(String(puzzle), Number(bits));
+  return answer === null ? Promise.reject(new Error("unsolved")) : Promise.resolve(answer);
+};
 var CACHE = "tipline-" + self.TIPLINE.version;
 var PAGES = /^(\/en)?\/(gui-tin|tra-cuu)?$/;
 

@@ -199,10 +199,13 @@
         entry.id = random(24);
         entry.reference = form.elements.reference.value;
       }
+      if (tip) entry.puzzle = form.getAttribute("data-puzzle");
       collect(form).then(function (fields) {
         if (tip) fields.push(["follow_up_code", entry.code]);
         entry.fields = fields;
-        var send = navigator.onLine ? attempt(form.action, fields, 3) : Promise.reject();
+        var send = navigator.onLine ? box.withPuzzle(entry).then(function (withPuzzle) {
+          return attempt(form.action, withPuzzle, 3);
+        }) : Promise.reject();
         return send.then(show, function () {
           if (!navigator.onLine || validOffline(form)) return queue(form, entry);
           form.removeAttribute("aria-busy");
@@ -253,6 +256,23 @@
       render();
     });
   }
+
+  /* --- the proof of work, when a flood calls for one (tipline/public/puzzle.py): solved in a
+     Web Worker, whose script is fetched only then; the outbox asks for it (outbox.js) --- */
+  window.TiplineSolve = function (puzzle, bits) {
+    return new Promise(function (ok, fail) {
+      var url = root.getAttribute("data-puzzle-worker");
+      if (!window.Worker || !url) return fail(new Error("no worker"));
+      var worker = new Worker(url);
+      worker.onmessage = function (event) {
+        if (event.data.answer === undefined) return; // progress
+        worker.terminate();
+        if (event.data.answer === null) fail(new Error("unsolved")); else ok(event.data.answer);
+      };
+      worker.onerror = function (error) { worker.terminate(); fail(error); };
+      worker.postMessage({ puzzle: puzzle, bits: bits });
+    });
+  };
 
   /* --- the outbox, on every page ----------------------------------------------------- */
   var timer = null;

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     Time,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -363,6 +364,11 @@ class Tip(Base):
     )
     # Set when a village team member declared a conflict of interest: hidden from that team.
     hidden_from_village: Mapped[bool] = mapped_column(default=False)
+    # Held for review as possible spam ("giữ lại: có thể là tin rác", issue 21): posted
+    # without a solved puzzle while its commune or its client sent a flood. Counted like any
+    # received tip, but out of the inbox's work and alerts until a staff member releases it
+    # (or rejects it as spam).
+    held: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Raised when the tipster signs out: every session token issued before stops working.
     tipster_session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     outcome: Mapped[Outcome | None] = mapped_column(enum_column(Outcome, "outcome"))

@@ -132,6 +132,9 @@ class TipDraft:
     # How it reached Tipline: the resident online, or staff recording it on their behalf.
     source: TipSource = TipSource.ONLINE
     recorded_by_id: int | None = None
+    # Held for review as possible spam: posted without a solved puzzle during a flood
+    # (tipline/public/puzzle.py). No staff alert until a staff member releases it.
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -359,6 +362,7 @@ def _new_tip(
         contact=contact,
         source=draft.source,
         recorded_by_id=draft.recorded_by_id,
+        held=draft.held,
         # Always set, even empty: the receipt then reads the photos without a query.
         photos=[
             TipPhoto(

@@ -465,7 +465,11 @@ def record_submission(tip: Tip, at: datetime) -> TipEvent:
     )
     db.session.add(event)
     counts.apply_difference(counts.Counter(), counts.contributions(tip))
-    outbox.notify_staff(tip, URGENT_TIP if tip.priority == Priority.URGENT else NEW_TIP, at=at)
+    # A tip held as possible spam alerts nobody: a flood must not ring every phone. Its
+    # commune police hear of the flood once (FLOOD), and of the tip if it is released.
+    if not tip.held:
+        kind = URGENT_TIP if tip.priority == Priority.URGENT else NEW_TIP
+        outbox.notify_staff(tip, kind, at=at)
     return event
 
 

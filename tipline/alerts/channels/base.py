@@ -24,8 +24,19 @@ UNACKNOWLEDGED = "unacknowledged"  # an urgent tip nobody in the village team op
 STAFF_REPLY = "staff_reply"  # staff wrote to the tipster (resident side)
 STATUS_CHANGE = "status_change"  # the tip's public state changed (resident side)
 TEST = "test"  # "send me a test alert"
+# A commune got more than TIPLINE_FLOOD_PER_HOUR tips in an hour (its commune police).
+FLOOD = "flood"
 
-STAFF_KINDS = (NEW_TIP, URGENT_TIP, TIPSTER_REPLY, ESCALATED, DEADLINE_NEAR, UNACKNOWLEDGED, TEST)
+STAFF_KINDS = (
+    NEW_TIP,
+    URGENT_TIP,
+    TIPSTER_REPLY,
+    ESCALATED,
+    DEADLINE_NEAR,
+    UNACKNOWLEDGED,
+    FLOOD,
+    TEST,
+)
 RESIDENT_KINDS = (STAFF_REPLY, STATUS_CHANGE)
 
 
