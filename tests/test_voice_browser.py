@@ -194,3 +194,36 @@ def test_the_optional_disguise_sends_a_higher_faster_note(app, world, phone):
         assert dict(container.metadata) == {}
     assert 2 <= note.seconds <= 4  # about 3 s or more recorded, 1.2 times faster
     phone.assert_no_errors()
+
+
+def test_a_tipster_records_a_voice_note_on_the_status_page(app, world, phone):
+    """After the receipt: the status page (the session's) records and sends a further note;
+    the lookup's own answer offers the file input only (it may not use the microphone)."""
+    from .test_browser import follow_up
+
+    page = phone.open(javascript=True, permissions=["microphone"])
+    start_tip(page)
+    fill_tip(page, "Có người lạ chở hàng vào kho bỏ hoang ban đêm, tôi sẽ nói thêm.")
+    post(page, "Gửi tin báo")
+    reference, code = read_receipt(page)
+    page.goto("/tra-cuu")
+    follow_up(page, reference, code)
+    assert page.locator("[data-voice-recorder]").count() == 0
+    page.goto("/tra-cuu/tin")
+    section = page.locator("section[aria-labelledby=voice-title]")
+    section.get_by_role("button", name="Ghi âm", exact=True).click()
+    page.wait_for_function(
+        "() => /^0:0[2-9]/.test(document.querySelector('.voice-timer').textContent)"
+    )
+    section.get_by_role("button", name="Dừng", exact=True).click()
+    section.locator("audio").wait_for(state="visible")
+    shoot(page, "voice-status-page")
+    post(page, "Gửi ghi âm", status=303)
+    page.get_by_text("Đã gửi ghi âm của bạn.").wait_for()
+    assert "Tin có 1 ghi âm." in section.inner_text()
+    with app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.reference == reference))
+        notes = db.session.scalars(select(TipVoiceNote).where(TipVoiceNote.tip_id == tip.id))
+        [note] = list(notes)
+        assert note.seconds >= 1
+    phone.assert_no_errors()

@@ -219,7 +219,8 @@ def test_the_form_without_javascript_offers_an_audio_file_and_says_who_hears_it(
 # ---------------------------------------------------------------------------- headers
 
 
-def test_microphone_and_blob_media_are_allowed_on_the_form_pages_only(client, world):
+def test_microphone_and_blob_media_are_allowed_on_the_recording_pages_only(client, world):
+    """The tip form and the session's status page (tests/test_voice_status.py) record."""
     form = client.get("/gui-tin?xa=A&phieu=" + "k" * 32)
     assert "microphone=(self)" in form.headers["Permissions-Policy"]
     assert "media-src 'self' blob:" in form.headers["Content-Security-Policy"]

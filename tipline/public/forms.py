@@ -298,6 +298,14 @@ class RevealForm(PublicForm):
         field.data = _checked_phone(field.data, _l("Hãy ghi số điện thoại."))
 
 
+class StatusVoiceForm(PublicForm):
+    """A voice note added from the status page within the tipster's session."""
+
+    voice = FileField(_l("Ghi âm thêm"))
+    # Kept across an error of this form (a signed token, as on the tip form).
+    voice_token = HiddenField(validators=[Length(max=400, message=BAD_FORM)])
+
+
 class StatusPhotoForm(PublicForm):
     """Photos added from the status page within the tipster's session (no codes needed)."""
 

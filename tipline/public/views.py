@@ -50,6 +50,7 @@ from tipline.public.forms import (
     MessageForm,
     RevealForm,
     StatusPhotoForm,
+    StatusVoiceForm,
     SubmitTipForm,
 )
 from tipline.public import puzzle
@@ -83,11 +84,15 @@ from tipline.tips.services import (
     submit_tip,
 )
 from tipline.tips.voice import (
+    MAX_VOICE_NOTES,
     StoredVoice,
+    VoiceLimit,
+    add_voice,
     attach_voice,
     pending_voice,
     pending_voice_token,
     store_voice,
+    voice_notes,
 )
 from tipline.tips.voice import discard_unattached as discard_unattached_voice
 
@@ -155,12 +160,12 @@ def submit_start():
 
 @bp.record_once
 def _recording_page_headers(_state) -> None:
-    """The form's pages may record a voice note: the microphone for this site (the app
-    denies it everywhere else) and `blob:` media for the recording's preview. Flask-
-    Talisman reads these per view, so no other page changes."""
+    """The form's pages and the status page may record a voice note: the microphone for
+    this site (the app denies it everywhere else) and `blob:` media for the recording's
+    preview. Flask-Talisman reads these per view, so no other page changes."""
     from tipline import CSP, PERMISSIONS
 
-    for view in (submit_start, submit):
+    for view in (submit_start, submit, status, status_voice):
         view.talisman_view_options = {
             "content_security_policy": {**CSP, "media-src": "'self' blob:"},
             "permissions_policy": {**PERMISSIONS, "microphone": "(self)"},
@@ -489,6 +494,7 @@ SENT_NOTICES = {
     ),
     "sms-on": _l("Đã bật tin nhắn SMS cho tin này."),
     "sms-off": _l("Đã tắt tin nhắn SMS cho tin này. Số của bạn không còn được giữ để nhắn tin."),
+    "voice": _l("Đã gửi ghi âm của bạn."),
 }
 
 
@@ -617,6 +623,39 @@ def status_photo():
     return _back_to_status("photo")
 
 
+@bp.post("/tra-cuu/tin/ghi-am")
+@csrf.exempt
+@limiter.limit(_limit("TIPLINE_MESSAGE_LIMIT"))
+def status_voice():
+    """A voice note added from the session's status page (recorded there or a file from the
+    phone's recorder): cleaned like the tip form's, heard by the same few staff."""
+    config = current_app.config
+    request.max_content_length = config["TIPLINE_VOICE_MAX_BYTES"] + 256 * 1024
+    # Who is asking comes first: nobody's audio is decoded or stored without a session.
+    try:
+        tip = session_tip()
+    except SessionEnded as ended:
+        return _session_ended(ended, unsent=True)
+    form = StatusVoiceForm()
+    if not workflow.accepts_messages(tip):
+        error = _l("Tin báo này đã đóng nên không nhận thêm ghi âm.")
+        return _status_page(tip, voice_error=error, status=409)
+    voice, error = _take_voice(form)
+    if error is None and voice is None:
+        error = _l("Hãy ghi âm hoặc chọn một tệp ghi âm.")
+    if error is None:
+        try:
+            add_voice(tip, voice)
+        except VoiceLimit as refused:
+            db.session.rollback()
+            voice, error = None, refused.message
+    if error is not None:
+        kept = pending_voice_token(voice) if voice is not None else ""
+        return _status_page(tip, voice_error=error, voice_token=kept, status=422)
+    db.session.commit()
+    return _back_to_status("voice")
+
+
 @bp.get("/tra-cuu/anh/<public_id>")
 def status_thumbnail(public_id: str):
     """A photo's thumbnail on the tipster's status page (within the session only)."""
@@ -666,6 +705,8 @@ def _status_page(
     message_form=None,
     reveal_form=None,
     settled_error=None,
+    voice_error=None,
+    voice_token="",
     status=200,
 ):
     """The tip as its tipster sees it. With `codes` (the page answering the lookup form),
@@ -678,6 +719,9 @@ def _status_page(
     if error is not None:
         photo_form.photo.errors = [error]
     messages = public_messages(tip)
+    voice_form = StatusVoiceForm(formdata=None, voice_token=voice_token)
+    if voice_error is not None:
+        voice_form.voice.errors = [voice_error]
     page = render_template(
         "public/status.html",
         tip=tip,
@@ -694,6 +738,11 @@ def _status_page(
         message_form=message_form or MessageForm(formdata=None),
         reveal_form=reveal_form or RevealForm(formdata=None),
         settled=settled.question(tip),
+        voice_form=voice_form,
+        voice_error=voice_error,
+        can_record=request.endpoint in ("public.status", "public.status_voice"),
+        voice_count=len(voice_notes(tip)),
+        max_voice=MAX_VOICE_NOTES,
         settled_error=settled_error,
         can_write=workflow.accepts_messages(tip),
         can_reveal=tip.identity_tier == IdentityTier.ANONYMOUS and workflow.accepts_messages(tip),

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
 
+from tipline.core.errors import TiplineError
 from tipline.core.timeutil import to_minute, utcnow
 from tipline.extensions import db
 from tipline.media.audio import CleanedAudio
@@ -26,6 +28,9 @@ from tipline.media.storage import is_voice_name, save_voice, storage_for
 from tipline.tips.models import IdentityTier, Tip, TipVoiceNote
 
 _PENDING_SALT = "pending-voice"
+# Per tip, the one sent with it included: a few minutes of speech each is plenty, and the
+# store is not a voicemail box.
+MAX_VOICE_NOTES = 3
 PENDING_MAX_AGE = 24 * 3600
 
 
@@ -84,6 +89,34 @@ def attach_voice(tip: Tip, voice: StoredVoice, *, now: datetime | None = None) -
     )
     db.session.add(note)
     db.session.flush()
+    return note
+
+
+class VoiceLimit(TiplineError):
+    """The tip already has MAX_VOICE_NOTES voice notes."""
+
+    status_code = 422
+
+
+def add_voice(tip: Tip, voice: StoredVoice, *, now: datetime | None = None) -> TipVoiceNote:
+    """A voice note the tipster adds later, from the status page.
+
+    Like a message or a photo added later it is tipster activity: the tip shows among
+    "unread replies" and the staff who can act are alerted (workflow). Nothing is counted
+    and no event is written (the note sent with the tip writes none either); the public
+    timeline does not change. The file is removed when the limit refuses it.
+    """
+    from tipline.tips import workflow
+
+    count = db.session.scalar(
+        select(func.count()).select_from(TipVoiceNote).where(TipVoiceNote.tip_id == tip.id)
+    )
+    if count >= MAX_VOICE_NOTES:
+        discard_unattached(voice)
+        raise VoiceLimit(_l("Mỗi tin báo có tối đa %(n)d ghi âm.", n=MAX_VOICE_NOTES))
+    at = now or utcnow()
+    note = attach_voice(tip, voice, now=at)
+    workflow.record_tipster_voice(tip, at)
     return note
 
 

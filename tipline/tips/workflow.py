@@ -738,6 +738,11 @@ def record_tipster_photos(tip: Tip, at: datetime) -> None:
     _tipster_activity(tip, at)
 
 
+def record_tipster_voice(tip: Tip, at: datetime) -> None:
+    """A voice note the tipster added later counts as tipster activity (tips/voice.py)."""
+    _tipster_activity(tip, at)
+
+
 def reveal_identity(tip: Tip, name: str, phone: str, *, at: datetime | None = None) -> TipEvent:
     """An anonymous tipster gives a name and phone: the tip becomes confidential, never named.
 
