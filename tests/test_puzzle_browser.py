@@ -60,7 +60,7 @@ def watch(page) -> list[str]:
     return seen
 
 
-def test_a_quiet_commune_asks_nothing_and_the_solver_is_never_fetched(app, world, phone):
+def test_a_quiet_commune_asks_nothing_and_the_solver_is_never_fetched(app, world, phone):  # noqa: F811
     page = phone.open()
     seen = watch(page)
     start_tip(page)
@@ -74,7 +74,10 @@ def test_a_quiet_commune_asks_nothing_and_the_solver_is_never_fetched(app, world
 
 
 def test_under_a_flood_the_page_solves_the_puzzle_and_its_tip_is_not_held(
-    app, world, phone, flooded
+    app,
+    world,
+    phone,  # noqa: F811
+    flooded,
 ):
     page = phone.open()
     seen = watch(page)
@@ -91,7 +94,12 @@ def test_under_a_flood_the_page_solves_the_puzzle_and_its_tip_is_not_held(
     phone.assert_no_errors()
 
 
-def test_a_tip_queued_offline_solves_its_puzzle_when_it_leaves(app, world, phone, flooded):
+def test_a_tip_queued_offline_solves_its_puzzle_when_it_leaves(
+    app,
+    world,
+    phone,  # noqa: F811
+    flooded,
+):
     page = phone.open()
     start_tip(page)
     wait_for_service_worker(page)

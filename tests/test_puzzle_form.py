@@ -186,9 +186,7 @@ def test_a_flood_from_many_addresses_is_held_and_an_honest_resident_gets_through
     assert alerts(NEW_TIP) == 6
 
 
-def test_a_flood_from_one_client_meets_its_limit_and_leaves_the_rest_alone(
-    limited, world, small
-):
+def test_a_flood_from_one_client_meets_its_limit_and_leaves_the_rest_alone(limited, world, small):
     """500 posts from one phone with the real limiter: 20 an hour are taken (held past
     the client's threshold of 3), the rest refused with a reason; a neighbour still sends."""
     app = limited(TIPLINE_SUBMIT_LIMIT="20 per hour", **SMALL)

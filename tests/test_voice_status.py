@@ -15,8 +15,8 @@ from tipline.extensions import db
 from tipline.tips import workflow
 from tipline.tips.models import TipVoiceNote
 from tipline.tips.services import ALPHABET
-from tipline.tips.workflow import Action
 from tipline.tips.voice import MAX_VOICE_NOTES
+from tipline.tips.workflow import Action
 
 from .audio_samples import phone_m4a
 
@@ -75,9 +75,10 @@ def test_a_voice_note_from_the_status_page_is_kept_clean_and_alerts_the_staff(
     assert note.created_at.second == 0  # to the minute, like every time of the tipster's
     db.session.refresh(tip)
     assert tip.activity_at != before  # "unread replies" for the staff
-    waiting = db.session.scalars(
-        select(Notification).where(Notification.tip_id == tip.id, Notification.kind == TIPSTER_REPLY)
-    ).all()
+    replies = select(Notification).where(
+        Notification.tip_id == tip.id, Notification.kind == TIPSTER_REPLY
+    )
+    waiting = db.session.scalars(replies).all()
     assert len(waiting) == 1 and waiting[0].for_staff
 
 

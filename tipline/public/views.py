@@ -43,6 +43,7 @@ from tipline.places.services import (
     cached_villages,
     root_unit,
 )
+from tipline.public import puzzle
 from tipline.public.forms import (
     SUBMISSION_KEY,
     AddPhotoForm,
@@ -53,7 +54,6 @@ from tipline.public.forms import (
     StatusVoiceForm,
     SubmitTipForm,
 )
-from tipline.public import puzzle
 from tipline.public.guard import receipt_lookup
 from tipline.public.tipster_session import (
     SessionEnded,
