@@ -262,9 +262,32 @@ def build(*, seed: int = 2655, today=None, echo=print) -> dict:
     if created:
         touched = _triage_touches(rng, focus, users, today or local_today())
         echo(f"Demo triage: {touched} tips of {focus.name} assigned, prioritised or asked about.")
+        forgotten = _forget_old_alerts(today or local_today())
+        echo(f"Demo alerts older than {ALERT_DAYS} days dropped: {forgotten}.")
     period = enter_review_indicators(root, communes, today or local_today())
     echo(f"Review indicators entered for {period.start:%d/%m/%Y}–{period.end:%d/%m/%Y}.")
     return {"tips_created": created, "accounts": accounts, "review_period": period}
+
+
+# A year of tips is made in one go, and each queued its alerts: left as they are, the
+# demo's phones would wake to hundreds of them at once. Those older than this went out long
+# ago; the last days' stay, for the worker to send and the alerts page to show.
+ALERT_DAYS = 3
+
+
+def _forget_old_alerts(today) -> int:
+    from sqlalchemy import delete
+
+    from tipline.alerts.models import Notification
+
+    cutoff = local_to_utc(today - timedelta(days=ALERT_DAYS))
+    result = db.session.execute(
+        delete(Notification)
+        .where(Notification.created_at < cutoff, Notification.fanned_out_at.is_(None))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount
 
 
 # The seed's figures that are not tips, in DOMAIN.md's order; the demo enters them as the
