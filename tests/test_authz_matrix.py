@@ -142,6 +142,12 @@ RULES: dict[tuple[str, str], Rule] = {
         "tip", 409, officer=403, data={"priority": "normal", "version": "1"}
     ),
     ("staff.bulk", "POST"): staff(303, data={"operation": "spam"}),
+    # held tips (issue 21): the view lists the held tips one reads (none: an empty page);
+    # a bulk post naming no tip is a 400; "not spam" is for those who may reject the tip
+    # (the scene's tip is not held: 409 for them)
+    ("staff.held_view", "GET"): staff(200),
+    ("staff.held_bulk", "POST"): staff(400, data={"operation": "spam"}),
+    ("staff.release", "POST"): scoped("tip", 409, member_a1=403, officer=403),
     ("staff.record", "GET"): staff(200, officer=403, admin=403),
     ("staff.record", "POST"): staff(400, officer=403, admin=403, data={"source": ""}),
     ("staff.print_record", "GET"): scoped("tip", 200),

@@ -4,9 +4,14 @@ Staff alerts name the reference and the kind, say whether it is urgent, and link
 tip's page (sign-in needed); the category only where the person asked for it on that
 channel, since a lock screen shows it to whoever holds the phone. A resident's alert
 says only that the tip has news, and links to /tra-cuu (the codes are needed there).
+
+The flood alarm (issue 21) is about a commune, not its tip: it names the commune and
+links to that commune's held tips (/staff/giu-lai?unit=<code>), no reference.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -14,6 +19,7 @@ from flask_babel import gettext as _
 from tipline.alerts.channels.base import (
     DEADLINE_NEAR,
     ESCALATED,
+    FLOOD,
     NEW_TIP,
     RESIDENT_KINDS,
     STAFF_REPLY,
@@ -25,6 +31,7 @@ from tipline.alerts.channels.base import (
     Alert,
 )
 from tipline.alerts.models import Delivery, Notification
+from tipline.places.models import Unit
 from tipline.tips.models import Priority, Tip
 
 
@@ -41,6 +48,7 @@ def kind_label(kind: str) -> str:
         ESCALATED: _("Chuyển Công an xã"),
         DEADLINE_NEAR: _("Sắp quá hạn phản hồi"),
         UNACKNOWLEDGED: _("Tin khẩn chưa ai ở thôn mở"),
+        FLOOD: _("Tin báo dồn dập"),
         TEST: _("Thông báo thử"),
         STAFF_REPLY: _("Cán bộ nhắn người báo tin"),
         STATUS_CHANGE: _("Tin báo đổi trạng thái"),
@@ -49,7 +57,12 @@ def kind_label(kind: str) -> str:
     return labels.get(kind, kind)
 
 
-def staff_title(kind: str, reference: str | None) -> str:
+def staff_title(kind: str, reference: str | None, *, commune: str | None = None) -> str:
+    """One line: which tip and why (a flood: which commune, if known, and why)."""
+    if kind == FLOOD:
+        if commune:
+            return _("Tin báo dồn dập ở %(commune)s: cần xem các tin đang giữ lại", commune=commune)
+        return _("Tin báo dồn dập: cần xem các tin đang giữ lại")
     titles = {
         NEW_TIP: _("Tin báo mới %(ref)s", ref=reference),
         URGENT_TIP: _("Tin báo khẩn mới %(ref)s", ref=reference),
@@ -88,6 +101,8 @@ def compose(
             topic=topic,
             key=key,
         )
+    if notification.kind == FLOOD:
+        return _flood(notification, tip, topic=topic, key=key)
     urgent = tip.priority == Priority.URGENT or notification.kind in (URGENT_TIP, UNACKNOWLEDGED)
     lines = [_("Mức ưu tiên: %(p)s", p=tip.priority.label)]
     if show_category:
@@ -101,4 +116,27 @@ def compose(
         topic=topic,
         key=key,
         reference=tip.reference,
+    )
+
+
+def held_view_path(commune: Unit) -> str:
+    """The path of a commune's held tips on the staff side (the flood alarm's link)."""
+    return "/staff/giu-lai?" + urlencode({"unit": commune.code})
+
+
+def _flood(notification: Notification, tip: Tip, *, topic: str, key: str) -> Alert:
+    """A commune's flood: its name and the link to its held tips; nothing of the tip
+    that crossed the threshold (likely spam itself), not even its reference."""
+    commune = tip.unit.commune or tip.unit
+    return Alert(
+        kind=notification.kind,
+        title=staff_title(FLOOD, None, commune=commune.name),
+        body=_(
+            "Tin gửi không kèm bước chống tin rác đang được giữ lại, chưa vào hộp tin. "
+            "Hãy xem và loại tin rác."
+        ),
+        url=_base_url() + held_view_path(commune),
+        urgent=False,
+        topic=topic,
+        key=key,
     )

@@ -24,6 +24,7 @@ from tipline.alerts.channels import CHANNELS
 from tipline.alerts.channels.base import (
     DEADLINE_NEAR,
     ESCALATED,
+    FLOOD,
     NEW_TIP,
     RESIDENT_KINDS,
     STATUS_CHANGE,
@@ -45,6 +46,8 @@ AUDIENCE = {
     TIPSTER_REPLY: TRIAGERS,
     ESCALATED: POLICE,
     UNACKNOWLEDGED: POLICE,
+    # A commune's flood (issue 21): its commune police decide what the held tips are.
+    FLOOD: POLICE,
 }
 # A deadline near goes to whoever handles the tip: the village's leader (the commune
 # police when there is none), or the commune police once the tip is theirs.
@@ -52,7 +55,14 @@ LEADERS = frozenset({Role.VILLAGE_LEADER})
 
 
 def staff_recipients(tip: Tip, kind: str) -> list[User]:
-    """Staff who can act on `tip` and want `kind` on some channel (in-app included)."""
+    """Staff who can act on `tip` and want `kind` on some channel (in-app included).
+
+    Nobody for a held tip (possible spam, tips/held.py), until it is released, but for the
+    flood alarm it may carry: a flood must not become hundreds of alerts (and an alert
+    queued before a tip was held, or by a scan, is dropped here at the fan-out).
+    """
+    if tip.held and kind != FLOOD:
+        return []
     if kind == DEADLINE_NEAR:
         candidates = acting_staff(tip, LEADERS) or acting_staff(tip, POLICE)
     else:

@@ -18,6 +18,7 @@ from tipline.accounts.permissions import ALERT_EVERYTHING_ROLES, holds_any
 from tipline.alerts.channels.base import (
     DEADLINE_NEAR,
     ESCALATED,
+    FLOOD,
     NEW_TIP,
     TEST,
     TIPSTER_REPLY,
@@ -29,9 +30,13 @@ from tipline.core.timeutil import LOCAL_TZ
 from tipline.extensions import db
 
 IN_APP = "inapp"
-# The kinds that go whatever the preferences say: the person is the one to act, now.
-ALWAYS = frozenset({DEADLINE_NEAR, UNACKNOWLEDGED, TEST})
-# Kinds that ignore quiet hours.
+# The kinds that go whatever the preferences say: the person is the one to act, now. A
+# flood (issue 21) too: only its commune police can clear the held tips, and the alarm
+# goes once an hour at most (TIPLINE_FLOOD_PER_HOUR).
+ALWAYS = frozenset({DEADLINE_NEAR, UNACKNOWLEDGED, FLOOD, TEST})
+# Kinds that ignore quiet hours. Not a flood: its tips are held, not lost, and kept out
+# of the inbox, so honest tips still reach the village teams; nothing in it needs a
+# person woken at night (an emergency is 113, not a tip). It waits for the morning.
 URGENT_KINDS = frozenset({URGENT_TIP, UNACKNOWLEDGED, TEST})
 
 

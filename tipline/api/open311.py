@@ -9,6 +9,10 @@ closed, and the days it came in and last changed. A key with the read permission
 the tips of its own area (`queries.unit_reading_clause`), with commune, detailed state,
 minute, description, place and coordinates, and reads any one tip's commune, state and
 minute by its reference; never the tipster's identity or photos.
+
+A held tip (possible spam during a flood, tips/held.py) is in no answer until a staff
+member releases it: not listed, and its reference answers 404 like one that does not
+exist. (A partner's own tips are never held: only the web form asks for the puzzle.)
 """
 
 from __future__ import annotations
@@ -391,7 +395,7 @@ def list_requests(_checked: dict, fmt: str):
         # Only the key's own area: a list of the whole deployment, even without details,
         # would give a partner the small (commune, category, minute) cells /so-lieu hides.
         .join(TipUnit, TipUnit.id == Tip.unit_id)
-        .where(unit_reading_clause(key.unit), *conditions)
+        .where(unit_reading_clause(key.unit), Tip.held.is_(False), *conditions)
         # Each record names the tip's commune: units and their parents in two queries.
         .options(selectinload(Tip.duplicate_of), selectinload(Tip.unit).selectinload(Unit.parent))
         .order_by(Tip.submitted_at.desc(), Tip.id.desc())
@@ -416,7 +420,7 @@ def get_request(reference: str, fmt: str):
     """One service request (its service_request_id, the tip's reference, in the path)."""
     wanted = normalize_reference(reference[:40])
     tip = db.session.scalar(select(Tip).where(Tip.reference == wanted)) if wanted else None
-    if tip is None:
+    if tip is None or tip.held:
         raise Open311Error(404, _l("Không tìm thấy tin báo này."))
     g.api_tip_reference = tip.reference
     return answer(records([tip], _partner()), root="service_requests", item="request")

@@ -279,6 +279,14 @@ class TipSummary(Schema):
     response_due_at = Moment(allow_none=True)
     settle_due_at = Moment(allow_none=True)
     overdue = ComputedBoolean(is_overdue, required=True)
+    held = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Held for review as possible spam (sent during a flood without "
+            "the form's anti-spam step): out of the lists unless `held=1` or a search, "
+            "and only a rejection moves it until the web page's “not spam” releases it."
+        },
+    )
     version = fields.Integer(
         required=True, metadata={"description": "Send it back with an action."}
     )

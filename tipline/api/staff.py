@@ -28,7 +28,7 @@ from tipline.core.text import clean_text
 from tipline.extensions import db
 from tipline.places.models import UnitLevel
 from tipline.places.services import unit_by_code
-from tipline.tips import workflow
+from tipline.tips import held, workflow
 from tipline.tips.inbox import InboxFilter, inbox_page, mark_read
 from tipline.tips.models import Outcome, RejectReason, Tip
 from tipline.tips.queries import tip_by_reference_for, tip_for
@@ -299,6 +299,7 @@ def act(data: dict, public_id: str):
         workflow.add_note(tip, user, note or "", to_tipster=to_tipster)
     else:
         action = workflow.Action(name)
+        held.check_move(tip, action)  # a held tip: a rejection only, until released
         duplicate_of = None
         reference = _string(data, "duplicate_of")
         if reference:

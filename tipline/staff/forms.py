@@ -161,6 +161,28 @@ class BulkForm(FlaskForm):
     )
 
 
+class HeldBulkForm(FlaskForm):
+    """The held tips' view (tips/held.py): several at once, after a confirmation step.
+
+    `tips` names them; `whole_page` (the view's "every tip on this page", with the
+    operation as its value) lets the server read them from the view's own filter instead
+    (its fields are the view's query string: unit, status, page). `confirm` is set by the
+    confirmation page.
+    """
+
+    tips = SelectMultipleField(choices=[], validate_choice=False)
+    operation = HiddenField()  # a button's value: held.OPERATIONS (checked there)
+    whole_page = HiddenField()
+    confirm = HiddenField()
+
+
+class ReleaseForm(FlaskForm):
+    """ "Không phải tin rác" for one held tip; `version` from its page (optional in the
+    held view's list, where the state itself is the check)."""
+
+    version = IntegerField(widget=HiddenField.widget, validators=[Optional()])
+
+
 class TemplateForm(FlaskForm):
     commune = SelectField(_l("Xã, phường"), choices=[], validate_choice=False)
     title = StringField(

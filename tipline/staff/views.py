@@ -23,9 +23,10 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from tipline.accounts import sessions
-from tipline.accounts.models import User
+from tipline.accounts.models import Role, User
 from tipline.accounts.permissions import (
     VILLAGE_TEAM,
+    acting_roles,
     can_read_tip,
     can_see_identity,
     start_page,
@@ -48,19 +49,22 @@ from tipline.staff.forms import (
     AssignForm,
     BulkForm,
     ConfirmForm,
+    HeldBulkForm,
     LoginForm,
     MessageForm,
     NoteForm,
     PriorityForm,
     RecordForm,
+    ReleaseForm,
     TemplateForm,
     move_choices,
     people_choices,
 )
-from tipline.tips import replies, triage, workflow
+from tipline.tips import held, replies, triage, workflow
 from tipline.tips.duplicates import duplicate_candidates
 from tipline.tips.identity import open_identity
 from tipline.tips.inbox import (
+    HELD_LABEL,
     SORT_LABELS,
     BadFilter,
     InboxFilter,
@@ -174,6 +178,7 @@ def inbox():
         priority_labels={p: str(p.label) for p in Priority},
         inbox_url=base,
         tips_url=base + "tips/",
+        held_count=counts.held,
     )
 
 
@@ -234,7 +239,7 @@ def _render_tip(
     message_form: MessageForm | None = None,
 ):
     perms = tip_permissions(tip, current_user)
-    actions = list(perms.actions)
+    actions = held.moves(tip, perms.actions)
     form = form or ActionForm(formdata=None, version=tip.version)
     form.version.data = tip.version
     form.outcome.choices = [
@@ -260,7 +265,7 @@ def _render_tip(
         assign_form.assignee.choices = people_choices(assignable_people([tip.unit]))
         assign_form.assignee.data = str(tip.assignee_id or "")
     priority_form = PriorityForm(formdata=None, version=tip.version, priority=tip.priority.value)
-    merge = perms.allows(workflow.Action.MARK_DUPLICATE)
+    merge = workflow.Action.MARK_DUPLICATE in actions
     return (
         render_template(
             "staff/tip.html",
@@ -281,15 +286,25 @@ def _render_tip(
             assign_form=assign_form,
             can_prioritize=perms.can_set_priority,
             priority_form=priority_form,
-            duplicates=duplicate_candidates(tip, current_user) if merge else [],
+            duplicates=_duplicates(tip) if merge else [],
             overdue=triage.is_overdue(tip),
             messages=tip.messages,
             message_form=message_form or MessageForm(formdata=None),
             can_message=perms.can_message,
             can_read=_readable,
+            can_release=tip.held and tip.is_open and held.may_release(tip, current_user),
+            spam_allowed=RejectReason.SPAM in workflow.reject_reasons(tip, current_user)
+            and workflow.Action.REJECT in actions,
+            held_commune=tip.unit.commune or tip.unit,
         ),
         status,
     )
+
+
+def _duplicates(tip) -> list:
+    """Possible duplicates to merge into, without held tips (a flood's copies are not what
+    a real tip joins; they are rejected or released first)."""
+    return [c for c in duplicate_candidates(tip, current_user) if not c.tip.held]
 
 
 def _readable(other) -> bool:
@@ -307,6 +322,7 @@ def act(public_id: str):
     if not form.validate_on_submit() or action is None:
         return _render_tip(tip, form=form, error=_l("Thao tác không hợp lệ."), status=400)
     try:
+        held.check_move(tip, action)
         workflow.transition(
             tip,
             action,
@@ -540,6 +556,168 @@ def bulk():
     if result.missing:
         flash(_l("%(n)d tin không tìm thấy.", n=result.missing))
     return redirect(back, code=303)
+
+
+# --- held tips (issue 21): possible spam, out of the inbox until someone looks -----------
+
+# One page of the held view is one bulk post: a flood of a few hundred tips at once.
+HELD_PAGE_SIZE = held.MAX_BULK
+
+
+def _held_done(operation: str, count: int):
+    if operation == held.RELEASE:
+        return _l("Đã đưa %(n)d tin vào hộp tin (không phải tin rác).", n=count)
+    if operation == held.SPAM:
+        return _l(
+            "Đã loại %(n)d tin là tin rác. Công an xã có thể hủy quyết định trong 24 giờ "
+            "(mục “Đã loại là tin rác”).",
+            n=count,
+        )
+    return _l("Đã hủy quyết định loại %(n)d tin; các tin vẫn được giữ lại để xem xét.", n=count)
+
+
+def _held_confirmation(operation: str, n: int) -> tuple:
+    """The confirmation page's title, what will happen, and its button."""
+    if operation == held.RELEASE:
+        return (
+            _l("Đưa %(n)d tin vào hộp tin?", n=n),
+            _l(
+                "Các tin này không phải tin rác: chúng vào hộp tin như tin mới "
+                "và người xử lý được báo."
+            ),
+            _l("Không phải tin rác: đưa %(n)d tin vào hộp tin", n=n),
+        )
+    if operation == held.SPAM:
+        return (
+            _l("Loại %(n)d tin là tin rác?", n=n),
+            _l(
+                "Các tin này chuyển sang “Không xử lý”, lý do “Tin rác”, và không còn được "
+                "tính là tin tiếp nhận. Công an xã có thể hủy quyết định trong 24 giờ."
+            ),
+            _l("Loại %(n)d tin là tin rác", n=n),
+        )
+    return (
+        _l("Hủy quyết định loại %(n)d tin?", n=n),
+        _l(
+            "Các tin trở lại trạng thái trước khi bị loại và vẫn được giữ lại để xem xét: "
+            "chưa vào hộp tin."
+        ),
+        _l("Hủy quyết định loại %(n)d tin", n=n),
+    )
+
+
+def _held_filter(args) -> InboxFilter:
+    """The held view's filter (a commune from the flood alarm's link, a state, a page)."""
+    wanted = InboxFilter.from_args(args)
+    wanted.held = True
+    return wanted
+
+
+@bp.get("/giu-lai")
+@login_required
+def held_view():
+    """Held tips in the user's scope: open ones (to judge), or those rejected as spam."""
+    try:
+        wanted = _held_filter(request.args)
+    except BadFilter as error:
+        return render_template("staff/bad_filter.html", message=error.message), 400
+    return _render_held(wanted)
+
+
+def _render_held(wanted: InboxFilter, *, error=None, status: int = 200):
+    result = inbox_page(current_user, wanted, HELD_PAGE_SIZE)
+    tips = result.tips
+    args = {k: v for k, v in wanted.to_args().items() if k != "held"}
+    return (
+        render_template(
+            "staff/held.html",
+            tips=tips,
+            page=result.page,
+            has_next=result.has_next,
+            wanted=wanted,
+            args=args,
+            rejected=wanted.status == TipStatus.REJECTED,
+            held_count=cached_inbox_counts(current_user).held,
+            # The buttons a page offers; each tip is checked again when the post comes.
+            can_judge=any(held.may_release(t, current_user) for t in tips),
+            can_undo=any(Role.COMMUNE_POLICE in acting_roles(t, current_user) for t in tips),
+            form=HeldBulkForm(formdata=None),
+            error=error,
+            held_label=HELD_LABEL,
+            status_labels={s: str(s.label) for s in TipStatus},
+            tips_url=url_for(".inbox") + "tips/",
+        ),
+        status,
+    )
+
+
+@bp.post("/giu-lai/xu-ly")
+@login_required
+def held_bulk():
+    """Release, reject as spam, or undo the rejection of several held tips: a confirmation
+    page first, then (with `confirm`) the change; a bad post changes nothing (4xx)."""
+    form = HeldBulkForm()
+    back = safe_path(request.form.get("back"), url_for(".held_view"))
+    try:
+        wanted = _held_filter(request.form)
+    except BadFilter:
+        wanted = InboxFilter(held=True)
+    if not form.validate_on_submit():
+        return _render_held(wanted, error=_l("Thao tác không hợp lệ."), status=400)
+    ids = form.tips.data or []
+    operation = form.operation.data or ""
+    if form.whole_page.data in held.OPERATIONS:
+        # "Every tip on this page": the view's own filter names them, as it listed them;
+        # the confirmation page carries their ids, so what is confirmed is what changes.
+        operation = form.whole_page.data
+        ids = [t.public_id for t in inbox_page(current_user, wanted, HELD_PAGE_SIZE).tips]
+    try:
+        tips = held.select_for_bulk(current_user, ids, operation)
+    except held.BulkRefused as error:
+        return _render_held(wanted, error=error.message, status=error.status_code)
+    if form.confirm.data != "1":
+        title, text, button = _held_confirmation(operation, len(tips))
+        return render_template(
+            "staff/held_confirm.html",
+            tips=tips,
+            operation=operation,
+            back=back,
+            title=title,
+            text=text,
+            button=button,
+        )
+    outcome = held.apply_bulk(current_user, tips, operation)
+    db.session.commit()
+    flash(_held_done(operation, len(outcome.done)))
+    if outcome.skipped:
+        flash(
+            _l(
+                "%(n)d tin được bỏ qua vì đã thay đổi (ví dụ: người khác vừa xử lý), "
+                "đầu tiên: %(ref)s: %(why)s",
+                n=len(outcome.skipped),
+                ref=outcome.skipped[0][0].reference,
+                why=outcome.skipped[0][1],
+            )
+        )
+    return redirect(back, code=303)
+
+
+@bp.post("/tips/<public_id>/release")
+@login_required
+def release(public_id: str):
+    """ "Không phải tin rác": one held tip into the inbox (and its new-tip alert)."""
+    tip = _tip_or_404(public_id)
+    form = ReleaseForm()
+    if not form.validate_on_submit():
+        return _render_tip(tip, error=_l("Thao tác không hợp lệ."), status=400)
+    try:
+        held.release(tip, current_user, expected_version=form.version.data)
+        db.session.commit()
+    except TiplineError as error:
+        db.session.rollback()
+        return _render_tip(tip, error=error.message, status=error.status_code)
+    flash(_l("Đã đưa tin báo %(ref)s vào hộp tin: không phải tin rác.", ref=tip.reference))
+    return redirect(url_for(".tip_detail", public_id=public_id), code=303)
 
 
 @bp.route("/record", methods=["GET", "POST"])

@@ -7,6 +7,10 @@ the staff API read the same query string through `InboxFilter.from_args`.
 The staff page opens on what needs action: the open tips on which the workflow allows the
 staff member a move (`queries.acting_clause`), urgent and unread first, then by the next
 due date; closed tips appear when asked for (a state, "all", or a search).
+
+Held tips (possible spam during a flood, tips/held.py) are in none of these lists and
+none of their counts: a flood must not fill the inbox. They have their own view (`held=1`,
+the page /staff/giu-lai), and a search finds them too, marked.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from datetime import date, datetime
 
 from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, true
 
 from tipline.accounts.models import RoleAssignment, User
 from tipline.accounts.permissions import (
@@ -79,7 +83,10 @@ FLAGS = {
     "replies": "unread_replies",
     "open": "open_only",
     "all": "everything",
+    "held": "held",
 }
+# The held tips' view and mark (tips/held.py).
+HELD_LABEL = _l("Giữ lại (có thể là tin rác)")
 MAX_PAGE = 10_000
 MAX_QUERY = 200
 MAX_CODE = 40  # category and unit codes are String(40)
@@ -107,6 +114,9 @@ class InboxFilter:
     query: str = ""
     sort: str = ""  # empty: the view's own order (`order`)
     page: int = 1
+    # The held tips (possible spam, tips/held.py): open ones unless a state or "all" is
+    # asked for. Without it no list shows a held tip, except a search.
+    held: bool = False
     # The web page's default view: what needs action (the API lists everything in scope).
     todo_by_default: bool = False
     words: list[str] = field(default_factory=list)
@@ -120,7 +130,7 @@ class InboxFilter:
         return (
             self.todo_by_default
             and self.status is None
-            and not (self.open_only or self.everything or self.words)
+            and not (self.open_only or self.everything or self.words or self.held)
         )
 
     @property
@@ -129,7 +139,7 @@ class InboxFilter:
         the web page, urgent then newest in the API (as it always was)."""
         if self.sort:
             return self.sort
-        if self.words:
+        if self.words or self.held:
             return Sort.NEWEST
         return Sort.TODO if self.todo_by_default else Sort.PRIORITY
 
@@ -271,9 +281,13 @@ def _inbox_select(user: User, wanted: InboxFilter, *, now: datetime | None = Non
     query = query.outerjoin(reads, reads.c.tip_id == Tip.id)
     if wanted.unread or wanted.unread_replies:
         query = query.where(_reply_pending(reads) if wanted.unread_replies else _unread(reads))
+    if wanted.held:
+        query = query.where(Tip.held.is_(True))
+    elif not wanted.words:
+        query = query.where(Tip.held.is_(False))
     if wanted.status is not None:
         query = query.where(Tip.status == wanted.status)
-    elif wanted.open_only:
+    elif wanted.open_only or (wanted.held and not wanted.everything):
         query = query.where(Tip.status.in_(OPEN_STATUSES))
     elif wanted.todo:
         query = query.where(todo_clause(user))
@@ -397,7 +411,8 @@ def _inbox_version(user: User) -> tuple:
 
 @dataclass(frozen=True)
 class InboxCounts:
-    """Counts of open tips (the work to do): closed ones are reached by filter, uncounted."""
+    """Counts of open tips (the work to do): closed ones are reached by filter, uncounted.
+    Held tips are counted apart (`held`), in none of the others."""
 
     open: int
     todo: int
@@ -407,6 +422,7 @@ class InboxCounts:
     overdue: int
     unread: int
     unread_replies: int
+    held: int = 0
 
 
 OPEN_ORDER = [s for s in TipStatus if s in OPEN_STATUSES]
@@ -422,10 +438,10 @@ def inbox_counts(user: User, *, now: datetime | None = None) -> InboxCounts:
     reads = _read_for(user)
 
     def count_if(condition):
-        return func.count().filter(condition)
+        return func.count().filter(and_(Tip.held.is_(False), condition))
 
     columns = [
-        func.count(),
+        count_if(true()),
         count_if(todo_clause(user)),
         count_if(Tip.priority == Priority.URGENT),
         count_if(Tip.assignee_id == user.id),
@@ -433,6 +449,7 @@ def inbox_counts(user: User, *, now: datetime | None = None) -> InboxCounts:
         count_if(_unread(reads)),
         count_if(_reply_pending(reads)),
     ] + [count_if(Tip.status == status) for status in OPEN_ORDER]
+    columns.append(func.count().filter(Tip.held.is_(True)))
     query = (
         select(*columns)
         .select_from(Tip)
@@ -442,8 +459,9 @@ def inbox_counts(user: User, *, now: datetime | None = None) -> InboxCounts:
     )
     row = db.session.execute(query).one()
     open_, todo, urgent, mine, overdue, unread, replies = row[:7]
-    by_status = {status: n for status, n in zip(OPEN_ORDER, row[7:], strict=True)}
-    return InboxCounts(open_, todo, by_status, urgent, mine, overdue, unread, replies)
+    by_status = {status: n for status, n in zip(OPEN_ORDER, row[7:-1], strict=True)}
+    held = row[-1]
+    return InboxCounts(open_, todo, by_status, urgent, mine, overdue, unread, replies, held)
 
 
 # The tables the inbox reads: a write to one of them in this process drops the cached
@@ -509,6 +527,8 @@ def active_filters(wanted: InboxFilter, options: InboxOptions) -> list[str]:
         labels = [str(_l("Đang mở"))]
     elif wanted.everything or wanted.words:
         labels = [str(_l("Tất cả, cả tin đã đóng"))]
+    elif wanted.held:
+        labels = [str(_l("Đang mở"))]
     elif wanted.todo_by_default:
         labels = [str(_l("Cần xử lý"))]
     else:
@@ -524,6 +544,7 @@ def active_filters(wanted: InboxFilter, options: InboxOptions) -> list[str]:
         (wanted.overdue, _l("Quá hạn")),
         (wanted.unread, _l("Chưa đọc")),
         (wanted.unread_replies, _l("Trả lời chưa đọc")),
+        (wanted.held, HELD_LABEL),
     ):
         if flag:
             labels.append(str(label))
@@ -547,6 +568,7 @@ class VillageMonth:
     overdue: int  # open and past a deadline now (the tips)
     waiting: list[Tip]  # the first tips of the "to do" view
     waiting_total: int
+    held: int = 0  # held tips (possible spam) in the team's scope, waiting for a look
 
 
 def village_month(user: User, villages: list[Unit], *, size: int, now=None) -> VillageMonth:
@@ -569,9 +591,11 @@ def village_month(user: User, villages: list[Unit], *, size: int, now=None) -> V
             reading_clause(user),
             or_(*(TipUnit.path.startswith(v.path, autoescape=True) for v in villages)),
             overdue_clause(now),
+            Tip.held.is_(False),
         )
     )
     todo = inbox_page(user, InboxFilter(todo_by_default=True), size, now=now)
+    work = cached_inbox_counts(user, now=now)
     return VillageMonth(
         start=start,
         end=today,
@@ -580,7 +604,8 @@ def village_month(user: User, villages: list[Unit], *, size: int, now=None) -> V
         settled=total.settled,
         overdue=overdue or 0,
         waiting=todo.tips,
-        waiting_total=cached_inbox_counts(user, now=now).todo,
+        waiting_total=work.todo,
+        held=work.held,
     )
 
 
@@ -595,7 +620,7 @@ def unread_count(user: User) -> int:
         .select_from(Tip)
         .join(TipUnit, TipUnit.id == Tip.unit_id)
         .outerjoin(reads, reads.c.tip_id == Tip.id)
-        .where(reading_clause(user), _unread(reads))
+        .where(reading_clause(user), _unread(reads), Tip.held.is_(False))
     )
     return db.session.scalar(query) or 0
 

@@ -173,6 +173,8 @@ class EventKind(LabelledEnum):
     TIPSTER_ANSWER = "tipster_answer"
     REOPENED = "reopened"
     REJECTION_UNDONE = "rejection_undone"
+    # A held tip (possible spam, issue 21) judged "not spam": into the inbox (tips/held.py).
+    RELEASED = "released"
 
     @classmethod
     def _labels(cls) -> dict:
@@ -197,6 +199,7 @@ class EventKind(LabelledEnum):
             cls.TIPSTER_ANSWER: _l("Người báo tin trả lời đã giải quyết chưa"),
             cls.REOPENED: _l("Mở lại tin báo"),
             cls.REJECTION_UNDONE: _l("Hủy quyết định không xử lý"),
+            cls.RELEASED: _l("Xác nhận không phải tin rác"),
         }
 
 

@@ -59,11 +59,16 @@ def is_overdue(tip: Tip, now: datetime | None = None) -> bool:
 
 
 def stale_tips(now: datetime, hours: float):
-    """Open tips still with the village team that nobody has acted on for `hours`."""
+    """Open tips still with the village team that nobody has acted on for `hours`.
+
+    Not held tips (possible spam, tips/held.py): nobody was told of them, and a flood
+    handed to the commune police would be hundreds of escalation alerts.
+    """
     return (
         select(Tip)
         .where(
             Tip.status.in_(OPEN_STATUSES),
+            Tip.held.is_(False),
             Tip.handler == Handler.VILLAGE_TEAM,
             Tip.first_response_at.is_(None),
             Tip.submitted_at <= now - timedelta(hours=hours),
