@@ -250,6 +250,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("public.sms_updates", "POST"): public(401, data={"sms": "on"}),  # no tipster session
     ("public.settled_answer", "POST"): public(401, data={"answer": "done"}),
     ("public.status_photo", "POST"): public(401),
+    # issue 21: a voice note from the status page (the tipster's session first), and the
+    # form's puzzle (anyone; the same answer for everyone at the usual load)
+    ("public.status_voice", "POST"): public(401),
+    ("public.form_puzzle", "GET"): public(200, args={"xa": "A"}),
     # a photo's thumbnail on the status page: only within the tipster's session (issue 17)
     ("public.status_thumbnail", "GET"): Rule(404, dict.fromkeys(USERS, 404), target="photo"),
     ("public.sign_out", "POST"): public(200),

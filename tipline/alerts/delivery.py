@@ -33,6 +33,7 @@ from tipline.accounts.models import User
 from tipline.alerts import outbox, preferences
 from tipline.alerts.channels import CHANNELS
 from tipline.alerts.channels.base import (
+    FLOOD,
     NEW_TIP,
     TIPSTER_REPLY,
     URGENT_TIP,
@@ -219,8 +220,9 @@ def _deliveries(
     else:
         if user is None or not user.active:
             return made
+        # A flood alarm is about the commune, not the urgency of the tip that set it off.
         urgent = notification.kind in URGENT_KINDS or (
-            tip is not None and tip.priority == Priority.URGENT
+            tip is not None and tip.priority == Priority.URGENT and notification.kind != FLOOD
         )
         for channel in available:
             wanted = preferences.for_user(user, channel.name, stored)

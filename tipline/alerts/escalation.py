@@ -59,6 +59,9 @@ def unacknowledged_urgent(now: datetime | None = None) -> list[Tip]:
             Tip.handler == Handler.VILLAGE_TEAM,
             Tip.submitted_at <= now - timedelta(minutes=minutes),
             Tip.submitted_at > now - LOOK_BACK,
+            # A held tip (possible spam) waits for its release: no mark now, so that a
+            # released tip still gets its one alert.
+            Tip.held.is_(False),
             _not_marked(UNACKNOWLEDGED),
         )
         .order_by(Tip.id)
@@ -89,6 +92,7 @@ def deadline_near(now: datetime | None = None) -> list[Tip]:
             Tip.first_response_at.is_(None),
             Tip.response_due_at > now,
             Tip.response_due_at <= now + lead,
+            Tip.held.is_(False),
             _not_marked(DEADLINE_NEAR),
         )
         .order_by(Tip.id)

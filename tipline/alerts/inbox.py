@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import url_for
 from sqlalchemy import and_, exists, func, or_, select, update
 
 from tipline.accounts.models import User
 from tipline.accounts.permissions import admin_units, within
 from tipline.alerts.channels import label
-from tipline.alerts.compose import kind_label, staff_title
+from tipline.alerts.channels.base import FLOOD
+from tipline.alerts.compose import held_view_path, kind_label, staff_title
 from tipline.alerts.delivery import retry_dead
 from tipline.alerts.models import DEAD, Delivery, Notification
 from tipline.core import cache
@@ -77,6 +79,8 @@ class AlertRow:
     unread: bool
     tip_public_id: str | None
     deliveries: list[tuple[str, str]]  # (channel label, state)
+    # Where the alert leads: the tip, or (a flood) the commune's held tips.
+    url: str | None = None
 
 
 def my_alerts(user: User, limit: int = PAGE) -> list[AlertRow]:
@@ -99,16 +103,30 @@ def my_alerts(user: User, limit: int = PAGE) -> list[AlertRow]:
         ):
             states.setdefault(notification_id, []).append((label(channel), state))
     return [
-        AlertRow(
-            id=n.id,
-            title=staff_title(n.kind, reference),
-            at=n.created_at,
-            unread=bool(is_unread),
-            tip_public_id=public_id,
-            deliveries=states.get(n.id, []),
-        )
+        _row(n, reference, public_id, bool(is_unread), states.get(n.id, []))
         for n, reference, public_id, is_unread in rows
     ]
+
+
+def _row(n: Notification, reference, public_id, unread: bool, deliveries) -> AlertRow:
+    title, url = staff_title(n.kind, reference), None
+    if public_id:
+        url = url_for("staff.tip_detail", public_id=public_id)
+    if n.kind == FLOOD and n.tip_id is not None:
+        # A flood names its commune and leads to its held tips, not to the tip that set
+        # it off (likely spam itself).
+        tip = db.session.get(Tip, n.tip_id)
+        commune = tip.unit.commune or tip.unit
+        title, url = staff_title(FLOOD, None, commune=commune.name), held_view_path(commune)
+    return AlertRow(
+        id=n.id,
+        title=title,
+        at=n.created_at,
+        unread=unread,
+        tip_public_id=public_id,
+        deliveries=deliveries,
+        url=url,
+    )
 
 
 def mark_all_read(user: User) -> int:

@@ -302,9 +302,9 @@ def _render_tip(
 
 
 def _duplicates(tip) -> list:
-    """Possible duplicates to merge into, without held tips (a flood's copies are not what
-    a real tip joins; they are rejected or released first)."""
-    return [c for c in duplicate_candidates(tip, current_user) if not c.tip.held]
+    """Possible duplicates to merge into (held tips are left out by the query: a flood's
+    copies are not what a real tip joins; they are rejected or released first)."""
+    return duplicate_candidates(tip, current_user)
 
 
 def _readable(other) -> bool:

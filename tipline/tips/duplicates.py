@@ -34,6 +34,8 @@ def duplicate_candidates(tip: Tip, user: User, *, limit: int = 5) -> list[Duplic
             TipUnit.path.startswith(area.path, autoescape=True),
             Tip.id != tip.id,
             Tip.status.notin_([TipStatus.DUPLICATE, TipStatus.REJECTED]),
+            # A flood's copies held as possible spam are not what a tip is merged into.
+            Tip.held.is_(False),
             Tip.submitted_at.between(tip.submitted_at - window, tip.submitted_at + window),
         )
         .limit(300)

@@ -33,10 +33,8 @@ from tipline.extensions import db
 from tipline.tips import workflow
 from tipline.tips.models import EventKind, Priority, RejectReason, Tip, TipEvent
 from tipline.tips.queries import visible_tips
-from tipline.tips.workflow import Action, WorkflowError
+from tipline.tips.workflow import HELD_FIRST, HELD_MOVES, Action, WorkflowError
 
-# The moves a held tip takes before its release.
-HELD_MOVES = frozenset({Action.REJECT, Action.UNDO_REJECTION})
 # One bulk post: a flood of a few hundred tips is one page of the held view and one post.
 MAX_BULK = 500
 
@@ -45,10 +43,6 @@ SPAM = "spam"
 UNDO = "undo"
 OPERATIONS = (RELEASE, SPAM, UNDO)
 
-HELD_FIRST = _l(
-    "Tin này đang bị giữ lại (có thể là tin rác). Hãy bấm “Không phải tin rác” "
-    "trước khi xử lý, hoặc loại tin này."
-)
 NOT_HELD = _l("Tin báo này không bị giữ lại.")
 NOT_YOURS = _l("Bạn không có quyền làm việc này với các tin đã chọn. Chưa tin nào bị thay đổi.")
 
@@ -100,7 +94,8 @@ def release(
 
 
 def check_move(tip: Tip, action: Action) -> None:
-    """Refuse a workflow move on a held tip other than a rejection or its undoing."""
+    """Refuse a workflow move on a held tip other than a rejection or its undoing (the
+    workflow's own check says the same: this answers before a form is read)."""
     if tip.held and action not in HELD_MOVES:
         raise WorkflowError(HELD_FIRST)
 

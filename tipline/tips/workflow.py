@@ -121,6 +121,15 @@ class Rule:
     event: EventKind
 
 
+# A tip held as possible spam (issue 21, tips/held.py) takes these moves only until a
+# staff member releases it: triaging or escalating an unjudged tip would hide real work
+# among a flood's spam.
+HELD_MOVES = frozenset({Action.REJECT, Action.UNDO_REJECTION})
+HELD_FIRST = _l(
+    "Tin này đang bị giữ lại (có thể là tin rác). Hãy bấm “Không phải tin rác” "
+    "trước khi xử lý, hoặc loại tin này."
+)
+
 RULES: dict[Action, Rule] = {
     Action.TRIAGE: Rule(
         frozenset({TipStatus.RECEIVED}), TipStatus.TRIAGED, TRIAGERS, EventKind.TRIAGED
@@ -196,6 +205,8 @@ def check(
     roles = acting_roles(tip, actor) & rule.roles
     if not roles:
         raise NotAllowed(_l("Bạn không có quyền thực hiện thao tác này với tin báo này."))
+    if tip.held and action not in HELD_MOVES:
+        raise WorkflowError(HELD_FIRST)
     if tip.status not in rule.sources:
         raise WorkflowError(
             _l(
