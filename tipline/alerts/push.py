@@ -303,14 +303,20 @@ def vapid() -> Vapid02 | None:
 
 
 def vapid_public_key() -> str | None:
-    """The applicationServerKey pages subscribe with (base64url, uncompressed point)."""
+    """The applicationServerKey pages subscribe with (base64url, uncompressed point); made
+    once per key and process (every receipt and status page shows it)."""
     key = vapid()
     if key is None:
         return None
+    made = current_app.extensions.get("tipline.vapid_public")
+    if made is not None and made[0] is key:  # the same key object: vapid() keeps it
+        return made[1]
     raw = key.public_key.public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    public = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    current_app.extensions["tipline.vapid_public"] = (key, public)
+    return public
 
 
 def vapid_subject() -> str:
