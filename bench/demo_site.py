@@ -38,6 +38,10 @@ def build() -> None:
     flask = str(VENV / "flask")
     subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=_env(), check=True)
     subprocess.run([flask, "tipline", "demo", "--if-empty"], cwd=ROOT, env=_env(), check=True)
+    # What `flask tipline serve` does by itself: the worker finds each alert's recipients,
+    # so the alerts page and the menu's count show the demo's last days (jobs left out).
+    worker = [flask, "tipline", "worker", "--once", "--no-jobs"]
+    subprocess.run(worker, cwd=ROOT, env=_env(), check=True)
 
 
 def _free_port() -> int:

@@ -270,9 +270,10 @@ def build(*, seed: int = 2655, today=None, echo=print) -> dict:
 
 
 # A year of tips is made in one go, and each queued its alerts: left as they are, the
-# demo's phones would wake to hundreds of them at once. Those older than this went out long
-# ago; the last days' stay, for the worker to send and the alerts page to show.
-ALERT_DAYS = 3
+# demo's phones would wake to hundreds of them at once. Those older than two weeks went out
+# long ago; the last two weeks' stay (a commune gets a tip every day or two), for the
+# worker to send and the alerts page to show.
+ALERT_DAYS = 14
 
 
 def _forget_old_alerts(today) -> int:

@@ -299,7 +299,7 @@ def submit():
     return no_store(make_response(page))
 
 
-# A signed puzzle is about 120 characters and its answer a decimal counter: anything much
+# A signed puzzle is about 95 characters and its answer a decimal counter: anything much
 # longer is not one (and is not worth checking a signature over).
 _PUZZLE_FIELD_MAX = 400
 
