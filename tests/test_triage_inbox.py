@@ -64,6 +64,22 @@ def test_search_ignores_diacritics_and_case_over_description_and_place(login, wo
     assert other.reference in inbox(client)
 
 
+def test_search_within_a_village_finds_the_same_words_and_categories(login, world, make_tip):
+    """A search with a village filter words its text test apart (so PostgreSQL starts from
+    the village's tips): the same tips, by their words and by their category's name."""
+    fight = world.fight
+    words = make_tip(world.a1, description="Trộm cắp xe máy ở chợ", category=fight)
+    category = make_tip(world.a1, description="Mất con gà trong đêm")  # theft: "trộm cắp"
+    make_tip(world.a2, description="Trộm cắp ở thôn bên", category=fight)
+    make_tip(world.a1, description="Đánh nhau trước quán nước", category=fight)
+    client = login("police_a")
+    expected = {words.reference, category.reference}
+    assert set(refs(inbox(client, q="trom cap", unit=world.a1.code))) == expected
+    assert set(refs(inbox(client, q="xe may", unit=world.a1.code))) == {words.reference}
+    commune_wide = set(refs(inbox(client, q="trom cap")))
+    assert expected < commune_wide and len(commune_wide) == 3
+
+
 def test_search_finds_a_tip_by_its_reference(login, world, make_tip):
     tip = make_tip(world.a1)
     make_tip(world.a1)

@@ -227,13 +227,19 @@ def _reply_pending(reads):
     return and_(_unread(reads), Tip.activity_at > Tip.submitted_at)
 
 
-def search_clause(words: list[str]):
+def search_clause(words: list[str], *, indexed: bool = True):
     """Every word somewhere in the folded description or place, or in the category's name
-    (case and marks ignored: "trom cap" finds "Trộm cắp tài sản")."""
+    (case and marks ignored: "trom cap" finds "Trộm cắp tài sản").
+
+    `indexed=False` words the text test so that PostgreSQL cannot answer it from the
+    trigram index (`search_text || ''`): for a search within one village, whose few open
+    tips its own index finds at once, the planner otherwise ANDs that index with an OR of
+    the trigram and category indexes over the whole province (measured: 2.1 of 2.9 ms)."""
     names = _folded_category_names()
+    column = Tip.search_text if indexed else Tip.search_text.concat("")
     clauses = []
     for word in words:
-        text = Tip.search_text.contains(word, autoescape=True)
+        text = column.contains(word, autoescape=True)
         # A few category ids, not a join: the categories are a handful of rows.
         ids = [category_id for category_id, name in names if word in name]
         clauses.append(or_(text, Tip.category_id.in_(ids)) if ids else text)
@@ -303,7 +309,9 @@ def _inbox_select(user: User, wanted: InboxFilter, *, now: datetime | None = Non
         query = query.where(overdue_clause(now))
     if wanted.words:
         reference = normalize_reference(wanted.query)
-        words = search_clause(wanted.words)
+        # Within a village, start from its tips rather than from the words (search_clause).
+        village = wanted.unit is not None and wanted.unit.level == UnitLevel.VILLAGE
+        words = search_clause(wanted.words, indexed=not village)
         query = query.where(or_(words, Tip.reference == reference) if reference else words)
     return query.order_by(*_order(order, reads)), reads
 
@@ -353,10 +361,10 @@ class InboxPage:
 def inbox_page(user: User, wanted: InboxFilter, size: int, *, now=None) -> InboxPage:
     """One page of the inbox: `size` tips and whether another page follows (no full count).
 
-    Two steps: the page's ids in the filter's order (a narrow query, however many open
-    tips the "to do" order has to weigh), then those tips with their category and unit.
-    The default view's ids are kept like the counts: until any tip event, or a read of
-    this user's, or a change of their roles.
+    The default view in two steps: the page's ids in the filter's order (a narrow query,
+    however many open tips the "to do" order has to weigh), kept like the counts (until
+    any tip event, or a read of this user's, or a change of their roles), then those tips
+    with their category and unit. A search or a filter, kept nowhere, in one query.
     """
     now = now or utcnow()
     page = max(1, wanted.page)
@@ -370,15 +378,21 @@ def inbox_page(user: User, wanted: InboxFilter, size: int, *, now=None) -> Inbox
         )
         return tuple((tip_id, bool(unread)) for tip_id, unread in db.session.execute(query))
 
-    if wanted.todo and not wanted.to_args():
-        ids = cache.cached(
-            ("inbox-ids", *_inbox_version(user), page, size),
-            page_ids,
-            tables=INBOX_TABLES,
-            ttl=cache.setting("TIPLINE_INBOX_CACHE_SECONDS"),
-        )
-    else:
-        ids = page_ids()
+    if not (wanted.todo and not wanted.to_args()):
+        # A search or a filter: nothing is kept, so the page's tips come in one query with
+        # whether each is unread (no list of ids first, no second round trip).
+        query, reads = _inbox_select(user, wanted, now=now)
+        rows = db.session.execute(
+            query.add_columns(_unread(reads)).limit(size + 1).offset((page - 1) * size)
+        ).all()
+        unread = frozenset(tip.id for tip, flag in rows[:size] if flag)
+        return InboxPage([tip for tip, _flag in rows[:size]], page, len(rows) > size, unread)
+    ids = cache.cached(
+        ("inbox-ids", *_inbox_version(user), page, size),
+        page_ids,
+        tables=INBOX_TABLES,
+        ttl=cache.setting("TIPLINE_INBOX_CACHE_SECONDS"),
+    )
     shown = [tip_id for tip_id, _unread_flag in ids[:size]]
     found = {t.id: t for t in db.session.scalars(select(Tip).where(Tip.id.in_(shown))).unique()}
     tips = [found[i] for i in shown if i in found]
