@@ -38,7 +38,7 @@ from tipline.core.text import clean_text, fold
 from tipline.core.timeutil import local_date, utcnow
 from tipline.extensions import db
 from tipline.places.models import Unit, UnitLevel
-from tipline.places.services import unit_by_code, unit_sort_key
+from tipline.places.services import UnitRef, cached_unit, unit_sort_key
 from tipline.tips import counts
 from tipline.tips.models import (
     OPEN_STATUSES,
@@ -105,7 +105,7 @@ class InboxFilter:
     # Closed tips too (and, for the web page, tips one may only read).
     everything: bool = False
     category_id: int | None = None
-    unit: Unit | None = None
+    unit: Unit | UnitRef | None = None
     priority: Priority | None = None
     mine: bool = False
     overdue: bool = False
@@ -156,7 +156,8 @@ class InboxFilter:
             category_id = found.id
         unit = None
         if code := args.get("unit") or "":
-            unit = unit_by_code(code) if len(code) <= MAX_CODE else None
+            # From the reference cache: a filter's unit is read on every page of the inbox.
+            unit = cached_unit(code) if len(code) <= MAX_CODE else None
             if unit is None:
                 raise BadFilter(_l("Địa bàn không hợp lệ."))
         sort = args.get("sort") or ""
