@@ -52,6 +52,7 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load  # noqa: E402 - bench/load.py, next to this file
+from screenshots import ARGS  # noqa: E402 - Chromium as bench/screenshots.py runs it
 
 DEFAULT_LIMIT = "20 per hour"  # config.py's TIPLINE_SUBMIT_LIMIT
 WEIGHT_BUDGET = 50 * 1024
@@ -238,15 +239,7 @@ def first_visit_weight(port: int, commune: str, access_log: Path) -> dict:
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium",
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-quic",
-                "--no-first-run",
-            ],
+            args=ARGS,
         )
         try:
             for label, workers in (("page", "block"), ("page_and_service_worker", "allow")):

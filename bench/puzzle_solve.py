@@ -47,21 +47,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load  # noqa: E402 - bench/load.py, next to this file
+from screenshots import ARGS  # noqa: E402 - Chromium as bench/screenshots.py runs it
 
 ROOT = load.ROOT
 STATIC = ROOT / "tipline" / "static"
 HOST = "127.0.0.1"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# tests/test_browser.py's CHROMIUM_ARGS.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 # The page: the solver's script loaded as a classic script (for `main`); `worker` mode
 # starts its own Worker from the same file, as tipline.js does.
 PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><title>puzzle bench</title>
@@ -389,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         result["native_rate"] = native_rate(puzzles[args.bits[0]][0])
         print(f"Python hashlib, one core: {result['native_rate'] / 1e6:.2f} M tries/s")
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             state["process"] = browser
             result["chromium"] = browser.version
             page = browser.new_page()

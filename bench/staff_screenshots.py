@@ -23,24 +23,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import demo_site  # noqa: E402
+from screenshots import ARGS, PHONE  # noqa: E402 - bench/screenshots.py: the same phone
 
 OUT = ROOT / "docs" / "screenshots"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
-PHONE = {
-    "viewport": {"width": 360, "height": 740},
-    "device_scale_factor": 1,
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "vi-VN",
-}
 PASSWORD = "tipline-demo"  # noqa: S105 (the demo accounts' published password)
 
 # (account, [(name, path or action)]): every page the account's menus open.

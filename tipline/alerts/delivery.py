@@ -156,10 +156,11 @@ def fan_out(limit: int, now: datetime | None = None) -> int:
         tips = _by_id(Tip, {n.tip_id for n in notifications if n.tip_id})
         # An alert for "the staff who can act" becomes one per person now, in this batch;
         # its own row has done its work.
-        for wide in [n for n in notifications if n.for_staff]:
-            notifications += outbox.expand(wide, tips.get(wide.tip_id))
-            notifications.remove(wide)
-            db.session.delete(wide)
+        wide = [n for n in notifications if n.for_staff]
+        notifications = [n for n in notifications if not n.for_staff]
+        for row in wide:
+            notifications += outbox.expand(row, tips.get(row.tip_id))
+            db.session.delete(row)
         users = _by_id(User, {n.user_id for n in notifications if n.user_id})
         stored = preferences.load(users.values())
         available = [channel for channel in CHANNELS.values() if channel.available()]

@@ -21,14 +21,14 @@ from tipline.accounts.services import authenticate
 from tipline.api import keys, schemas
 from tipline.api.common import bearer, header_only
 from tipline.api.formats import iso
-from tipline.core.errors import StaleObject, TiplineError
+from tipline.core.errors import TiplineError
 from tipline.core.http import error_response
 from tipline.core.privacy import client_bucket
 from tipline.core.text import clean_text
 from tipline.extensions import db
 from tipline.places.models import UnitLevel
 from tipline.places.services import unit_by_code
-from tipline.tips import held, workflow
+from tipline.tips import workflow
 from tipline.tips.inbox import InboxFilter, inbox_page, mark_read
 from tipline.tips.models import Outcome, RejectReason, Tip
 from tipline.tips.queries import tip_by_reference_for, tip_for
@@ -294,12 +294,11 @@ def act(data: dict, public_id: str):
     note = _string(data, "note")
     to_tipster = data.get("note_to_tipster", False)
     if name == schemas.NOTE:
-        if tip.version != version:
-            raise StaleObject(workflow._CHANGED)
+        workflow.check_version(tip, version)
         workflow.add_note(tip, user, note or "", to_tipster=to_tipster)
     else:
         action = workflow.Action(name)
-        held.check_move(tip, action)  # a held tip: a rejection only, until released
+        workflow.check_held(tip, action)  # a held tip: a rejection only, until released
         duplicate_of = None
         reference = _string(data, "duplicate_of")
         if reference:

@@ -36,7 +36,7 @@ from tipline.accounts.permissions import (
 )
 from tipline.accounts.services import authenticate
 from tipline.alerts import settings as alert_settings
-from tipline.core.errors import StaleObject, TiplineError
+from tipline.core.errors import TiplineError
 from tipline.core.http import no_store, safe_path
 from tipline.core.text import row_id
 from tipline.core.timeutil import utcnow
@@ -239,7 +239,7 @@ def _render_tip(
     message_form: MessageForm | None = None,
 ):
     perms = tip_permissions(tip, current_user)
-    actions = held.moves(tip, perms.actions)
+    actions = perms.actions  # a held tip's: a rejection only (workflow.check_held)
     form = form or ActionForm(formdata=None, version=tip.version)
     form.version.data = tip.version
     form.outcome.choices = [
@@ -322,7 +322,7 @@ def act(public_id: str):
     if not form.validate_on_submit() or action is None:
         return _render_tip(tip, form=form, error=_l("Thao tác không hợp lệ."), status=400)
     try:
-        held.check_move(tip, action)
+        workflow.check_held(tip, action)
         workflow.transition(
             tip,
             action,
@@ -496,8 +496,7 @@ def assign(public_id: str):
         # The same answer as for someone who may not take the tip: ids reveal nothing.
         return _render_tip(tip, error=workflow.NOT_ASSIGNABLE, status=409)
     try:
-        if form.version.data != tip.version:
-            raise StaleObject(workflow._CHANGED)
+        workflow.check_version(tip, form.version.data)
         workflow.assign(tip, current_user, assignee)
         db.session.commit()
     except TiplineError as error:
@@ -516,8 +515,7 @@ def set_priority(public_id: str):
         message = next(iter(form.errors.values()), [_l("Thao tác không hợp lệ.")])[0]
         return _render_tip(tip, error=message, status=400)
     try:
-        if form.version.data != tip.version:
-            raise StaleObject(workflow._CHANGED)
+        workflow.check_version(tip, form.version.data)
         workflow.set_priority(tip, current_user, Priority(form.priority.data))
         db.session.commit()
     except TiplineError as error:

@@ -25,15 +25,13 @@ from flask_babel import lazy_gettext as _l
 
 from tipline.accounts.models import User
 from tipline.accounts.permissions import SETTLERS, acting_roles
-from tipline.alerts import outbox
-from tipline.alerts.channels.base import NEW_TIP, URGENT_TIP
-from tipline.core.errors import NotAllowed, StaleObject, TiplineError
+from tipline.core.errors import NotAllowed, TiplineError
 from tipline.core.timeutil import utcnow
 from tipline.extensions import db
 from tipline.tips import workflow
-from tipline.tips.models import EventKind, Priority, RejectReason, Tip, TipEvent
+from tipline.tips.models import RejectReason, Tip, TipEvent
 from tipline.tips.queries import visible_tips
-from tipline.tips.workflow import HELD_FIRST, HELD_MOVES, Action, WorkflowError
+from tipline.tips.workflow import Action, WorkflowError
 
 # One bulk post: a flood of a few hundred tips is one page of the held view and one post.
 MAX_BULK = 500
@@ -73,36 +71,9 @@ def release(
 
     Not a first response: the tipster has heard nothing yet, so the deadline runs on.
     """
-    if expected_version is not None and tip.version != expected_version:
-        raise StaleObject(workflow._CHANGED)
+    workflow.check_version(tip, expected_version)
     check_release(tip, actor)
-    at = at or utcnow()
-    tip.held = False
-    event = TipEvent(
-        tip=tip,
-        kind=EventKind.RELEASED,
-        at=at,
-        actor=actor,
-        from_status=tip.status,
-        to_status=tip.status,
-        public=False,
-    )
-    db.session.add(event)
-    outbox.notify_staff(tip, URGENT_TIP if tip.priority == Priority.URGENT else NEW_TIP, at=at)
-    workflow._flush()
-    return event
-
-
-def check_move(tip: Tip, action: Action) -> None:
-    """Refuse a workflow move on a held tip other than a rejection or its undoing (the
-    workflow's own check says the same: this answers before a form is read)."""
-    if tip.held and action not in HELD_MOVES:
-        raise WorkflowError(HELD_FIRST)
-
-
-def moves(tip: Tip, actions) -> list[Action]:
-    """Of the moves a page would offer, those a held tip takes."""
-    return [a for a in actions if not tip.held or a in HELD_MOVES]
+    return workflow.record_release(tip, actor, at or utcnow())
 
 
 # --- several held tips at once ----------------------------------------------------------

@@ -205,8 +205,7 @@ def check(
     roles = acting_roles(tip, actor) & rule.roles
     if not roles:
         raise NotAllowed(_l("Bạn không có quyền thực hiện thao tác này với tin báo này."))
-    if tip.held and action not in HELD_MOVES:
-        raise WorkflowError(HELD_FIRST)
+    check_held(tip, action)
     if tip.status not in rule.sources:
         raise WorkflowError(
             _l(
@@ -279,6 +278,18 @@ def rejected_from(tip: Tip, at: datetime) -> TipStatus:
     return event.from_status
 
 
+def check_held(tip: Tip, action: Action) -> None:
+    """Refuse a move on a held tip other than a rejection or its undoing (HELD_MOVES)."""
+    if tip.held and action not in HELD_MOVES:
+        raise WorkflowError(HELD_FIRST)
+
+
+def check_version(tip: Tip, expected_version: int | None) -> None:
+    """StaleObject when the page that asked for a change showed an older version of the tip."""
+    if expected_version is not None and tip.version != expected_version:
+        raise StaleObject(_CHANGED)
+
+
 def allowed_actions(tip: Tip, actor: User) -> list[Action]:
     allowed = []
     for action in Action:
@@ -312,8 +323,7 @@ def transition(
     at: datetime | None = None,
 ) -> TipEvent:
     """Make one move in the tip's life: check it, record it, count it, flush."""
-    if expected_version is not None and tip.version != expected_version:
-        raise StaleObject(_CHANGED)
+    check_version(tip, expected_version)
     at = at or utcnow()
     rule = check(tip, action, actor, outcome=outcome, reason=reason, at=at)
     to_status = rule.target
@@ -479,9 +489,22 @@ def record_submission(tip: Tip, at: datetime) -> TipEvent:
     # A tip held as possible spam alerts nobody: a flood must not ring every phone. Its
     # commune police hear of the flood once (FLOOD), and of the tip if it is released.
     if not tip.held:
-        kind = URGENT_TIP if tip.priority == Priority.URGENT else NEW_TIP
-        outbox.notify_staff(tip, kind, at=at)
+        _notify_new(tip, at)
     return event
+
+
+def record_release(tip: Tip, actor: User, at: datetime) -> TipEvent:
+    """A held tip judged "not spam" (tips/held.py checks who and when): it joins the inbox,
+    with an event and the new-tip alert it did not get at submission. Not a first
+    response: the tipster has heard nothing yet, so the deadline runs on. Flushes."""
+    tip.held = False
+    event = _record(tip, actor, EventKind.RELEASED, at, first_response=False)
+    _notify_new(tip, at)
+    return event
+
+
+def _notify_new(tip: Tip, at: datetime) -> None:
+    outbox.notify_staff(tip, URGENT_TIP if tip.priority == Priority.URGENT else NEW_TIP, at=at)
 
 
 def _alert_on_move(tip: Tip, action: Action, event: TipEvent) -> None:
@@ -549,7 +572,9 @@ def escalate_unattended(tip: Tip, *, hours: float, at: datetime | None = None) -
     return event
 
 
-def _record(tip: Tip, actor: User, kind: EventKind, at: datetime, **fields) -> TipEvent:
+def _record(
+    tip: Tip, actor: User, kind: EventKind, at: datetime, *, first_response: bool = True, **fields
+) -> TipEvent:
     event = TipEvent(
         tip=tip,
         kind=kind,
@@ -561,7 +586,7 @@ def _record(tip: Tip, actor: User, kind: EventKind, at: datetime, **fields) -> T
         **fields,
     )
     db.session.add(event)
-    if tip.first_response_at is None:
+    if first_response and tip.first_response_at is None:
         tip.first_response_at = at
     _flush()
     return event
